@@ -1,0 +1,71 @@
+"""A cell: everything that determines one training run, with a stable id and a readable slug."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from regbench.techniques import Technique, make_technique
+
+TechniqueParams = tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]  # ((name, ((key, value), ...)), ...)
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    train_size: int
+    val_size: int
+    split_seed: int
+    model: str
+    techniques: TechniqueParams  # sorted by name; every parameter, defaults included
+    seed: int
+    epochs: int
+    batch_size: int
+    optimizer: str
+    learning_rate: float
+    momentum: float | None = None  # None for optimizers without momentum
+
+    @property
+    def technique_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.techniques)
+
+    @property
+    def technique_set(self) -> str:
+        """'dropout+l2', or 'baseline' for the empty set."""
+        return "+".join(self.technique_names) or "baseline"
+
+    @property
+    def slug(self) -> str:
+        """Readable name, e.g. 'digits/n300/small_cnn/dropout+l2/s1' (ids, not slugs, name files)."""
+        return f"{self.dataset}/n{self.train_size}/{self.model}/{self.technique_set}/s{self.seed}"
+
+    def canonical(self) -> dict[str, Any]:
+        """Plain JSON-able dict; keys whose value is None are left out, so that a field added later
+        with a None default keeps every existing cell id."""
+        data = asdict(self)
+        data["techniques"] = {name: dict(params) for name, params in self.techniques}
+        return {k: v for k, v in data.items() if v is not None}
+
+    @property
+    def cell_id(self) -> str:
+        """First 12 hex digits of sha256 over the canonical JSON (sorted keys, no spaces)."""
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def technique_objects(self) -> list[Technique]:
+        return [make_technique(name, dict(params)) for name, params in self.techniques]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Cell:
+        """Inverse of `canonical`, e.g. for a cell read back from the results store."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["techniques"] = freeze_techniques(data.get("techniques", {}))
+        return cls(**values)
+
+
+def freeze_techniques(techniques: dict[str, dict[str, Any]]) -> TechniqueParams:
+    """{name: {param: value}} -> the sorted tuple form stored in a Cell."""
+    return tuple((name, tuple(sorted(techniques[name].items()))) for name in sorted(techniques))

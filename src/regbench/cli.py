@@ -1,0 +1,234 @@
+"""Command line: argument parsing only; wires spec -> grid -> executor -> store together."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from fnmatch import fnmatch
+from pathlib import Path
+
+from regbench.errors import UsageError
+
+DEFAULT_GRID = "quick"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"regbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("regbench: interrupted; stored cells are kept, run again to resume", file=sys.stderr)
+        return 130
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; allowed: an integer >= 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="regbench", description="Ablation benchmarks of regularization techniques.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(func=func)
+        return sub
+
+    def data_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--data-dir", type=Path, help="folder with dataset files (default: $REGBENCH_DATA)")
+        sub.add_argument("--offline", action="store_true", help="never download a dataset")
+        sub.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
+
+    run = add("run", cmd_run, "Train every cell of a grid that is not stored yet.")
+    run.add_argument(
+        "grid", nargs="?", default=DEFAULT_GRID, help="shipped grid name or path to a .toml file (default: quick)"
+    )
+    run.add_argument("--jobs", type=positive_int, default=1, help="cells trained in parallel processes (default: 1)")
+    run.add_argument("--force", action="store_true", help="recompute cells that are already stored")
+    run.add_argument("--retry-failed", action="store_true", help="recompute cells stored as failed")
+    run.add_argument(
+        "--only",
+        action="append",
+        metavar="PATTERN",
+        help="only cells whose slug matches this glob or whose id starts with it (repeatable)",
+    )
+    data_options(run)
+
+    listing = add("list", cmd_list, "Print the cells of a grid, counts, and what was left out and why.")
+    listing.add_argument("grid", nargs="?", default=DEFAULT_GRID)
+    listing.add_argument("--only", action="append", metavar="PATTERN")
+    listing.add_argument("--results", type=Path, default=Path("results"))
+
+    cell = add("cell", cmd_cell, "Rerun one cell in the foreground with Keras' output, print and store its result.")
+    cell.add_argument("cell", metavar="ID_OR_SLUG", help="cell id (or a unique prefix) or slug")
+    cell.add_argument("--grid", default=DEFAULT_GRID, help="grid the cell belongs to (default: quick)")
+    data_options(cell)
+
+    add("grids", cmd_grids, "List the shipped grids.")
+    return parser
+
+
+def selected(cells, patterns: list[str] | None):
+    if not patterns:
+        return list(cells)
+    return [c for c in cells if any(fnmatch(c.slug, p) or c.cell_id.startswith(p) for p in patterns)]
+
+
+def cmd_grids(args) -> int:
+    from regbench.spec import load_spec, shipped_grids
+
+    for name in shipped_grids():
+        print(f"{name:12} {load_spec(name).description}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from regbench.grid import expand
+    from regbench.spec import load_spec
+    from regbench.store import Store
+
+    spec = load_spec(args.grid)
+    expansion = expand(spec)
+    cells = selected(expansion.cells, args.only)
+    store = Store(args.results, spec.name)
+    stored = store.stored_ids()
+    failed = store.failed_ids({c.cell_id for c in cells})
+    print(
+        f"{spec.name}: {len(cells)} cells; {len(stored & {c.cell_id for c in cells})} stored in {store.dir} ({len(failed)} failed)"
+    )
+    print(f"{'id':12}  {'status':7}  slug")
+    for c in cells:
+        status = "failed" if c.cell_id in failed else "done" if c.cell_id in stored else "todo"
+        print(f"{c.cell_id:12}  {status:7}  {c.slug}")
+    print("\ncells per technique set (rows) and dataset (columns):")
+    print(count_table(cells))
+    if expansion.excluded:
+        print("\nleft out:")
+        for e in expansion.excluded:
+            print(f"  {e.dataset}: {e.what}: {e.reason}")
+    return 0
+
+
+def count_table(cells) -> str:
+    import pandas as pd
+
+    frame = pd.DataFrame({"dataset": [c.dataset for c in cells], "set": [c.technique_set for c in cells]})
+    table = pd.crosstab(frame["set"], frame["dataset"], margins=True, margins_name="total")
+    return table.to_string()
+
+
+def check_data(cells, args) -> set[str]:
+    """Load each dataset the cells need once (downloading if allowed); names of those missing."""
+    from regbench.datasets import load_raw
+
+    missing = set()
+    for name in sorted({c.dataset for c in cells}):
+        try:
+            load_raw(name, args.data_dir, args.offline)
+        except UsageError as exc:
+            print(f"regbench: error: {exc}", file=sys.stderr)
+            missing.add(name)
+    return missing
+
+
+def cmd_run(args) -> int:
+    from regbench.executor import run_and_store
+    from regbench.grid import expand
+    from regbench.runner import RunOptions
+    from regbench.spec import load_spec
+    from regbench.store import Store
+
+    start = time.perf_counter()
+    spec = load_spec(args.grid)
+    cells = selected(expand(spec).cells, args.only)
+    if not cells:
+        raise UsageError(
+            f"--only {' '.join(args.only)}: no cell of grid '{spec.name}' matches; see `regbench list {args.grid}`"
+        )
+    store = Store(args.results, spec.name)
+    store.remove_stale_temp_files()
+    ids = {c.cell_id for c in cells}
+    done = set() if args.force else store.stored_ids() & ids
+    if args.retry_failed and not args.force:
+        done -= store.failed_ids(done)
+    todo = [c for c in cells if c.cell_id not in done]
+    missing = check_data(todo, args) if todo else set()
+    todo = [c for c in todo if c.dataset not in missing]
+    print(f"{spec.name}: {len(cells)} cells, {len(done)} already stored, {len(todo)} to run -> {store.dir}")
+    options = RunOptions(data_dir=args.data_dir, offline=args.offline)
+    summary = run_and_store(todo, store, options, jobs=args.jobs, label=spec.name) if todo else None
+    failed = store.failed_ids(ids)
+    wall = time.perf_counter() - start
+    print(
+        f"{spec.name}: ran {summary.ran if summary else 0} cells in {wall:.1f} s; {len(ids & store.stored_ids()) - len(failed)} ok, {len(failed)} failed, {len(ids - store.stored_ids())} not stored"
+    )
+    if failed:
+        print(
+            f"failed cells: see `regbench list {args.grid}`; rerun one with `regbench cell ID --grid {args.grid}`",
+            file=sys.stderr,
+        )
+    if missing:
+        print(
+            f"regbench: error: cells of {', '.join(sorted(missing))} were not run: data missing (see above)",
+            file=sys.stderr,
+        )
+        return 2
+    return 1 if failed else 0
+
+
+def cmd_cell(args) -> int:
+    from regbench.grid import expand
+    from regbench.runner import RunOptions, run_cell
+    from regbench.spec import load_spec
+    from regbench.store import Store
+
+    spec = load_spec(args.grid)
+    cells = expand(spec).cells
+    matches = [c for c in cells if c.slug == args.cell or c.cell_id.startswith(args.cell)]
+    if not matches:
+        raise UsageError(
+            f"cell '{args.cell}' is not in grid '{spec.name}'; allowed: an id (prefix) or slug from `regbench list {args.grid}`"
+        )
+    if len(matches) > 1:
+        raise UsageError(
+            f"cell '{args.cell}' matches {len(matches)} cells of '{spec.name}' ({', '.join(c.cell_id for c in matches[:5])}...); give more of the id"
+        )
+    cell = matches[0]
+    print(f"{cell.cell_id}  {cell.slug}")
+    record = run_cell(cell, RunOptions(data_dir=args.data_dir, offline=args.offline, verbose=2))
+    path = Store(args.results, spec.name).write(record)
+    print(result_table(record))
+    print(f"stored: {path}")
+    return 0 if record["status"] == "ok" else 1
+
+
+def result_table(record: dict) -> str:
+    """A few lines: final loss/accuracy per split, the gaps, epochs and times."""
+    lines = [f"status: {record['status']}" + (f" ({record['error']})" if record["error"] else "")]
+    if record["final"]:
+        lines.append(f"{'split':6} {'loss':>8} {'accuracy':>9}")
+        for split, scores in record["final"].items():
+            lines.append(f"{split:6} {scores['loss']:8.4f} {scores['accuracy']:9.4f}")
+        gap = record["gap"]
+        lines.append(f"gap: accuracy (train - test) {gap['accuracy']:+.4f}, loss (test - train) {gap['loss']:+.4f}")
+        lines.append(f"best epoch {record['best_epoch']} of {record['epochs_run']} run")
+    lines.append(
+        f"{record['params']} parameters; {record['time_per_epoch_s']} s/epoch; {record['wall_time_s']} s wall; {record['device']}"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Grid algebra: designs -> technique sets -> cells, with inapplicable techniques left out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import combinations
+
+from regbench.cell import Cell
+from regbench.datasets import get_dataset
+from regbench.errors import UsageError
+from regbench.models import get_model
+from regbench.spec import Design, GridSpec
+
+TechniqueSet = tuple[str, ...]  # sorted names; () is the baseline
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Something left out of a dataset's cells, and why."""
+
+    dataset: str
+    what: str  # "technique dropout" or "model small_cnn"
+    reason: str
+
+
+@dataclass(frozen=True)
+class Expansion:
+    cells: tuple[Cell, ...]
+    excluded: tuple[Exclusion, ...]
+
+
+def unique(sets: Iterable[Iterable[str]]) -> list[TechniqueSet]:
+    """Sorted, de-duplicated technique sets in order of first appearance."""
+    return list(dict.fromkeys(tuple(sorted(set(s))) for s in sets))
+
+
+def design_sets(design: Design) -> list[TechniqueSet]:
+    """Every technique set the design asks for (union of its parts, duplicates removed)."""
+    sets: list[Iterable[str]] = []
+    if design.baseline:
+        sets.append(())
+    if design.add_one:
+        sets += [(), *((t,) for t in design.add_one)]
+    if design.leave_one_out:
+        full = tuple(design.leave_one_out)
+        sets += [full, *(tuple(t for t in full if t != left) for left in full)]
+    for r in range(len(design.factorial) + 1) if design.factorial else ():
+        sets += list(combinations(design.factorial, r))
+    sets += list(design.sets)
+    return unique(sets)
+
+
+def check_conflicts(spec: GridSpec, sets: list[TechniqueSet]) -> None:
+    """Reject sets with two techniques of one group (e.g. two augmentation policies)."""
+    for members in sets:
+        groups: dict[str, str] = {}
+        for name in members:
+            group = spec.technique(name).group
+            if group and group in groups:
+                raise UsageError(
+                    f"{spec.path}: design: the set {'+'.join(members)} combines {groups[group]} and {name}, which contradict ({group}); allowed: one {group} technique per set"
+                )
+            if group:
+                groups[group] = name
+
+
+def expand(spec: GridSpec) -> Expansion:
+    """All cells of the grid in a stable order: dataset, train size, model, technique set, seed."""
+    sets = design_sets(spec.design)
+    check_conflicts(spec, sets)
+    cells: dict[str, Cell] = {}
+    excluded: dict[Exclusion, None] = {}
+    for entry in spec.datasets:
+        info = get_dataset(entry.name)
+        for model in entry.models:
+            if info.kind not in get_model(model).kinds:
+                reason = f"accepts {' or '.join(sorted(get_model(model).kinds))} data; {entry.name} is {info.kind}"
+                excluded[Exclusion(entry.name, f"model {model}", reason)] = None
+                continue
+            applicable: list[TechniqueSet] = []
+            for members in sets:
+                kept = []
+                for name in members:
+                    reason = spec.technique(name).skip_reason(info.kind, model)
+                    if reason:
+                        excluded[Exclusion(entry.name, f"technique {name} ({model})", reason)] = None
+                    else:
+                        kept.append(name)
+                applicable.append(tuple(kept))
+            for size in entry.train_sizes:
+                for members in unique(applicable):
+                    for seed in spec.seeds:
+                        cell = make_cell(spec, entry, size, model, members, seed)
+                        cells.setdefault(cell.cell_id, cell)
+    if not cells:
+        raise UsageError(
+            f"{spec.path}: the grid has no cells: every model was excluded ({'; '.join(e.what + ': ' + e.reason for e in excluded)})"
+        )
+    return Expansion(tuple(cells.values()), tuple(excluded))
+
+
+def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSet, seed: int) -> Cell:
+    budget = entry.budget
+    return Cell(
+        dataset=entry.name,
+        train_size=size,
+        val_size=entry.val_size,
+        split_seed=entry.split_seed,
+        model=model,
+        techniques=tuple((name, tuple(sorted(spec.technique(name).params().items()))) for name in members),
+        seed=seed,
+        epochs=budget.epochs,
+        batch_size=budget.batch_size,
+        optimizer=budget.optimizer,
+        learning_rate=budget.learning_rate,
+        momentum=budget.momentum if budget.optimizer in ("sgd", "rmsprop") else None,
+    )

@@ -1,0 +1,250 @@
+"""run_cell(cell) -> result: the only place that trains. One cell = one seeded training run."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from regbench import __version__, datasets, models
+from regbench.cell import Cell
+from regbench.errors import UsageError
+from regbench.store import SCHEMA_VERSION
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    data_dir: Path | None = None
+    offline: bool = False
+    verbose: int = 0  # Keras' fit verbosity: 0 silent, 2 one line per epoch
+    threads: int | None = None  # TensorFlow threads for this process; None = all cores
+
+
+def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
+    """Train one cell and return its result record (status 'ok' or 'failed', never raises for a
+    training error; missing data raises UsageError). Keys: schema, cell_id, slug, cell, status,
+    error, history (long form: epoch, split, metric, value), final {train,val,test: {loss,
+    accuracy, objective}}, gap {accuracy, loss}, best_epoch, epochs_run, wall_time_s,
+    time_per_epoch_s, params, device, versions, git_revision."""
+    start = time.perf_counter()
+    record: dict[str, Any] = {
+        "schema": SCHEMA_VERSION, "cell_id": cell.cell_id, "slug": cell.slug, "cell": cell.canonical(),
+        "status": "ok", "error": None, "history": [], "final": None, "gap": None, "best_epoch": None,
+        "epochs_run": 0, "time_per_epoch_s": None, "params": None,
+    }  # fmt: skip
+    try:
+        record.update(train(cell, options))
+    except UsageError:
+        raise
+    except Exception as exc:  # any training error is a result: the grid goes on
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})")
+    record.update(wall_time_s=round(time.perf_counter() - start, 3), **environment())
+    return record
+
+
+def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
+    keras = seeded_keras(cell.seed, options.threads)
+    info = datasets.get_dataset(cell.dataset)
+    data = datasets.load(
+        cell.dataset, cell.train_size, cell.val_size, cell.split_seed, options.data_dir, options.offline
+    )
+    if info.num_classes == 2:  # one sigmoid unit: labels of shape (N, 1), like the output
+        data = data._replace(**{k: getattr(data, k).reshape(-1, 1) for k in ("y_train", "y_val", "y_test")})
+    techniques = cell.technique_objects()
+    model = models.build(cell.model, info.input_shape, info.num_classes, techniques)
+    binary = info.num_classes == 2
+    xent = keras.metrics.BinaryCrossentropy if binary else keras.metrics.SparseCategoricalCrossentropy
+    model.compile(
+        optimizer=make_optimizer(keras, cell),
+        loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
+        # "xent" is the data loss alone; Keras' "loss" also holds the kernel penalties.
+        metrics=["accuracy", xent(name="xent")],
+        # Several steps per call cut per-step Python overhead on tiny data; the numbers are unchanged.
+        steps_per_execution=32,
+    )
+    clock = epoch_clock(keras)
+    callbacks = [cb for t in techniques for cb in t.callbacks()] + [keras.callbacks.TerminateOnNaN(), clock]
+    fit = model.fit(
+        data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+        epochs=cell.epochs, batch_size=cell.batch_size, shuffle=True, callbacks=callbacks, verbose=options.verbose,
+    )  # fmt: skip
+    history = long_history(fit.history, clock)
+    epochs_run = len(fit.history["loss"])
+    out: dict[str, Any] = {
+        "history": history, "epochs_run": epochs_run, "params": int(model.count_params()),
+        "time_per_epoch_s": round(statistics.median(clock.seconds), 4) if clock.seconds else None,
+    }  # fmt: skip
+    if not np.all(np.isfinite(fit.history["loss"])):
+        bad = int(np.argmin(np.isfinite(fit.history["loss"]))) + 1
+        return out | {
+            "status": "failed",
+            "error": f"loss became NaN at epoch {bad} (TerminateOnNaN); learning rate {cell.learning_rate} too high?",
+        }
+    final = {
+        split: clean_eval(model, x, y, cell.batch_size)
+        for split, x, y in (
+            ("train", data.x_train, data.y_train),
+            ("val", data.x_val, data.y_val),
+            ("test", data.x_test, data.y_test),
+        )
+    }
+    monitor = next((t.monitor for t in techniques if t.name == "early_stopping"), "val_loss")
+    curve = fit.history[monitor]
+    best = int(np.argmax(curve) if monitor.endswith("accuracy") else np.argmin(curve)) + 1
+    gap = {
+        "accuracy": final["train"]["accuracy"] - final["test"]["accuracy"],
+        "loss": final["test"]["loss"] - final["train"]["loss"],
+    }
+    return out | {"final": final, "gap": gap, "best_epoch": best}
+
+
+def seeded_keras(seed: int, threads: int | None):
+    """Keras with a fresh session, every random generator seeded, and deterministic TensorFlow ops."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if threads:
+            try:  # only possible before TensorFlow's runtime starts: the first cell of a worker
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError:
+                pass
+        tf.config.experimental.enable_op_determinism()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    return keras
+
+
+def make_optimizer(keras, cell: Cell):
+    if cell.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=cell.learning_rate, momentum=cell.momentum or 0.0)
+    if cell.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=cell.learning_rate, momentum=cell.momentum or 0.0)
+    return keras.optimizers.Adam(learning_rate=cell.learning_rate)
+
+
+def clean_eval(model, x, y, batch_size: int) -> dict[str, float]:
+    """Loss (data cross-entropy), accuracy and objective (loss + penalties) in inference mode:
+    no dropout, no augmentation, batch norm with its moving statistics."""
+    scores = model.evaluate(x, y, batch_size=max(batch_size, 256), verbose=0, return_dict=True)
+    return {"loss": float(scores["xent"]), "accuracy": float(scores["accuracy"]), "objective": float(scores["loss"])}
+
+
+def epoch_clock(keras):
+    class EpochClock(keras.callbacks.Callback):
+        """Records each epoch's wall time (s) and the learning rate in force at its end."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+            self.learning_rates: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
+            lr = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+            self.learning_rates.append(float(lr))
+
+    return EpochClock()
+
+
+def long_history(history: dict[str, list[float]], clock) -> list[dict[str, Any]]:
+    """Keras' wide history -> rows {epoch (1-based), split (train|val), metric, value}."""
+    rows = []
+    for key, values in sorted(history.items()):
+        split, metric = ("val", key[4:]) if key.startswith("val_") else ("train", key)
+        rows += [{"epoch": i + 1, "split": split, "metric": metric, "value": float(v)} for i, v in enumerate(values)]
+    for metric, values in (("learning_rate", clock.learning_rates), ("epoch_time_s", clock.seconds)):
+        rows += [
+            {
+                "epoch": i + 1,
+                "split": "train",
+                "metric": metric,
+                "value": round(v, 6) if metric == "epoch_time_s" else v,
+            }
+            for i, v in enumerate(values)
+        ]
+    return rows
+
+
+def environment() -> dict[str, Any]:
+    """device, versions and git_revision of this process."""
+    return {"device": device_name(), "versions": versions(), "git_revision": git_revision()}
+
+
+@lru_cache(maxsize=1)
+def device_name() -> str:
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            return f"GPU ({details.get('device_name', gpus[0].name)})"
+    elif backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform != "cpu":
+            return f"GPU ({device.device_kind})"
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return f"GPU ({torch.cuda.get_device_name(0)})"
+    return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict[str, str]:
+    import keras
+
+    backend = keras.backend.backend()
+    backend_module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
+    found = {
+        "regbench": __version__,
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+    if backend_module:
+        found[backend_module] = __import__(backend_module).__version__
+    found["backend"] = backend
+    return found
+
+
+@lru_cache(maxsize=1)
+def git_revision() -> str | None:
+    """The regbench source's git commit (+ '-dirty' with local changes), or None outside a checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=5
+        )
+        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None

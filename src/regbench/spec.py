@@ -1,0 +1,259 @@
+"""Parse and validate a grid file (TOML) into frozen dataclasses. Never imports TensorFlow.
+
+Every problem is a UsageError with one line naming the file, the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+from dataclasses import MISSING, dataclass, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from regbench.datasets import DATASETS, get_dataset
+from regbench.errors import UsageError
+from regbench.models import MODELS
+from regbench.techniques import TECHNIQUES, ParamError, Technique, get_technique, require
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The training budget; any key may be overridden per dataset."""
+
+    epochs: int = 20
+    batch_size: int = 32
+    optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.0  # used by sgd and rmsprop only
+
+    def check(self) -> None:
+        require(self.epochs >= 1, "epochs", "epochs >= 1")
+        require(self.batch_size >= 1, "batch_size", "batch_size >= 1")
+        require(self.learning_rate > 0, "learning_rate", "learning_rate > 0")
+        require(0.0 <= self.momentum < 1.0, "momentum", "0 <= momentum < 1")
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    name: str
+    train_sizes: tuple[int, ...]
+    models: tuple[str, ...]
+    val_size: int
+    split_seed: int
+    budget: Budget
+
+
+@dataclass(frozen=True)
+class Design:
+    """Which technique sets to run; the grid is the union of all of them, duplicates removed."""
+
+    baseline: bool = False
+    add_one: tuple[str, ...] = ()  # baseline plus each technique alone
+    leave_one_out: tuple[str, ...] = ()  # all of them, and all minus each one
+    factorial: tuple[str, ...] = ()  # every subset
+    sets: tuple[tuple[str, ...], ...] = ()  # explicit sets
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    name: str
+    path: str
+    description: str
+    seeds: tuple[int, ...]
+    datasets: tuple[DatasetEntry, ...]
+    design: Design
+    techniques: tuple[tuple[str, Technique], ...]  # configured parameters, by name
+
+    def technique(self, name: str) -> Technique:
+        return dict(self.techniques)[name]
+
+
+TOP_KEYS = ("budget", "datasets", "description", "design", "models", "seeds", "techniques")
+DATASET_KEYS = ("name", "train_sizes", "models", "val_size", "split_seed")
+
+
+def shipped_grids() -> list[str]:
+    """Names of the grid files shipped in regbench/grids."""
+    folder = resources.files("regbench") / "grids"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def resolve(grid: str) -> Path:
+    """A path to a grid file, or the name of a shipped grid."""
+    path = Path(grid)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise UsageError(f"{grid}: no such grid file")
+        return path
+    if grid in shipped_grids():
+        return Path(str(resources.files("regbench") / "grids" / f"{grid}.toml"))
+    raise UsageError(f"unknown grid '{grid}'; shipped: {', '.join(shipped_grids())}, or give a path to a .toml file")
+
+
+def load_spec(grid: str) -> GridSpec:
+    """Read and validate a grid file or shipped grid name."""
+    path = resolve(grid)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read: {exc}") from None
+    return parse(data, name=path.stem, path=str(path))
+
+
+def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
+    def fail(key: str, problem: str) -> UsageError:
+        return UsageError(f"{path}: {key}: {problem}")
+
+    check_keys(data, TOP_KEYS, "", fail)
+    seeds = typed(data.get("seeds", [0]), tuple[int, ...], "seeds", fail)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise fail("seeds", "must be a non-empty list of distinct integers")
+    budget_table = table(data.get("budget", {}), "budget", fail)
+    budget = make_dataclass(Budget, budget_table, "budget", fail)
+    models = names(data.get("models", ["mlp"]), "models", MODELS.names(), fail)
+    datasets = data.get("datasets")
+    if not isinstance(datasets, list) or not datasets:
+        raise fail(
+            "datasets", "must be a non-empty array of tables ([[datasets]]); allowed names: " + ", ".join(DATASETS)
+        )
+    entries = tuple(
+        parse_dataset(table(entry, f"datasets[{i}]", fail), f"datasets[{i}]", budget_table, models, fail)
+        for i, entry in enumerate(datasets)
+    )
+    techniques_table = table(data.get("techniques", {}), "techniques", fail)
+    design = parse_design(table(data.get("design", {}), "design", fail), fail)
+    used = sorted(
+        {t for t in design.add_one + design.leave_one_out + design.factorial} | {t for s in design.sets for t in s}
+    )
+    techniques = []
+    for tname in sorted(set(used) | set(techniques_table)):
+        names([tname], f"techniques.{tname}", TECHNIQUES.names(), fail)
+        params = table(techniques_table.get(tname, {}), f"techniques.{tname}", fail)
+        techniques.append((tname, make_dataclass(get_technique(tname), params, f"techniques.{tname}", fail)))
+    description = typed(data.get("description", ""), str, "description", fail)
+    return GridSpec(name, path, description, seeds, entries, design, tuple(techniques))
+
+
+def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str, ...], fail) -> DatasetEntry:
+    budget_keys = tuple(f.name for f in fields(Budget))
+    check_keys(entry, DATASET_KEYS + budget_keys, where, fail)
+    if "name" not in entry:
+        raise fail(f"{where}.name", "missing; allowed: " + ", ".join(DATASETS))
+    dname = names([entry["name"]], f"{where}.name", DATASETS.names(), fail)[0]
+    info = get_dataset(dname)
+    val_size = typed(entry.get("val_size", info.default_val_size), int, f"{where}.val_size", fail)
+    if not info.num_classes <= val_size < info.train_pool:
+        raise fail(
+            f"{where}.val_size", f"{val_size} is out of range; allowed: {info.num_classes}..{info.train_pool - 1}"
+        )
+    largest = info.train_pool - val_size
+    raw_sizes = entry.get("train_sizes")
+    if not isinstance(raw_sizes, list) or not raw_sizes:
+        raise fail(
+            f"{where}.train_sizes",
+            f'must be a non-empty list; allowed: integers {info.num_classes}..{largest} or "all"',
+        )
+    sizes = tuple(largest if s == "all" else typed(s, int, f"{where}.train_sizes", fail) for s in raw_sizes)
+    for size in sizes:
+        if not info.num_classes <= size <= largest:
+            raise fail(
+                f"{where}.train_sizes",
+                f'{size} is out of range; allowed: {info.num_classes}..{largest} or "all" ({dname} with val_size {val_size})',
+            )
+    overrides = {k: entry[k] for k in budget_keys if k in entry}
+    budget = make_dataclass(Budget, {**budget_table, **overrides}, where, fail)
+    own_models = names(entry["models"], f"{where}.models", MODELS.names(), fail) if "models" in entry else models
+    split_seed = typed(entry.get("split_seed", 0), int, f"{where}.split_seed", fail)
+    return DatasetEntry(dname, tuple(dict.fromkeys(sizes)), own_models, val_size, split_seed, budget)
+
+
+def parse_design(data: dict, fail) -> Design:
+    design = make_dataclass(Design, data, "design", fail)
+    for key in ("add_one", "leave_one_out", "factorial"):
+        names(list(getattr(design, key)), f"design.{key}", TECHNIQUES.names(), fail)
+    for i, members in enumerate(design.sets):
+        names(list(members), f"design.sets[{i}]", TECHNIQUES.names(), fail)
+    if not (design.baseline or design.add_one or design.leave_one_out or design.factorial or design.sets):
+        raise fail(
+            "design",
+            "the grid has no technique sets; allowed keys: baseline = true, add_one, leave_one_out, factorial, sets",
+        )
+    return design
+
+
+# -- small strict-config helpers ---------------------------------------------------------------
+
+
+def check_keys(data: dict, allowed: tuple[str, ...], where: str, fail) -> None:
+    for key in data:
+        if key not in allowed:
+            full = f"{where}.{key}" if where else key
+            raise fail(full, f"unknown key; allowed: {', '.join(sorted(allowed))}")
+
+
+def table(value: Any, where: str, fail) -> dict:
+    if not isinstance(value, dict):
+        raise fail(where, f"must be a table, got {type(value).__name__}")
+    return value
+
+
+def names(value: Any, where: str, known: list[str], fail) -> tuple[str, ...]:
+    """A list of registered names, each checked against `known`."""
+    items = typed(value if isinstance(value, list) else [value], tuple[str, ...], where, fail)
+    for item in items:
+        if item not in known:
+            raise fail(where, f"unknown name '{item}'; allowed: {', '.join(known)}")
+    return items
+
+
+def typed(value: Any, kind: Any, where: str, fail) -> Any:
+    """`value` checked against a type annotation: int, float, bool, str, Literal, tuple[X, ...]."""
+    origin = typing.get_origin(kind)
+    if origin is Literal:
+        if value not in typing.get_args(kind):
+            raise fail(where, f"{value!r} is not allowed; allowed: {', '.join(map(str, typing.get_args(kind)))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise fail(where, f"must be a list, got {type(value).__name__}")
+        return tuple(typed(v, typing.get_args(kind)[0], where, fail) for v in value)
+    if origin in (typing.Union, types.UnionType):  # X | None: only X can be written in TOML
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        return typed(value, kind, where, fail)
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }[kind]
+    if not ok:
+        raise fail(where, f"{value!r} has the wrong type; allowed: {kind.__name__}")
+    return float(value) if kind is float else value
+
+
+def make_dataclass(cls: type, data: dict, where: str, fail) -> Any:
+    """An instance of dataclass `cls` from a TOML table: unknown keys, types and ranges checked."""
+    hints = typing.get_type_hints(cls)
+    params = [f for f in fields(cls) if f.init]
+    check_keys(data, tuple(f.name for f in params), where, fail)
+    values = {}
+    for f in params:
+        if f.name in data:
+            values[f.name] = typed(data[f.name], hints[f.name], f"{where}.{f.name}", fail)
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise fail(f"{where}.{f.name}", "missing")
+    obj = cls(**values)
+    try:
+        if hasattr(obj, "check"):
+            obj.check()
+    except ParamError as exc:
+        value = getattr(obj, exc.key)
+        raise fail(f"{where}.{exc.key}", f"{value!r} is out of range; allowed: {exc.allowed}") from None
+    return obj

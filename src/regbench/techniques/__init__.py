@@ -1,0 +1,29 @@
+"""Registry of techniques: name -> frozen dataclass. Adding one = a module + a line here + a test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from regbench.registry import Registry
+from regbench.techniques.base import DATA_KINDS, ParamError, Technique, require
+from regbench.techniques.batchnorm import BatchNorm
+from regbench.techniques.dropout import Dropout
+from regbench.techniques.early_stopping import EarlyStopping
+from regbench.techniques.l2 import L2
+
+TECHNIQUES: Registry[type[Technique]] = Registry("technique")
+for _cls in (BatchNorm, Dropout, EarlyStopping, L2):
+    TECHNIQUES.register(_cls.name, _cls)
+
+
+def get_technique(name: str) -> type[Technique]:
+    """The technique class registered under `name`; an unknown name is a UsageError."""
+    return TECHNIQUES.get(name)
+
+
+def make_technique(name: str, params: dict[str, Any]) -> Technique:
+    """An instance with `params` (already validated, e.g. from a stored cell)."""
+    return get_technique(name)(**params)
+
+
+__all__ = ["DATA_KINDS", "TECHNIQUES", "ParamError", "Technique", "get_technique", "make_technique", "require"]

@@ -1,0 +1,70 @@
+"""A technique is a frozen dataclass of its parameters plus hooks that default to doing nothing.
+
+Hook order is fixed: techniques in a set are applied in alphabetical order of their names, and
+inside a block the model calls `between` (after the conv/dense layer, before its activation), then
+`after` (after the activation). Keras is imported inside hooks so that reading and expanding a grid
+never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+DATA_KINDS = frozenset({"image", "sequence", "tabular"})
+
+
+class ParamError(ValueError):
+    """A parameter outside its range, e.g. `ParamError("rate", "0 <= rate < 1")`."""
+
+    def __init__(self, key: str, allowed: str) -> None:
+        super().__init__(f"{key}: allowed: {allowed}")
+        self.key = key
+        self.allowed = allowed
+
+
+def require(ok: bool, key: str, allowed: str) -> None:
+    """Raise ParamError(key, allowed) unless `ok`."""
+    if not ok:
+        raise ParamError(key, allowed)
+
+
+@dataclass(frozen=True)
+class Technique:
+    """The baseline: no hook changes anything. Subclasses override the hooks they need."""
+
+    name: ClassVar[str] = "baseline"
+    # At most one technique of a group per set (e.g. two augmentation policies contradict).
+    group: ClassVar[str | None] = None
+    # Data kinds the technique makes sense for.
+    kinds: ClassVar[frozenset[str]] = DATA_KINDS
+
+    def check(self) -> None:
+        """Raise ParamError for an out-of-range parameter."""
+
+    def skip_reason(self, data_kind: str, model: str) -> str | None:
+        """Why the technique does not apply to this data kind and model, or None if it does."""
+        if data_kind not in self.kinds:
+            return f"needs {' or '.join(sorted(self.kinds))} data; this dataset is {data_kind}"
+        return None
+
+    def params(self) -> dict[str, Any]:
+        return asdict(self)
+
+    # -- model hooks --------------------------------------------------------------------------
+    def kernel_penalty(self) -> tuple[float, float]:
+        """(l1, l2) factors added to every conv/dense kernel; summed over the techniques of a set."""
+        return (0.0, 0.0)
+
+    def between(self, block: str) -> list[Any]:
+        """Layers inserted between a `block` ("conv" or "dense") layer and its activation."""
+        return []
+
+    def after(self, block: str) -> list[Any]:
+        """Layers inserted after the activation of a hidden `block` ("conv" or "dense")."""
+        return []
+
+    # -- training hooks -----------------------------------------------------------------------
+    def callbacks(self) -> list[Any]:
+        """Keras callbacks added to `fit`."""
+        return []

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from regbench.techniques.base import Technique, require
+
+
+@dataclass(frozen=True)
+class EarlyStopping(Technique):
+    """Stop when the monitored validation metric stops improving (Prechelt, 1998, Neural Networks)."""
+
+    name: ClassVar[str] = "early_stopping"
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    patience: int = 10  # epochs without improvement before stopping
+    min_delta: float = 0.0  # smallest change that counts as an improvement
+    restore_best_weights: bool = True
+
+    def check(self) -> None:
+        require(self.patience >= 1, "patience", "patience >= 1")
+        require(self.min_delta >= 0.0, "min_delta", "min_delta >= 0")
+
+    def callbacks(self) -> list[Any]:
+        import keras
+
+        return [
+            keras.callbacks.EarlyStopping(
+                monitor=self.monitor,
+                patience=self.patience,
+                min_delta=self.min_delta,
+                restore_best_weights=self.restore_best_weights,
+            )
+        ]
