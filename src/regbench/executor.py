@@ -7,6 +7,7 @@ file and a rerun resumes from whatever was stored.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -71,7 +72,7 @@ def run_and_store(
             summary.ran += 1
             if record["status"] != "ok":
                 summary.failed.append(record)
-                bar.write(f"failed: {record['slug']} ({record['cell_id']}): {record['error']}")
+                bar.write(f"failed: {record['slug']} ({record['cell_id']}): {record['error']}", file=sys.stderr)
             bar.set_postfix(failed=len(summary.failed), refresh=False)
             bar.update()
     return summary

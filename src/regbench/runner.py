@@ -20,7 +20,9 @@ from regbench.cell import Cell
 from regbench.errors import UsageError
 from regbench.store import SCHEMA_VERSION
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
+# TensorFlow's C++ log (start-up chatter, a spurious tf.data attribute warning) hides real output;
+# its real errors still reach Python as exceptions.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def seeded_keras(seed: int, threads: int | None):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
+        tf.get_logger().setLevel("ERROR")  # every cell builds a new model: retracing is expected
         if threads:
             try:  # only possible before TensorFlow's runtime starts: the first cell of a worker
                 tf.config.threading.set_intra_op_parallelism_threads(threads)

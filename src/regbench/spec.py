@@ -116,7 +116,7 @@ def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
     if not seeds or len(set(seeds)) != len(seeds):
         raise fail("seeds", "must be a non-empty list of distinct integers")
     budget_table = table(data.get("budget", {}), "budget", fail)
-    budget = make_dataclass(Budget, budget_table, "budget", fail)
+    make_dataclass(Budget, budget_table, "budget", fail)  # so that its errors name [budget], not a dataset
     models = names(data.get("models", ["mlp"]), "models", MODELS.names(), fail)
     datasets = data.get("datasets")
     if not isinstance(datasets, list) or not datasets:

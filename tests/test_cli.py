@@ -1,0 +1,136 @@
+"""The commands end to end on tiny grids: run, resume, --force, --only, failures, list, cell."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from regbench.cli import main
+from regbench.datasets import files, load_raw
+from tests.conftest import TINY_GRID
+from tests.test_runner import numbers
+
+# TINY_GRID plus moons trained with a learning rate that turns the loss into NaN.
+WITH_FAILURE = (
+    TINY_GRID
+    + """
+[[datasets]]
+name = "moons"
+train_sizes = [30]
+optimizer = "sgd"
+learning_rate = 1e12
+"""
+)
+
+
+def stored(results: Path, grid: str = "tiny") -> dict[str, dict]:
+    folder = results / grid / "cells"
+    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
+
+
+def test_run_then_resume_force_and_only(write_grid, tmp_path, capsys):
+    grid, results = write_grid(), tmp_path / "results"
+    assert main(["run", str(grid), "--results", str(results)]) == 0
+    first = stored(results)
+    assert len(first) == 2 and all(r["status"] == "ok" for r in first.values())
+    mtimes = {p: p.stat().st_mtime_ns for p in (results / "tiny" / "cells").glob("*.json")}
+
+    assert main(["run", str(grid), "--results", str(results)]) == 0  # resume: nothing to do
+    assert "2 already stored, 0 to run" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+
+    assert main(["run", str(grid), "--results", str(results), "--force", "--only", "*/dropout/*"]) == 0
+    out = capsys.readouterr().out
+    assert "1 to run" in out and "ran 1 cells" in out
+    changed = [p for p in mtimes if p.stat().st_mtime_ns != mtimes[p]]
+    assert len(changed) == 1 and "dropout" in json.loads(changed[0].read_text())["slug"]
+    assert numbers(stored(results)[changed[0].stem]) == numbers(first[changed[0].stem])
+
+
+def test_failed_cell_does_not_stop_the_grid(write_grid, tmp_path, capsys):
+    results = tmp_path / "results"
+    assert main(["run", str(write_grid(WITH_FAILURE)), "--results", str(results)]) == 1
+    records = stored(results)
+    assert len(records) == 4
+    status = {r["slug"]: r["status"] for r in records.values()}
+    assert [s for slug, s in status.items() if slug.startswith("digits")] == ["ok", "ok"]
+    assert [s for slug, s in status.items() if slug.startswith("moons")] == ["failed", "failed"]
+    captured = capsys.readouterr()
+    assert "2 ok, 2 failed" in captured.out and "NaN" in captured.err
+
+
+def test_list_shows_cells_status_counts_and_exclusions(write_grid, tmp_path, capsys):
+    grid = write_grid(WITH_FAILURE.replace('models = ["mlp"]', 'models = ["mlp", "small_cnn"]'))
+    assert main(["list", str(grid), "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "tiny: 6 cells; 0 stored" in out
+    assert out.count("todo") == 6 and "digits/n60/small_cnn/dropout/s1" in out
+    assert "moons: model small_cnn: accepts image data; moons is tabular" in out
+    assert "total" in out  # the count table
+
+
+def test_cell_reruns_and_stores_one_cell(write_grid, tmp_path, capsys):
+    grid, results = write_grid(), tmp_path / "results"
+    assert main(["cell", "digits/n60/mlp/dropout/s1", "--grid", str(grid), "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "Epoch 3/3" in out and "gap: accuracy (train - test)" in out and "test " in out
+    (record,) = stored(results).values()
+    assert main(["cell", record["cell_id"][:6], "--grid", str(grid), "--results", str(results)]) == 0
+    assert numbers(stored(results)[record["cell_id"]]) == numbers(record)
+    assert main(["cell", "nope", "--grid", str(grid)]) == 2
+    assert "cell 'nope' is not in grid 'tiny'" in capsys.readouterr().err
+
+
+def test_missing_data_is_one_line_and_nothing_is_written(write_grid, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(files, "DEBIAN_DIR", tmp_path / "none")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    load_raw.cache_clear()
+    grid = write_grid(TINY_GRID.replace('name = "digits"', 'name = "fashion_mnist"'))
+    assert main(["run", str(grid), "--results", str(tmp_path / "results")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("regbench: error: fashion_mnist: data not found") and "dataset-fashion-mnist" in err[0]
+    assert not list((tmp_path / "results").rglob("*.json"))
+    load_raw.cache_clear()
+
+
+def test_parallel_jobs_match_a_sequential_run(write_grid, tmp_path):
+    grid = write_grid()
+    assert main(["run", str(grid), "--results", str(tmp_path / "a")]) == 0
+    assert main(["run", str(grid), "--results", str(tmp_path / "b"), "--jobs", "2"]) == 0
+    a, b = stored(tmp_path / "a"), stored(tmp_path / "b")
+    assert a.keys() == b.keys()
+    # Workers run TensorFlow on cores/jobs threads; with op determinism the numbers do not change.
+    assert {k: numbers(v) for k, v in a.items()} == {k: numbers(v) for k, v in b.items()}
+
+
+@pytest.mark.parametrize("kill_after_files", [0, 2])
+def test_sigkill_then_rerun_loses_nothing(kill_after_files, write_grid, tmp_path):
+    grid = write_grid(TINY_GRID.replace("seeds = [1]", "seeds = [1, 2, 3]"))
+    command = [sys.executable, "-m", "regbench.cli", "run", str(grid), "--results", str(tmp_path / "killed")]
+    cells = tmp_path / "killed" / "tiny" / "cells"
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list(cells.glob("*.json"))) >= kill_after_files:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3 if kill_after_files == 0 else 0)  # also kill in the middle of start-up and of a cell
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = stored(tmp_path / "killed")
+    assert len(partial) < 6
+    assert all(r["status"] == "ok" for r in partial.values())  # every file present is whole
+
+    assert subprocess.run(command, capture_output=True).returncode == 0
+    assert main(["run", str(grid), "--results", str(tmp_path / "clean")]) == 0
+    killed, clean = stored(tmp_path / "killed"), stored(tmp_path / "clean")
+    assert killed.keys() == clean.keys() and len(clean) == 6
+    assert {k: numbers(v) for k, v in killed.items()} == {k: numbers(v) for k, v in clean.items()}
+    assert sorted(p.name for p in cells.iterdir()) == sorted(f"{k}.json" for k in clean)  # no temp files

@@ -1,0 +1,150 @@
+"""Every dataset loader reads real data: shipped generators, Debian's files, or small files written
+here in the original on-disk formats. Splits are stratified, disjoint and deterministic."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from regbench.datasets import DATASETS, cifar10, fashion_mnist, files, get_dataset, load, mnist
+from regbench.datasets.splits import Raw, make_splits
+from regbench.errors import UsageError
+
+RNG = np.random.default_rng(0)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """LeCun's idx format: zero, zero, dtype 0x08 (ubyte), ndim, big-endian sizes, then bytes."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def fake_images(n: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    return RNG.integers(0, 256, (n, *shape), dtype=np.uint8), np.arange(n) % 10
+
+
+def write_idx_set(folder: Path, n_train: int = 60, n_test: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    folder.mkdir(parents=True, exist_ok=True)
+    x, y = fake_images(n_train, (28, 28))
+    xt, yt = fake_images(n_test, (28, 28))
+    for name, array in zip(files.IDX_FILES, (x, y, xt, yt), strict=True):
+        write_idx(folder / name, array)
+    return x, y
+
+
+@pytest.fixture
+def empty_places(tmp_path, monkeypatch):
+    """No data anywhere: empty Keras home, no Debian files, no $REGBENCH_DATA."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setattr(files, "DEBIAN_DIR", tmp_path / "no_debian")
+    monkeypatch.delenv("REGBENCH_DATA", raising=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", ["digits", "moons", "mnist1d"])
+def test_shipped_datasets(name):
+    info = get_dataset(name)
+    size = 2 * info.num_classes * 5
+    a = load(name, size, info.default_val_size, split_seed=0)
+    b = load(name, size, info.default_val_size, split_seed=0)
+    assert a.x_train.shape == (size, *info.input_shape) and a.x_train.dtype == np.float32
+    assert len(a.x_val) == info.default_val_size and len(a.x_test) > 0
+    assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))  # deterministic
+    assert np.bincount(a.y_train).min() == np.bincount(a.y_train).max()  # stratified: balanced classes
+    assert set(np.unique(a.y_test)) == set(range(info.num_classes))
+
+
+def test_every_registered_dataset_has_a_test():
+    tested = {"digits", "moons", "mnist1d", "fashion_mnist", "mnist", "cifar10"}
+    assert set(DATASETS.names()) == tested
+
+
+@pytest.mark.skipif(not (files.DEBIAN_DIR / "fashion-mnist").is_dir(), reason="apt-get install dataset-fashion-mnist")
+def test_fashion_mnist_from_debian_files(empty_places, monkeypatch):
+    monkeypatch.setattr(files, "DEBIAN_DIR", Path("/usr/share/datasets"))
+    raw = fashion_mnist.load(offline=True)
+    assert raw.x_train.shape == (60000, 28, 28, 1) and raw.x_test.shape == (10000, 28, 28, 1)
+    assert raw.x_train.dtype == np.float32 and 0.0 <= raw.x_train.min() and raw.x_train.max() <= 1.0
+    assert np.bincount(raw.y_train).tolist() == [6000] * 10
+
+
+def test_fashion_mnist_from_data_dir_wins(empty_places):
+    x, y = write_idx_set(empty_places / "data" / "fashion-mnist")
+    raw = fashion_mnist.load(empty_places / "data", offline=True)
+    assert raw.x_train.shape == (60, 28, 28, 1)
+    np.testing.assert_allclose(raw.x_train[..., 0] * 255.0, x, atol=1e-3)
+    assert raw.y_train.tolist() == y.tolist()
+
+
+def test_fashion_mnist_from_keras_cache(empty_places):
+    write_idx_set(empty_places / "keras_home" / "datasets" / "fashion-mnist", n_train=40)
+    assert fashion_mnist.load(offline=True).x_train.shape == (40, 28, 28, 1)
+
+
+def test_mnist_from_keras_cache_npz(empty_places):
+    folder = empty_places / "keras_home" / "datasets"
+    folder.mkdir(parents=True)
+    x, y = fake_images(50, (28, 28))
+    xt, yt = fake_images(10, (28, 28))
+    np.savez(folder / "mnist.npz", x_train=x, y_train=y, x_test=xt, y_test=yt)
+    raw = mnist.load(offline=True)
+    assert raw.x_train.shape == (50, 28, 28, 1) and raw.y_test.tolist() == yt.tolist()
+
+
+def test_mnist_from_idx_files_in_data_dir(empty_places):
+    write_idx_set(empty_places / "data" / "mnist", n_train=30)
+    assert mnist.load(empty_places / "data", offline=True).x_train.shape == (30, 28, 28, 1)
+
+
+def test_cifar10_from_keras_cache(empty_places):
+    folder = empty_places / "keras_home" / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    planes = np.zeros((4, 3, 32, 32), np.uint8)
+    planes[:, 0], planes[:, 1], planes[:, 2] = 255, 128, 0  # red, green, blue planes
+    for i, name in enumerate(cifar10.BATCHES):
+        batch = {b"data": planes.reshape(4, 3072), b"labels": [i % 10] * 4, b"batch_label": b"x"}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    raw = cifar10.load(offline=True)
+    assert raw.x_train.shape == (20, 32, 32, 3) and raw.x_test.shape == (4, 32, 32, 3)
+    np.testing.assert_allclose(raw.x_train[0, 5, 7], [1.0, 128 / 255, 0.0], atol=1e-6)  # channels last
+
+
+def test_cifar10_refuses_code_in_pickles(empty_places):
+    folder = empty_places / "data" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in cifar10.BATCHES:
+        (folder / name).write_bytes(pickle.dumps({b"data": Path("/etc")}))  # a class outside numpy
+    with pytest.raises(pickle.UnpicklingError, match="refusing pathlib"):
+        cifar10.load(empty_places / "data", offline=True)
+
+
+@pytest.mark.parametrize(
+    "loader, hint",
+    [
+        (fashion_mnist.load, "apt-get install dataset-fashion-mnist"),
+        (mnist.load, "mnist.npz"),
+        (cifar10.load, "cifar-10-batches-py"),
+    ],
+)
+def test_missing_data_offline_is_one_clear_line(empty_places, loader, hint):
+    with pytest.raises(UsageError) as info:
+        loader(offline=True)
+    message = str(info.value)
+    assert "\n" not in message and "data not found (looked in" in message and hint in message
+    assert str(empty_places / "keras_home") in message
+
+
+def test_splits_are_disjoint_stratified_and_share_validation():
+    x = np.arange(1000, dtype=np.float32)[:, None]
+    y = np.repeat(np.arange(10), 100)
+    raw = Raw(x, y, x[:10], y[:10])
+    small, large = make_splits(raw, 100, 200, 0), make_splits(raw, 500, 200, 0)
+    assert np.array_equal(small.x_val, large.x_val)  # validation independent of train size
+    assert not set(small.x_train[:, 0]) & set(small.x_val[:, 0])
+    assert np.bincount(small.y_train).tolist() == [10] * 10
+    assert not np.array_equal(make_splits(raw, 100, 200, 1).x_val, small.x_val)  # split seed matters

@@ -1,0 +1,131 @@
+"""Grid algebra: how many technique sets each design gives, de-duplication, exclusions, conflicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pytest
+
+from regbench.errors import UsageError
+from regbench.grid import design_sets, expand
+from regbench.spec import Design, load_spec
+from regbench.techniques import TECHNIQUES, Technique
+
+FOUR = ("batchnorm", "dropout", "early_stopping", "l2")
+
+
+@pytest.mark.parametrize(
+    "design, count",
+    [
+        (Design(baseline=True), 1),
+        (Design(add_one=FOUR), 5),  # baseline + each alone
+        (Design(leave_one_out=FOUR), 5),  # all + all minus each
+        (Design(factorial=FOUR), 16),  # every subset
+        (Design(factorial=FOUR[:2]), 4),
+        (Design(sets=(("dropout", "l2"), ("l2", "dropout"))), 1),  # same set twice
+        (Design(baseline=True, add_one=FOUR, leave_one_out=FOUR), 10),  # baseline counted once
+        (Design(add_one=FOUR, factorial=FOUR), 16),  # add_one is inside factorial
+    ],
+)
+def test_design_counts(design, count):
+    sets = design_sets(design)
+    assert len(sets) == count and len(set(sets)) == count
+
+
+def test_leave_one_out_sets():
+    assert design_sets(Design(leave_one_out=("a", "b", "c"))) == [("a", "b", "c"), ("b", "c"), ("a", "c"), ("a", "b")]
+
+
+def test_quick_grid_counts():
+    cells = expand(load_spec("quick")).cells
+    assert len(cells) == 3 * 6 * 3  # datasets x (baseline, 4 alone, all on) x seeds
+    assert len({c.cell_id for c in cells}) == len(cells) == len({c.slug for c in cells})
+
+
+def test_counts_multiply_over_axes(write_grid):
+    path = write_grid(
+        """
+        seeds = [1, 2, 3]
+        models = ["mlp", "small_cnn"]
+        [design]
+        factorial = ["dropout", "l2"]
+        [[datasets]]
+        name = "digits"
+        train_sizes = [50, 100]
+        """
+    )
+    assert len(expand(load_spec(str(path))).cells) == 2 * 2 * 4 * 3  # sizes x models x sets x seeds
+
+
+def test_incompatible_model_is_left_out_with_reason(write_grid):
+    path = write_grid(
+        """
+        models = ["mlp", "small_cnn"]
+        [design]
+        baseline = true
+        [[datasets]]
+        name = "moons"
+        train_sizes = [30]
+        """
+    )
+    expansion = expand(load_spec(str(path)))
+    assert {c.model for c in expansion.cells} == {"mlp"}
+    (excluded,) = expansion.excluded
+    assert excluded.what == "model small_cnn" and "tabular" in excluded.reason
+
+
+@dataclass(frozen=True)
+class ImagesOnly(Technique):
+    """A technique for images only, to test exclusion and conflicts without relying on issue 3's."""
+
+    name: ClassVar[str] = "images_only"
+    group: ClassVar[str] = "augmentation"
+    kinds: ClassVar[frozenset[str]] = frozenset({"image"})
+
+
+@dataclass(frozen=True)
+class ImagesOnlyToo(ImagesOnly):
+    name: ClassVar[str] = "images_only_too"
+
+
+@pytest.fixture
+def fake_techniques(monkeypatch):
+    monkeypatch.setitem(TECHNIQUES._items, "images_only", ImagesOnly)
+    monkeypatch.setitem(TECHNIQUES._items, "images_only_too", ImagesOnlyToo)
+
+
+def test_inapplicable_technique_is_left_out(fake_techniques, write_grid):
+    path = write_grid(
+        """
+        [design]
+        add_one = ["images_only", "dropout"]
+        sets = [["images_only", "dropout"]]
+        [[datasets]]
+        name = "moons"
+        train_sizes = [30]
+        [[datasets]]
+        name = "digits"
+        train_sizes = [30]
+        """
+    )
+    expansion = expand(load_spec(str(path)))
+    by_dataset = {d: sorted({c.technique_set for c in expansion.cells if c.dataset == d}) for d in ("moons", "digits")}
+    assert by_dataset["moons"] == ["baseline", "dropout"]  # images_only dropped, duplicates merged
+    assert by_dataset["digits"] == ["baseline", "dropout", "dropout+images_only", "images_only"]
+    (excluded,) = expansion.excluded
+    assert excluded.dataset == "moons" and "needs image data; this dataset is tabular" in excluded.reason
+
+
+def test_contradictory_set_is_rejected(fake_techniques, write_grid):
+    path = write_grid(
+        """
+        [design]
+        sets = [["images_only", "images_only_too"]]
+        [[datasets]]
+        name = "digits"
+        train_sizes = [30]
+        """
+    )
+    with pytest.raises(UsageError, match="combines images_only and images_only_too, which contradict"):
+        expand(load_spec(str(path)))

@@ -1,0 +1,64 @@
+"""One cell, one seeded run: identical numbers twice, a full record, failures stored not raised."""
+
+from __future__ import annotations
+
+import json
+
+from regbench.runner import run_cell
+from tests.helpers import tiny_cell
+
+
+def numbers(record: dict) -> dict:
+    """Everything that must repeat exactly: metrics and history, not times or environment."""
+    history = [r for r in record["history"] if r["metric"] != "epoch_time_s"]
+    return {k: record[k] for k in ("final", "gap", "best_epoch", "epochs_run", "params")} | {"history": history}
+
+
+def test_same_cell_twice_gives_identical_numbers():
+    cell = tiny_cell("digits", "small_cnn", {"dropout": {}, "batchnorm": {}}, epochs=3)
+    assert numbers(run_cell(cell)) == numbers(run_cell(cell))
+
+
+def test_other_seed_gives_other_numbers():
+    assert numbers(run_cell(tiny_cell(seed=1)))["final"] != numbers(run_cell(tiny_cell(seed=2)))["final"]
+
+
+def test_record_contents():
+    record = run_cell(tiny_cell("moons", "mlp", {"l2": {}}, epochs=4))
+    json.dumps(record)  # JSON-able
+    assert record["status"] == "ok" and record["error"] is None and record["schema"] == 1
+    assert record["cell"]["techniques"] == {"l2": {"factor": 0.001}}
+    final = record["final"]
+    assert set(final) == {"train", "val", "test"} and set(final["train"]) == {"loss", "accuracy", "objective"}
+    assert record["gap"]["accuracy"] == final["train"]["accuracy"] - final["test"]["accuracy"]
+    assert record["gap"]["loss"] == final["test"]["loss"] - final["train"]["loss"]
+    metrics = {(r["split"], r["metric"]) for r in record["history"]}
+    assert {
+        ("train", "loss"),
+        ("train", "accuracy"),
+        ("val", "loss"),
+        ("val", "accuracy"),
+        ("train", "learning_rate"),
+        ("train", "epoch_time_s"),
+    } <= metrics
+    assert len(record["history"]) == len(metrics) * 4  # one row per epoch and metric
+    assert record["epochs_run"] == 4 and 1 <= record["best_epoch"] <= 4
+    assert record["wall_time_s"] > 0 and record["time_per_epoch_s"] > 0
+    assert record["device"].startswith("CPU") and record["versions"]["backend"] == "tensorflow"
+
+
+def test_nan_loss_is_a_failed_cell():
+    record = run_cell(tiny_cell(optimizer="sgd", learning_rate=1e12, epochs=5))
+    assert record["status"] == "failed" and "NaN" in record["error"]
+    assert record["final"] is None and record["epochs_run"] >= 1
+
+
+def test_exception_is_a_failed_cell(monkeypatch):
+    from regbench import models
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory (simulated)")
+
+    monkeypatch.setattr(models, "build", broken)
+    record = run_cell(tiny_cell())
+    assert record["status"] == "failed" and record["error"].startswith("RuntimeError: out of memory (simulated)")

@@ -1,0 +1,115 @@
+"""Grid files: valid ones parse, bad ones give one line naming file, key and allowed values, exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from regbench.cli import main
+from regbench.errors import UsageError
+from regbench.spec import load_spec, shipped_grids
+from tests.conftest import TINY_GRID
+
+
+def test_shipped_grids_parse():
+    assert "quick" in shipped_grids()
+    for name in shipped_grids():
+        spec = load_spec(name)
+        assert spec.name == name and spec.datasets
+
+
+def test_defaults_and_overrides(write_grid):
+    spec = load_spec(str(write_grid(TINY_GRID + "epochs = 7\n")))
+    entry = spec.datasets[0]
+    assert entry.budget.epochs == 7 and entry.budget.batch_size == 32 and entry.budget.optimizer == "adam"
+    assert spec.technique("dropout").rate == 0.5  # the technique's default
+
+
+CASES = {
+    "unknown top key": (
+        TINY_GRID.replace("seeds = [1]", "seeds = [1]\nepoch = 3"),
+        "epoch: unknown key",
+        "allowed: budget, datasets",
+    ),
+    "unknown budget key": (
+        TINY_GRID.replace("epochs = 3", "epochs = 3\nlr = 0.1"),
+        "budget.lr: unknown key",
+        "learning_rate",
+    ),
+    "zero epochs": (TINY_GRID.replace("epochs = 3", "epochs = 0"), "budget.epochs", "epochs >= 1"),
+    "dropout rate 1.5": (TINY_GRID + "[techniques.dropout]\nrate = 1.5\n", "techniques.dropout.rate", "0 <= rate < 1"),
+    "negative l2": (TINY_GRID + "[techniques.l2]\nfactor = -0.1\n", "techniques.l2.factor", "factor >= 0"),
+    "wrong type": (TINY_GRID + "[techniques.dropout]\nrate = 'high'\n", "techniques.dropout.rate", "allowed: float"),
+    "unknown technique": (
+        TINY_GRID.replace('add_one = ["dropout"]', 'add_one = ["dropuot"]'),
+        "design.add_one",
+        "allowed: batchnorm, dropout",
+    ),
+    "unknown dataset": (
+        TINY_GRID.replace('name = "digits"', 'name = "digitz"'),
+        "datasets[0].name",
+        "allowed: cifar10, digits",
+    ),
+    "unknown model": (TINY_GRID.replace('models = ["mlp"]', 'models = ["resnet"]'), "models", "allowed: cnn1d, mlp"),
+    "train size too large": (
+        TINY_GRID.replace("train_sizes = [60]", "train_sizes = [99999]"),
+        "datasets[0].train_sizes",
+        "allowed: 10..1377",
+    ),
+    "bad literal": (
+        TINY_GRID + "[techniques.early_stopping]\nmonitor = 'loss'\n",
+        "techniques.early_stopping.monitor",
+        "allowed: val_loss, val_accuracy",
+    ),
+    "empty design": (TINY_GRID.replace('add_one = ["dropout"]', ""), "design", "allowed keys: baseline"),
+    "no datasets": ("seeds = [1]\n[design]\nbaseline = true\n", "datasets", "allowed names: cifar10"),
+    "unknown parameter": (
+        TINY_GRID + "[techniques.dropout]\nrat = 0.2\n",
+        "techniques.dropout.rat",
+        "allowed: placement, rate",
+    ),
+    "duplicate seeds": (TINY_GRID.replace("seeds = [1]", "seeds = [1, 1]"), "seeds", "distinct"),
+    "bad toml": (TINY_GRID + "[budget\n", "invalid TOML", ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("command", ["run", "list"])
+def test_bad_grid_is_one_line_exit_2(case, command, write_grid, tmp_path, capsys):
+    text, key, allowed = CASES[case]
+    path = write_grid(text)
+    code = main([command, str(path), "--results", str(tmp_path / "results")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert str(path) in err and key in err and allowed in err, err
+    assert not (tmp_path / "results").exists()  # nothing written
+
+
+def test_unknown_grid_name(capsys):
+    assert main(["list", "no_such_grid"]) == 2
+    assert "shipped: " in capsys.readouterr().err
+
+
+def test_console_script_exit_code(write_grid):
+    path = write_grid(TINY_GRID.replace("epochs = 3", "epochs = -1"))
+    proc = subprocess.run([sys.executable, "-m", "regbench.cli", "run", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"regbench: error: {path}: budget.epochs: -1 is out of range; allowed: epochs >= 1"
+    ]
+
+
+def test_load_spec_does_not_import_tensorflow():
+    code = "import sys; from regbench.grid import expand; from regbench.spec import load_spec; expand(load_spec('quick')); print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
+
+
+def test_usage_error_message_is_one_line():
+    with pytest.raises(UsageError, match="unknown technique 'dropuot'; known: batchnorm, dropout"):
+        from regbench.techniques import get_technique
+
+        get_technique("dropuot")
