@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data_options(run)
 
+    run.add_argument("--out", type=Path, default=Path("reports"), help="where the report goes (default: reports)")
+
+    report = add(
+        "report", cmd_report, "Write reports/<grid>.md, its figures and results/<grid>/cells.csv, history.csv."
+    )
+    report.add_argument("grid", nargs="?", default=DEFAULT_GRID)
+    report.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
+    report.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default: reports)")
+
     listing = add("list", cmd_list, "Print the cells of a grid, counts, and what was left out and why.")
     listing.add_argument("grid", nargs="?", default=DEFAULT_GRID)
     listing.add_argument("--only", action="append", metavar="PATTERN")
@@ -143,6 +152,17 @@ def check_data(cells, args) -> set[str]:
     return missing
 
 
+def cmd_report(args) -> int:
+    from regbench.report import build_report
+    from regbench.spec import load_spec
+
+    spec = load_spec(args.grid)
+    path = build_report(spec, args.results, args.out)
+    print(f"report: {path}")
+    print(f"tables: {args.results / spec.name / 'cells.csv'}, {args.results / spec.name / 'history.csv'}")
+    return 0
+
+
 def cmd_run(args) -> int:
     from regbench.executor import run_and_store
     from regbench.grid import expand
@@ -170,6 +190,10 @@ def cmd_run(args) -> int:
     options = RunOptions(data_dir=args.data_dir, offline=args.offline)
     summary = run_and_store(todo, store, options, jobs=args.jobs, label=spec.name) if todo else None
     failed = store.failed_ids(ids)
+    if store.stored_ids():
+        from regbench.report import build_report
+
+        print(f"report: {build_report(spec, args.results, args.out)}")
     wall = time.perf_counter() - start
     print(
         f"{spec.name}: ran {summary.ran if summary else 0} cells in {wall:.1f} s; {len(ids & store.stored_ids()) - len(failed)} ok, {len(failed)} failed, {len(ids - store.stored_ids())} not stored"

@@ -1,0 +1,416 @@
+"""Markdown report of a grid: summary sentences from the numbers, tables, figures, method.
+
+Deterministic: the same results give a byte-identical report and figures (no timestamps), so
+reports can be committed and diffed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from regbench import aggregate as agg
+from regbench import plots
+from regbench.grid import expand
+from regbench.spec import GridSpec
+from regbench.store import Store, atomic_write
+
+
+@dataclass(frozen=True)
+class Tables:
+    cells: pd.DataFrame  # every stored cell of the grid (ok and failed)
+    history: pd.DataFrame
+    summary: pd.DataFrame
+    effects: pd.DataFrame
+    factorial: pd.DataFrame
+    leave_one_out: pd.DataFrame
+    ranking: pd.DataFrame
+    missing: list[tuple[str, str]]  # (cell_id, slug) of grid cells without a stored result
+    ignored: int  # stored results that are not cells of this grid
+    environment: str  # library versions seen in the results, e.g. "keras 3.15.1, python 3.11.7"
+
+
+def collect(spec: GridSpec, results_root: Path) -> Tables:
+    """Read the stored results of the grid's cells and compute every table the report shows."""
+    store = Store(results_root, spec.name)
+    expected = {c.cell_id: c for c in expand(spec).cells}
+    stored = store.stored_ids()
+    records = [store.read(i) for i in sorted(stored & expected.keys())]
+    cells = agg.cells_frame(records)
+    summary = agg.summary(cells) if len(cells) else pd.DataFrame()
+    design = spec.design
+    return Tables(
+        cells=cells,
+        history=agg.history_frame(records),
+        summary=summary,
+        effects=agg.effects(cells) if len(cells) else pd.DataFrame(),
+        factorial=agg.factorial_effects(cells, design.factorial) if design.factorial and len(cells) else pd.DataFrame(),
+        leave_one_out=agg.leave_one_out(cells, design.leave_one_out)
+        if design.leave_one_out and len(cells)
+        else pd.DataFrame(),
+        ranking=agg.ranking(summary) if len(summary) else pd.DataFrame(),
+        missing=sorted((i, expected[i].slug) for i in expected.keys() - stored),
+        ignored=len(stored - expected.keys()),
+        environment=", ".join(sorted({f"{k} {v}" for r in records for k, v in r.get("versions", {}).items()}))
+        or "unknown",
+    )
+
+
+def write_tables(tables: Tables, results_root: Path, grid: str) -> None:
+    """results/<grid>/cells.csv (one row per cell) and history.csv (long form) for users' own analysis."""
+    folder = Path(results_root) / grid
+    atomic_write(folder / "cells.csv", tables.cells.to_csv(index=False))
+    atomic_write(folder / "history.csv", tables.history.to_csv(index=False))
+
+
+def build_report(spec: GridSpec, results_root: Path, out_root: Path) -> Path:
+    """Write reports/<grid>.md, its figures in reports/<grid>/, and the tidy CSV tables."""
+    tables = collect(spec, results_root)
+    write_tables(tables, results_root, spec.name)
+    figures = draw_figures(tables, Path(out_root) / spec.name)
+    text = render(spec, tables, {name: f"{spec.name}/{path.name}" for name, path in figures.items()})
+    path = Path(out_root) / f"{spec.name}.md"
+    atomic_write(path, text)
+    return path
+
+
+def draw_figures(t: Tables, folder: Path) -> dict[str, Path]:
+    """Every figure the data allows; returns {name: path}. Stale figures of the grid are removed."""
+    figures: dict[str, Path] = {}
+    if len(t.summary):
+        figures["gap"] = plots.save(plots.gap_by_set(t.summary), folder / "gap_by_set.png")
+        figures["scatter"] = plots.save(plots.train_vs_test(t.cells), folder / "train_vs_test.png")
+        for condition in t.summary[agg.CONDITION].drop_duplicates().itertuples(index=False):
+            name = "curves_" + plots.condition_label(*condition)
+            figures[name] = plots.save(
+                plots.learning_curves(t.history, t.cells, tuple(condition)),
+                folder / f"learning_curves_{condition[0]}_n{condition[1]}_{condition[2]}.png",
+            )
+    if len(t.effects):
+        figures["heatmap"] = plots.save(plots.effect_heatmap(t.effects), folder / "effect_heatmap.png")
+        if t.effects.groupby(["dataset", "model"])["train_size"].nunique().max() > 1:
+            figures["sizes"] = plots.save(plots.effect_vs_train_size(t.effects), folder / "effect_vs_train_size.png")
+    if len(t.factorial):
+        figures["interactions"] = plots.save(plots.interaction_heatmap(t.factorial), folder / "interactions.png")
+    for old in folder.glob("*.png") if folder.is_dir() else []:
+        if old not in figures.values():
+            old.unlink()
+    return figures
+
+
+# -- formatting ------------------------------------------------------------------------------------
+
+
+def pct(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{100 * value:.1f}%"
+
+
+def pp(mean: float, low: float, high: float) -> str:
+    """'-3.1 pp [-5.0, -1.2]' (percentage points, 95% CI); the CI is omitted when undefined."""
+    if not math.isfinite(mean):
+        return "n/a"
+    text = f"{100 * mean:+.1f} pp"
+    return text + (f" [{100 * low:+.1f}, {100 * high:+.1f}]" if math.isfinite(low) else " [n=1: no CI]")
+
+
+def plus_minus(mean: float, low: float, high: float, scale: float = 1.0, digits: int = 1) -> str:
+    if not math.isfinite(mean):
+        return "n/a"
+    half = f" ± {scale * (high - mean):.{digits}f}" if math.isfinite(high) else ""
+    return f"{scale * mean:.{digits}f}{half}"
+
+
+def p_text(p: float) -> str:
+    return "n/a" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def cond(row) -> str:
+    return f"{row['dataset']} n={row['train_size']} {row['model']}"
+
+
+def md_table(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False) if len(frame) else "_none_"
+
+
+def figure(links: dict[str, str], name: str, caption: str) -> str:
+    return f"![{caption}]({links[name]})\n\n*{caption}*\n" if name in links else ""
+
+
+# -- sections --------------------------------------------------------------------------------------
+
+
+def summary_sentences(t: Tables) -> list[str]:
+    """3-6 sentences generated from the numbers, each pointing at its figure."""
+    if t.effects.empty:
+        return [
+            "No effects against a baseline could be computed yet: the grid needs baseline cells and at least one technique set with stored results."
+        ]
+    out = []
+    gap = t.effects[t.effects["metric"] == "accuracy_gap"]
+    acc = t.effects[t.effects["metric"] == "test_accuracy"]
+    lower = gap[gap["distinguishable"] & (gap["mean"] < 0)].sort_values(["mean", "technique_set"])
+    if len(lower):
+        r = lower.iloc[0]
+        out.append(
+            f"The largest reduction of the accuracy gap came from **{r['technique_set']}** on {cond(r)}: {pp(r['mean'], r['low'], r['high'])} against the baseline (n={r['n']} seeds; Holm-corrected p={p_text(r['p_holm'])} across {len(gap)} comparisons; Figure 3)."
+        )
+        out.append(
+            f"{len(lower)} of {len(gap)} technique-set comparisons shrank the accuracy gap with a 95% CI that excludes zero ({', '.join(sorted(set(lower['technique_set'])))}; Figure 1)."
+        )
+    else:
+        out.append(
+            f"No technique set shrank the accuracy gap distinguishably from baseline in any of {len(gap)} comparisons (Figure 3)."
+        )
+    gains = acc[acc["distinguishable"] & (acc["mean"] > 0)].sort_values(
+        ["mean", "technique_set"], ascending=[False, True]
+    )
+    if len(gains):
+        r = gains.iloc[0]
+        out.append(
+            f"The largest gain in test accuracy: **{r['technique_set']}** on {cond(r)}, {pp(r['mean'], r['low'], r['high'])} (Figure 3)."
+        )
+    hurt = acc[acc["distinguishable"] & (acc["mean"] < 0)].sort_values(["mean", "technique_set"])
+    if len(hurt):
+        r = hurt.iloc[0]
+        others = len(hurt) - 1
+        out.append(
+            f"Regularization is not free: **{r['technique_set']}** on {cond(r)} changed test accuracy by {pp(r['mean'], r['low'], r['high'])}"
+            + (
+                f", and {others} other comparison{'s' if others != 1 else ''} also lowered it distinguishably (Figure 3)."
+                if others
+                else " (Figure 3)."
+            )
+        )
+    else:
+        out.append("No technique set lowered test accuracy distinguishably from baseline (Figure 3).")
+    same = int((~gap["distinguishable"]).sum())
+    out.append(
+        f"{same} of {len(gap)} comparisons were not distinguishable from baseline on the accuracy gap (95% CI includes zero); with few seeds, absence of evidence is not evidence of absence (Figure 4 shows every cell)."
+    )
+    return out[:6]
+
+
+def grid_section(spec: GridSpec, t: Tables) -> str:
+    datasets = pd.DataFrame(
+        [
+            {"dataset": d.name, "train sizes": ", ".join(map(str, d.train_sizes)), "models": ", ".join(d.models), "val size": d.val_size,
+             "epochs": d.budget.epochs, "batch": d.budget.batch_size, "optimizer": d.budget.optimizer, "learning rate": d.budget.learning_rate}
+            for d in spec.datasets
+        ]
+    )  # fmt: skip
+    techniques = pd.DataFrame(
+        [
+            {"technique": n, "parameters": ", ".join(f"{k}={v}" for k, v in sorted(t_.params().items()))}
+            for n, t_ in spec.techniques
+        ]
+    )
+    d = spec.design
+    design = "; ".join(
+        part for part in (
+            "baseline" if d.baseline else "", f"add_one({', '.join(d.add_one)})" if d.add_one else "",
+            f"leave_one_out({', '.join(d.leave_one_out)})" if d.leave_one_out else "", f"factorial({', '.join(d.factorial)})" if d.factorial else "",
+            f"sets {[list(s) for s in d.sets]}" if d.sets else "",
+        ) if part
+    )  # fmt: skip
+    cells = t.cells
+    n_ok = int((cells["status"] == "ok").sum()) if len(cells) else 0
+    n_failed = len(cells) - n_ok
+    lines = [
+        f"- Grid file: `{Path(spec.path).name}`; design: {design}; seeds: {', '.join(map(str, spec.seeds))}.",
+        f"- Cells: {len(cells) + len(t.missing)} in the grid; {n_ok} ok, {n_failed} failed, {len(t.missing)} missing."
+        + (f" ({t.ignored} stored results of cells no longer in this grid were ignored.)" if t.ignored else ""),
+    ]
+    if len(cells):
+        lines.append(
+            f"- Training time: {cells['wall_time_s'].sum() / 60:.1f} min summed over cells ({cells['wall_time_s'].median():.1f} s median per cell)."
+        )
+        lines.append(
+            f"- Devices: {', '.join(sorted(cells['device'].dropna().unique()))}; regbench git revisions: {', '.join(sorted(cells['git_revision'].dropna().unique())) or 'unknown'}."
+        )
+        lines.append(f"- Environment: {t.environment}.")
+    return (
+        "\n".join(lines) + "\n\n" + md_table(datasets) + "\n\nTechnique parameters:\n\n" + md_table(techniques) + "\n"
+    )
+
+
+def results_section(t: Tables) -> str:
+    parts = []
+    for condition, group in t.summary.groupby(agg.CONDITION, sort=True):
+        group = group.sort_values("technique_set", key=lambda s: s.map(lambda v: (v != agg.BASELINE, v)))
+        table = pd.DataFrame(
+            {
+                "technique set": group["technique_set"],
+                "n": group["n"],
+                "test accuracy (%)": [
+                    plus_minus(r.test_accuracy_mean, r.test_accuracy_low, r.test_accuracy_high, 100)
+                    for r in group.itertuples()
+                ],
+                "accuracy gap (pp)": [
+                    plus_minus(r.accuracy_gap_mean, r.accuracy_gap_low, r.accuracy_gap_high, 100)
+                    for r in group.itertuples()
+                ],
+                "loss gap": [
+                    plus_minus(r.loss_gap_mean, r.loss_gap_low, r.loss_gap_high, 1, 3) for r in group.itertuples()
+                ],
+                "epochs run": [
+                    plus_minus(r.epochs_run_mean, r.epochs_run_low, r.epochs_run_high, 1, 1) for r in group.itertuples()
+                ],
+                "s/epoch": [
+                    plus_minus(r.time_per_epoch_s_mean, r.time_per_epoch_s_low, r.time_per_epoch_s_high, 1, 3)
+                    for r in group.itertuples()
+                ],
+            }
+        )
+        parts.append(f"### {plots.condition_label(*condition)}\n\n{md_table(table)}\n")
+    return "\n".join(parts)
+
+
+def effects_table(frame: pd.DataFrame, label: str) -> str:
+    """One row per condition and set/term: gap and accuracy effects side by side."""
+    if frame.empty:
+        return "_none_"
+    key = [*agg.CONDITION, label]
+    wide = frame.pivot_table(
+        index=key, columns="metric", values=["mean", "low", "high", "p_holm", "n", "distinguishable"], aggfunc="first"
+    )
+    rows = []
+    for index, r in wide.iterrows():
+        row = dict(zip(key, index, strict=True))
+
+        def get(stat, metric, r=r):
+            return r.get((stat, metric), math.nan)
+
+        def verdict(metric, better, get=get):
+            if not get("distinguishable", metric):
+                return "not distinguishable from baseline"
+            return better if (get("mean", metric) < 0) == (metric != "test_accuracy") else "worse"
+
+        rows.append(
+            {
+                "condition": f"{row['dataset']} n={row['train_size']} {row['model']}", label.replace("_", " "): row[label], "n": int(get("n", "accuracy_gap")),
+                "Δ accuracy gap": pp(get("mean", "accuracy_gap"), get("low", "accuracy_gap"), get("high", "accuracy_gap")),
+                "p (Holm)": p_text(get("p_holm", "accuracy_gap")),
+                "Δ loss gap": plus_minus(get("mean", "loss_gap"), get("low", "loss_gap"), get("high", "loss_gap"), 1, 3),
+                "Δ test accuracy": pp(get("mean", "test_accuracy"), get("low", "test_accuracy"), get("high", "test_accuracy")),
+                "p (Holm) ": p_text(get("p_holm", "test_accuracy")),
+                "gap verdict": verdict("accuracy_gap", "smaller gap"),
+                "accuracy verdict": verdict("test_accuracy", "higher accuracy"),
+            }
+        )  # fmt: skip
+    return md_table(pd.DataFrame(rows))
+
+
+def failures_section(t: Tables) -> str:
+    failed = t.cells[t.cells["status"] != "ok"] if len(t.cells) else t.cells
+    parts = []
+    if len(failed):
+        parts.append(md_table(failed[["cell_id", "slug", "error"]].rename(columns={"cell_id": "id"})))
+    if t.missing:
+        shown = pd.DataFrame(t.missing[:50], columns=["id", "slug"])
+        more = f"\n\n…and {len(t.missing) - 50} more (`regbench list` shows all)." if len(t.missing) > 50 else ""
+        parts.append(f"Missing (not run yet; `regbench run` resumes them):\n\n{md_table(shown)}{more}")
+    return "\n\n".join(parts) if parts else "None: every cell of the grid ran and is stored with status ok."
+
+
+METHOD = """\
+- **Cell**: one training run, determined by dataset, train size, validation size, split seed, model,
+  technique set with every parameter, seed and budget. Train and validation examples come from the
+  official training data (stratified, fixed split seed); test is the official test set.
+- **Final metrics** come from a clean evaluation pass (no dropout, batch norm in inference mode) at
+  the weights the run ends with (the restored best weights where early stopping restores them).
+  Loss is the data cross-entropy, without weight penalties.
+- **Accuracy gap** = train accuracy − test accuracy; **loss gap** = test loss − train loss.
+- **Mean ± x** is the mean across seeds with the half-width of a 95% Student-t confidence interval;
+  n is the number of seeds. With n = 1 there is no interval and no verdict.
+- **Effect** of a technique set = its value minus the baseline's value in the same condition
+  (dataset, train size, model) and seed, averaged over seeds, with a 95% t interval of the paired
+  differences and a two-sided paired t-test. p-values are Holm-corrected across all comparisons of
+  the same metric in this report. An effect whose interval includes zero is reported as *not
+  distinguishable from baseline*.
+- **Factorial designs**: main effect of A = mean over sets with A − mean over sets without A;
+  interaction of A and B = mean over the other factors of y(A,B) − y(A) − y(B) + y(neither), i.e.
+  what the pair does beyond the sum of each alone (negative on the gap = they help more together).
+- **Leave-one-out**: contribution of a technique = y(all on) − y(all on without it), per seed.
+- **Ranking**: the best mean per condition; sets whose 95% interval overlaps the winner's are listed
+  as tied.
+"""
+
+
+def render(spec: GridSpec, t: Tables, links: dict[str, str]) -> str:
+    out = [f"# regbench report: {spec.name}\n", f"{spec.description}\n" if spec.description else ""]
+    out.append("## Summary\n\n" + "\n".join(f"- {s}" for s in summary_sentences(t)) + "\n")
+    out.append("## The grid as run\n\n" + grid_section(spec, t))
+    if len(t.summary):
+        out.append("## Results per technique set\n\nMean ± 95% CI half-width across seeds.\n\n" + results_section(t))
+        out.append(
+            figure(links, "gap", "Figure 1: generalization gap per technique set, 95% CI error bars, baseline in grey.")
+        )
+        out.append(
+            "## Effects against the baseline\n\nPaired by seed; Δ in percentage points (pp) with 95% CI.\n\n"
+            + effects_table(t.effects, "technique_set")
+            + "\n"
+        )
+        out.append(
+            figure(
+                links,
+                "heatmap",
+                "Figure 3: change against baseline in accuracy gap and test accuracy; * = CI excludes 0 and Holm p < 0.05.",
+            )
+        )
+        out.append(
+            "## Where overfitting lives\n\n"
+            + figure(
+                links,
+                "scatter",
+                "Figure 4: train vs test accuracy of every cell; the distance below the diagonal is the accuracy gap.",
+            )
+        )
+        out.append("## Learning curves\n")
+        for name in sorted(n for n in links if n.startswith("curves_")):
+            out.append(
+                figure(
+                    links,
+                    name,
+                    f"Figure 2 ({name[7:]}): train (dashed) and validation (solid) loss and accuracy, mean over seeds; dotted lines mark early stops.",
+                )
+            )
+        out.append(
+            "## Effect against train size\n\n"
+            + (
+                figure(links, "sizes", "Figure 5: change in accuracy gap against baseline as the train size grows.")
+                or "The grid has one train size per dataset and model: no trend to show.\n"
+            )
+        )
+    if len(t.factorial):
+        out.append(
+            "## Factorial design: main effects and interactions\n\n"
+            + effects_table(t.factorial, "term")
+            + "\n\n"
+            + figure(
+                links,
+                "interactions",
+                "Figure 6: main effects (diagonal) and two-way interactions on the accuracy gap, pp.",
+            )
+        )
+    if len(t.leave_one_out):
+        out.append(
+            "## Leave one out: each technique's contribution to the all-on recipe\n\nΔ = all on − all on without the technique.\n\n"
+            + effects_table(t.leave_one_out, "technique")
+            + "\n"
+        )
+    if len(t.ranking):
+        rank = t.ranking.rename(
+            columns={
+                "best_test_accuracy": "best test accuracy",
+                "tied_test_accuracy": "tied (CI overlaps)",
+                "smallest_gap": "smallest accuracy gap",
+                "tied_gap": "tied (CI overlaps) ",
+            }
+        )
+        out.append("## Ranking\n\n" + md_table(rank) + "\n")
+    out.append("## Method\n\n" + METHOD)
+    out.append("## Failed and missing cells\n\n" + failures_section(t) + "\n")
+    return "\n".join(part for part in out if part).rstrip() + "\n"

@@ -1,0 +1,88 @@
+"""Statistics checked against values computed by hand on small inline tables."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from regbench import aggregate as agg
+from regbench.stats import holm, mean_ci, paired_p
+
+T_975_DF2 = 4.302652729911275  # Student t, 97.5th percentile, 2 degrees of freedom
+
+
+def test_mean_ci_by_hand():
+    mean, low, high, n = mean_ci([1.0, 2.0, 3.0])
+    half = T_975_DF2 * 1.0 / math.sqrt(3)  # sd = 1
+    assert (mean, n) == (2.0, 3) and low == pytest.approx(2 - half) and high == pytest.approx(2 + half)
+    assert math.isnan(mean_ci([5.0])[1]) and mean_ci([])[3] == 0
+
+
+def test_paired_p_by_hand():
+    # t = mean / (sd / sqrt(n)) = 2 / (1 / sqrt 3) = 3.4641; two-sided with 2 df
+    assert paired_p([1.0, 2.0, 3.0]) == pytest.approx(0.07418, abs=1e-4)
+    assert paired_p([0.0, 0.0, 0.0]) == 1.0 and math.isnan(paired_p([1.0]))
+
+
+def test_holm_by_hand():
+    # sorted 0.01, 0.03, 0.04 times 3, 2, 1 -> 0.03, 0.06, 0.04 -> running max 0.03, 0.06, 0.06
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    out = holm([0.02, math.nan])
+    assert out[0] == pytest.approx(0.02) and math.isnan(out[1])  # NaN is no test
+
+
+def frame(values: dict[str, list[float]], metric: str = "accuracy_gap", **condition) -> pd.DataFrame:
+    """Inline cells: {technique_set: [value per seed]} in one condition."""
+    condition = {"dataset": "digits", "train_size": 100, "model": "mlp"} | condition
+    rows = [
+        condition | {"technique_set": s, "seed": seed, "status": "ok", "accuracy_gap": v, "loss_gap": v, "test_accuracy": 1 - v, "epochs_run": 10, "time_per_epoch_s": 0.1}
+        for s, vs in values.items() for seed, v in enumerate(vs, start=1)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_effects_are_paired_by_seed():
+    cells = frame({"baseline": [0.10, 0.12, 0.14], "dropout": [0.05, 0.09, 0.07]})
+    row = agg.effects(cells).query("metric == 'accuracy_gap'").iloc[0]
+    # differences -0.05, -0.03, -0.07: mean -0.05, sd 0.02
+    half = T_975_DF2 * 0.02 / math.sqrt(3)
+    assert row["n"] == 3 and row["mean"] == pytest.approx(-0.05)
+    assert row["low"] == pytest.approx(-0.05 - half) and row["high"] == pytest.approx(-0.05 + half)
+    assert row["distinguishable"]  # -0.0997 .. -0.0003
+    assert row["p"] == pytest.approx(paired_p([-0.05, -0.03, -0.07]))
+    unpaired = frame({"baseline": [0.10, 0.12, 0.14], "dropout": [0.09, 0.13, 0.12]})
+    assert not agg.effects(unpaired).query("metric == 'accuracy_gap'").iloc[0]["distinguishable"]
+
+
+def test_holm_is_applied_within_a_metric():
+    cells = pd.concat([frame({"baseline": [0.1, 0.2, 0.3], "dropout": [0.0, 0.11, 0.19], "l2": [0.1, 0.2, 0.31]})])
+    gap = agg.effects(cells).query("metric == 'accuracy_gap'")
+    assert gap["p_holm"].tolist() == pytest.approx(holm(gap["p"].tolist()))
+
+
+def test_factorial_main_effect_and_interaction_by_hand():
+    # y(0) = s, y(A) = s + 2, y(B) = s + 1, y(AB) = s + 2 + 1 - 1.5 (interaction -1.5), s = seed offset
+    seeds = [0.0, 0.1, 0.3]
+    cells = frame(
+        {"baseline": seeds, "a": [s + 2 for s in seeds], "b": [s + 1 for s in seeds], "a+b": [s + 1.5 for s in seeds]}
+    )
+    out = agg.factorial_effects(cells, ["a", "b"]).query("metric == 'accuracy_gap'").set_index("term")
+    assert out.loc["a", "mean"] == pytest.approx(2 - 1.5 / 2)  # mean(y(A), y(AB)) - mean(y(0), y(B))
+    assert out.loc["b", "mean"] == pytest.approx(1 - 1.5 / 2)
+    assert out.loc["a x b", "mean"] == pytest.approx(-1.5) and out.loc["a x b", "kind"] == "interaction"
+
+
+def test_leave_one_out_contributions():
+    cells = frame({"a+b": [0.05, 0.06, 0.07], "b": [0.10, 0.10, 0.10], "a": [0.06, 0.06, 0.06]})
+    out = agg.leave_one_out(cells, ["a", "b"]).query("metric == 'accuracy_gap'").set_index("technique")
+    assert out.loc["a", "mean"] == pytest.approx(-0.04)  # all - (all without a = b)
+    assert out.loc["b", "mean"] == pytest.approx(0.0)
+
+
+def test_ranking_with_ties():
+    cells = frame({"baseline": [0.20, 0.21, 0.22], "dropout": [0.05, 0.06, 0.07], "l2": [0.06, 0.07, 0.05]})
+    (row,) = agg.ranking(agg.summary(cells)).to_dict("records")
+    assert row["smallest_gap"] == "dropout" and row["tied_gap"] == "l2"  # overlapping CIs
+    assert row["best_test_accuracy"] == "dropout" and "baseline" not in row["tied_test_accuracy"]

@@ -1,0 +1,107 @@
+"""The report: sections, figures, tables, determinism, partial grids, and the committed quick report."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.synthetic_results import write_synthetic
+from regbench.cli import main
+from regbench.grid import expand
+from regbench.report import build_report
+from regbench.spec import load_spec
+from regbench.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+GRID = """
+seeds = [1, 2, 3]
+[budget]
+epochs = 12
+[design]
+factorial = ["dropout", "l2"]
+leave_one_out = ["dropout", "l2"]
+[[datasets]]
+name = "digits"
+train_sizes = [50, 200]
+"""
+SECTIONS = ["## Summary", "## The grid as run", "## Results per technique set", "## Effects against the baseline", "## Where overfitting lives",
+            "## Learning curves", "## Effect against train size", "## Factorial design", "## Leave one out", "## Ranking", "## Method", "## Failed and missing cells"]  # fmt: skip
+
+
+def synthetic_grid(write_grid, tmp_path, drop: int = 0):
+    spec = load_spec(str(write_grid(GRID, name="synth")))
+    cells = list(expand(spec).cells)
+    write_synthetic(cells[drop:], Store(tmp_path / "results", "synth"))
+    return spec, cells
+
+
+def test_report_sections_figures_and_tables(write_grid, tmp_path):
+    spec, cells = synthetic_grid(write_grid, tmp_path)
+    path = build_report(spec, tmp_path / "results", tmp_path / "reports")
+    text = path.read_text()
+    positions = [text.index(s) for s in SECTIONS]
+    assert positions == sorted(positions)
+    figures = sorted(p.name for p in (tmp_path / "reports" / "synth").glob("*.png"))
+    assert figures == sorted(["gap_by_set.png", "train_vs_test.png", "effect_heatmap.png", "effect_vs_train_size.png", "interactions.png",
+                              "learning_curves_digits_n50_mlp.png", "learning_curves_digits_n200_mlp.png"])  # fmt: skip
+    for name in figures:
+        assert f"(synth/{name})" in text  # embedded by relative link
+    assert "None: every cell of the grid ran" in text and "n=3 seeds" in text
+    cells_csv = (tmp_path / "results" / "synth" / "cells.csv").read_text().splitlines()
+    assert len(cells_csv) == len(cells) + 1 and cells_csv[0].startswith("cell_id,slug,status,error,dataset,train_size")
+    assert (tmp_path / "results" / "synth" / "history.csv").read_text().startswith("cell_id,epoch,split,metric,value")
+
+
+def test_report_is_byte_identical_when_rebuilt(write_grid, tmp_path):
+    spec, _ = synthetic_grid(write_grid, tmp_path)
+    first = build_report(spec, tmp_path / "results", tmp_path / "a")
+    second = build_report(spec, tmp_path / "results", tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    for png in (tmp_path / "a" / "synth").glob("*.png"):
+        assert png.read_bytes() == (tmp_path / "b" / "synth" / png.name).read_bytes()
+
+
+def test_partial_grid_lists_missing_and_failed(write_grid, tmp_path):
+    spec, cells = synthetic_grid(write_grid, tmp_path, drop=2)
+    store = Store(tmp_path / "results", "synth")
+    record = store.read(cells[2].cell_id) | {
+        "status": "failed",
+        "error": "RuntimeError: boom",
+        "final": None,
+        "gap": None,
+    }
+    store.write(record)
+    text = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text()
+    assert f"{len(cells)} in the grid; {len(cells) - 3} ok, 1 failed, 2 missing" in text
+    assert "RuntimeError: boom" in text and cells[0].slug in text and cells[1].slug in text
+
+
+def test_report_command_does_not_import_tensorflow(write_grid, tmp_path):
+    synthetic_grid(write_grid, tmp_path)
+    code = (
+        "import sys; from regbench.cli import main; "
+        f"rc = main(['report', {str(tmp_path / 'synth.toml')!r}, '--results', {str(tmp_path / 'results')!r}, '--out', {str(tmp_path / 'r')!r}]); "
+        "print(rc, 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "0 False"
+
+
+def test_report_of_empty_results_says_so(write_grid, tmp_path, capsys):
+    grid = write_grid(GRID, name="synth")
+    assert main(["report", str(grid), "--results", str(tmp_path / "none"), "--out", str(tmp_path / "r")]) == 0
+    text = (tmp_path / "r" / "synth.md").read_text()
+    assert "No effects against a baseline could be computed yet" in text and "Missing (not run yet" in text
+
+
+def test_committed_quick_report_regenerates_identically(tmp_path):
+    committed = ROOT / "reports" / "quick.md"
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results" / "quick", results / "quick")
+    path = build_report(load_spec("quick"), results, tmp_path / "reports")
+    assert path.read_text() == committed.read_text()
+    assert sorted(p.name for p in (tmp_path / "reports" / "quick").glob("*.png")) == sorted(
+        p.name for p in (ROOT / "reports" / "quick").glob("*.png")
+    )
