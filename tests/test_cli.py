@@ -37,16 +37,33 @@ def stored(results: Path, grid: str = "tiny") -> dict[str, dict]:
 
 def test_run_then_resume_force_and_only(write_grid, tmp_path, capsys):
     grid, results = write_grid(), tmp_path / "results"
-    assert main(["run", str(grid), "--results", str(results)]) == 0
+    assert main(["run", str(grid), "--results", str(results), "--out", str(results / "reports")]) == 0
     first = stored(results)
     assert len(first) == 2 and all(r["status"] == "ok" for r in first.values())
     mtimes = {p: p.stat().st_mtime_ns for p in (results / "tiny" / "cells").glob("*.json")}
 
-    assert main(["run", str(grid), "--results", str(results)]) == 0  # resume: nothing to do
+    assert (
+        main(["run", str(grid), "--results", str(results), "--out", str(results / "reports")]) == 0
+    )  # resume: nothing to do
     assert "2 already stored, 0 to run" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
 
-    assert main(["run", str(grid), "--results", str(results), "--force", "--only", "*/dropout/*"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(grid),
+                "--results",
+                str(results),
+                "--out",
+                str(results / "reports"),
+                "--force",
+                "--only",
+                "*/dropout/*",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "1 to run" in out and "ran 1 cells" in out
     changed = [p for p in mtimes if p.stat().st_mtime_ns != mtimes[p]]
@@ -56,7 +73,9 @@ def test_run_then_resume_force_and_only(write_grid, tmp_path, capsys):
 
 def test_failed_cell_does_not_stop_the_grid(write_grid, tmp_path, capsys):
     results = tmp_path / "results"
-    assert main(["run", str(write_grid(WITH_FAILURE)), "--results", str(results)]) == 1
+    assert (
+        main(["run", str(write_grid(WITH_FAILURE)), "--results", str(results), "--out", str(results / "reports")]) == 1
+    )
     records = stored(results)
     assert len(records) == 4
     status = {r["slug"]: r["status"] for r in records.values()}
@@ -93,7 +112,7 @@ def test_missing_data_is_one_line_and_nothing_is_written(write_grid, tmp_path, m
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     load_raw.cache_clear()
     grid = write_grid(TINY_GRID.replace('name = "digits"', 'name = "fashion_mnist"'))
-    assert main(["run", str(grid), "--results", str(tmp_path / "results")]) == 2
+    assert main(["run", str(grid), "--results", str(tmp_path / "results"), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("regbench: error: fashion_mnist: data not found") and "dataset-fashion-mnist" in err[0]
     assert not list((tmp_path / "results").rglob("*.json"))
@@ -102,8 +121,8 @@ def test_missing_data_is_one_line_and_nothing_is_written(write_grid, tmp_path, m
 
 def test_parallel_jobs_match_a_sequential_run(write_grid, tmp_path):
     grid = write_grid()
-    assert main(["run", str(grid), "--results", str(tmp_path / "a")]) == 0
-    assert main(["run", str(grid), "--results", str(tmp_path / "b"), "--jobs", "2"]) == 0
+    assert main(["run", str(grid), "--results", str(tmp_path / "a"), "--out", str(tmp_path / "ra")]) == 0
+    assert main(["run", str(grid), "--results", str(tmp_path / "b"), "--out", str(tmp_path / "rb"), "--jobs", "2"]) == 0
     a, b = stored(tmp_path / "a"), stored(tmp_path / "b")
     assert a.keys() == b.keys()
     # Workers run TensorFlow on cores/jobs threads; with op determinism the numbers do not change.
@@ -113,7 +132,17 @@ def test_parallel_jobs_match_a_sequential_run(write_grid, tmp_path):
 @pytest.mark.parametrize("kill_after_files", [0, 2])
 def test_sigkill_then_rerun_loses_nothing(kill_after_files, write_grid, tmp_path):
     grid = write_grid(TINY_GRID.replace("seeds = [1]", "seeds = [1, 2, 3]"))
-    command = [sys.executable, "-m", "regbench.cli", "run", str(grid), "--results", str(tmp_path / "killed")]
+    command = [
+        sys.executable,
+        "-m",
+        "regbench.cli",
+        "run",
+        str(grid),
+        "--results",
+        str(tmp_path / "killed"),
+        "--out",
+        str(tmp_path / "rk"),
+    ]
     cells = tmp_path / "killed" / "tiny" / "cells"
     proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -129,7 +158,7 @@ def test_sigkill_then_rerun_loses_nothing(kill_after_files, write_grid, tmp_path
     assert all(r["status"] == "ok" for r in partial.values())  # every file present is whole
 
     assert subprocess.run(command, capture_output=True).returncode == 0
-    assert main(["run", str(grid), "--results", str(tmp_path / "clean")]) == 0
+    assert main(["run", str(grid), "--results", str(tmp_path / "clean"), "--out", str(tmp_path / "rc")]) == 0
     killed, clean = stored(tmp_path / "killed"), stored(tmp_path / "clean")
     assert killed.keys() == clean.keys() and len(clean) == 6
     assert {k: numbers(v) for k, v in killed.items()} == {k: numbers(v) for k, v in clean.items()}

@@ -97,11 +97,11 @@ def test_report_of_empty_results_says_so(write_grid, tmp_path, capsys):
 
 
 def test_committed_quick_report_regenerates_identically(tmp_path):
-    committed = ROOT / "reports" / "quick.md"
+    committed = ROOT / "reports" / "reference" / "quick.md"
     results = tmp_path / "results"
-    shutil.copytree(ROOT / "results" / "quick", results / "quick")
+    shutil.copytree(ROOT / "results" / "reference" / "quick", results / "quick")
     path = build_report(load_spec("quick"), results, tmp_path / "reports")
     assert path.read_text() == committed.read_text()
     assert sorted(p.name for p in (tmp_path / "reports" / "quick").glob("*.png")) == sorted(
-        p.name for p in (ROOT / "reports" / "quick").glob("*.png")
+        p.name for p in (ROOT / "reports" / "reference" / "quick").glob("*.png")
     )

@@ -64,11 +64,29 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 def history_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """Per-epoch history in long form. Columns: cell_id, epoch, split, metric, value."""
-    parts = [pd.DataFrame(r["history"]).assign(cell_id=r["cell_id"]) for r in records if r["history"]]
-    if not parts:
-        return pd.DataFrame(columns=["cell_id", "epoch", "split", "metric", "value"])
-    frame = pd.concat(parts, ignore_index=True)[["cell_id", "epoch", "split", "metric", "value"]]
-    return frame.sort_values(["cell_id", "metric", "split", "epoch"], ignore_index=True)
+    # Built column by column: one DataFrame per cell is 10x slower on large grids. Rows keep the
+    # stored order (records sorted by id, rows as the runner wrote them), which is deterministic.
+    records = list(records)
+    rows = [row for r in records for row in r["history"]]
+    return pd.DataFrame(
+        {
+            "cell_id": np.repeat([r["cell_id"] for r in records], [len(r["history"]) for r in records]).astype(object),
+            "epoch": np.fromiter((row["epoch"] for row in rows), dtype=np.int64, count=len(rows)),
+            "split": pd.Categorical([row["split"] for row in rows]),
+            "metric": pd.Categorical([row["metric"] for row in rows]),
+            "value": np.fromiter((row["value"] for row in rows), dtype=np.float64, count=len(rows)),
+        }
+    )
+
+
+def curves(history: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """Learning curves over seeds, for ok cells. Columns: dataset, train_size, model,
+    technique_set, metric (xent | accuracy), split (train | val), epoch, mean, std."""
+    keys = [*CONDITION, "technique_set", "metric", "split", "epoch"]
+    rows = history[history["metric"].isin(["xent", "accuracy"])]
+    rows = rows.merge(ok(cells)[["cell_id", *CONDITION, "technique_set"]], on="cell_id")
+    out = rows.groupby(keys, observed=True, sort=True)["value"].agg(["mean", "std"]).reset_index()
+    return out.astype({"metric": str, "split": str})
 
 
 def ok(cells: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Any
 
 from regbench.techniques import Technique, make_technique
@@ -44,11 +45,11 @@ class Cell:
     def canonical(self) -> dict[str, Any]:
         """Plain JSON-able dict; keys whose value is None are left out, so that a field added later
         with a None default keeps every existing cell id."""
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict deep-copies: slow
         data["techniques"] = {name: dict(params) for name, params in self.techniques}
         return {k: v for k, v in data.items() if v is not None}
 
-    @property
+    @cached_property
     def cell_id(self) -> str:
         """First 12 hex digits of sha256 over the canonical JSON (sorted keys, no spaces)."""
         text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))

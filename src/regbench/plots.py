@@ -67,22 +67,19 @@ def gap_by_set(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def learning_curves(history: pd.DataFrame, cells: pd.DataFrame, condition: tuple) -> plt.Figure:
+def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame, condition: tuple) -> plt.Figure:
     """Figure 2: train (dashed) and validation (solid) loss and accuracy per technique set, mean
-    over seeds with a band of +-1 standard deviation; dotted lines mark early-stopping epochs."""
-    mine = cells[(cells[CONDITION].apply(tuple, axis=1) == condition) & (cells["status"] == "ok")]
-    rows = history[history["cell_id"].isin(mine["cell_id"]) & history["metric"].isin(["xent", "accuracy"])]
-    rows = rows.merge(mine[["cell_id", "technique_set"]], on="cell_id")
-    curve = rows.groupby(["technique_set", "metric", "split", "epoch"])["value"].agg(["mean", "std"]).reset_index()
+    over seeds with a band of +-1 standard deviation; dotted lines mark early-stopping epochs.
+    `curve` is aggregate.curves() of this condition, `mine` its ok cells."""
     sets = sorted(mine["technique_set"].unique(), key=lambda v: (v != BASELINE, v))
     palette = dict(zip(sets, sns.color_palette("tab10" if len(sets) <= 10 else "tab20", len(sets)), strict=True))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
+    parts = dict(tuple(curve.groupby(["technique_set", "metric", "split"], sort=True)))
+    empty = curve.iloc[:0]
     for ax, metric, label in ((axes[0], "xent", "cross-entropy loss"), (axes[1], "accuracy", "accuracy")):
         for technique_set in sets:
             for split, style in (("train", "--"), ("val", "-")):
-                c = curve[
-                    (curve["technique_set"] == technique_set) & (curve["metric"] == metric) & (curve["split"] == split)
-                ]
+                c = parts.get((technique_set, metric, split), empty)
                 ax.plot(
                     c["epoch"],
                     c["mean"],
@@ -133,7 +130,8 @@ def effect_heatmap(effects: pd.DataFrame) -> plt.Figure:
             vmax=limit,
             ax=ax,
             cbar_kws={"label": "pp vs baseline"},
-            yticklabels=ax is axes[0],
+            xticklabels=list(values.columns),
+            yticklabels=list(values.index) if ax is axes[0] else False,
         )
         ax.set_title(f"change in {METRICS[metric]}, pp")
         ax.set_xlabel("")
@@ -208,7 +206,19 @@ def interaction_heatmap(factorial: pd.DataFrame, metric: str = "accuracy_gap") -
             matrix.loc[a, b or a] = row.mean * 100
             if b:
                 matrix.loc[b, a] = row.mean * 100
-        sns.heatmap(matrix, annot=True, fmt="+.1f", cmap="RdBu_r", center=0, ax=ax, cbar_kws={"label": "pp"})
+        # Explicit tick labels: seaborn's automatic ones lay the whole figure out once per panel.
+        ticks = list(matrix.columns)
+        sns.heatmap(
+            matrix,
+            annot=True,
+            fmt="+.1f",
+            cmap="RdBu_r",
+            center=0,
+            ax=ax,
+            cbar_kws={"label": "pp"},
+            xticklabels=ticks,
+            yticklabels=ticks,
+        )
         ax.set_title(condition_label(*condition), fontsize=10)
     fig.suptitle(f"Factorial: main effects (diagonal) and interactions on {METRICS[metric]}, pp")
     return fig

@@ -83,12 +83,12 @@ def draw_figures(t: Tables, folder: Path) -> dict[str, Path]:
     if len(t.summary):
         figures["gap"] = plots.save(plots.gap_by_set(t.summary), folder / "gap_by_set.png")
         figures["scatter"] = plots.save(plots.train_vs_test(t.cells), folder / "train_vs_test.png")
-        for condition in t.summary[agg.CONDITION].drop_duplicates().itertuples(index=False):
+        curves = dict(tuple(agg.curves(t.history, t.cells).groupby(agg.CONDITION, sort=True)))
+        cells = dict(tuple(agg.ok(t.cells).groupby(agg.CONDITION, sort=True)))
+        for condition, curve in curves.items():
             name = "curves_" + plots.condition_label(*condition)
-            figures[name] = plots.save(
-                plots.learning_curves(t.history, t.cells, tuple(condition)),
-                folder / f"learning_curves_{condition[0]}_n{condition[1]}_{condition[2]}.png",
-            )
+            path = folder / f"learning_curves_{condition[0]}_n{condition[1]}_{condition[2]}.png"
+            figures[name] = plots.save(plots.learning_curves(curve, cells[condition], condition), path)
     if len(t.effects):
         figures["heatmap"] = plots.save(plots.effect_heatmap(t.effects), folder / "effect_heatmap.png")
         if t.effects.groupby(["dataset", "model"])["train_size"].nunique().max() > 1:
