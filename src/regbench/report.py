@@ -104,10 +104,6 @@ def draw_figures(t: Tables, folder: Path) -> dict[str, Path]:
 # -- formatting ------------------------------------------------------------------------------------
 
 
-def pct(value: float) -> str:
-    return "n/a" if not math.isfinite(value) else f"{100 * value:.1f}%"
-
-
 def pp(mean: float, low: float, high: float) -> str:
     """'-3.1 pp [-5.0, -1.2]' (percentage points, 95% CI); the CI is omitted when undefined."""
     if not math.isfinite(mean):
