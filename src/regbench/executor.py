@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -62,12 +62,11 @@ def run_and_store(
     options: RunOptions,
     jobs: int = 1,
     label: str = "cells",
-    produce: Callable[[list[Cell], RunOptions, int], Iterable[dict[str, Any]]] = results,
 ) -> Summary:
     """Run `cells`, store each result as it arrives, show progress; returns what ran and failed."""
     summary = Summary()
     with tqdm(total=len(cells), desc=label, unit="cell", dynamic_ncols=True) as bar:
-        for record in produce(cells, options, jobs):
+        for record in results(cells, options, jobs):
             store.write(record)
             summary.ran += 1
             if record["status"] != "ok":
