@@ -113,3 +113,12 @@ def test_usage_error_message_is_one_line():
         from regbench.techniques import get_technique
 
         get_technique("dropuot")
+
+
+@pytest.mark.parametrize("argv", [["run", "--jobs", "0"], ["run", "--jobz", "2"], ["list", "--only"], ["nope"]])
+def test_bad_option_is_one_line_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("regbench") and "error:" in err, err
