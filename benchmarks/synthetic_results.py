@@ -22,19 +22,17 @@ def synthetic_record(cell: Cell) -> dict:
     gap = float(np.clip(0.15 + gap_shift + rng.normal(0, 0.01), 0, 1 - test_acc))
     stops = "early_stopping" in cell.technique_names
     epochs_run = int(rng.integers(cell.epochs // 3, cell.epochs)) if stops else cell.epochs
-    history = []
-    for epoch in range(1, epochs_run + 1):
-        t = epoch / cell.epochs
-        train_loss, val_loss = 2.3 * np.exp(-4 * t) + 0.02, 2.3 * np.exp(-3 * t) + 0.3 + 0.4 * t
-        values = {
-            ("train", "loss"): train_loss, ("train", "xent"): train_loss, ("train", "accuracy"): min(1.0, test_acc + gap * t + 0.1 * t),
-            ("val", "loss"): val_loss, ("val", "xent"): val_loss, ("val", "accuracy"): test_acc * (1 - np.exp(-5 * t)),
-            ("train", "learning_rate"): cell.learning_rate, ("train", "epoch_time_s"): 0.1,
-        }  # fmt: skip
-        history += [
-            {"epoch": epoch, "split": s, "metric": m, "value": float(v + rng.normal(0, 0.005))}
-            for (s, m), v in values.items()
-        ]
+    t = np.arange(1, epochs_run + 1) / cell.epochs
+    train_loss, val_loss = 2.3 * np.exp(-4 * t) + 0.02, 2.3 * np.exp(-3 * t) + 0.3 + 0.4 * t
+    curves = {
+        "train": {"loss": train_loss, "xent": train_loss, "accuracy": np.minimum(1.0, test_acc + gap * t + 0.1 * t),
+                  "learning_rate": np.full_like(t, cell.learning_rate), "epoch_time_s": np.full_like(t, 0.1)},
+        "val": {"loss": val_loss, "xent": val_loss, "accuracy": test_acc * (1 - np.exp(-5 * t))},
+    }  # fmt: skip
+    history = {
+        split: {metric: (v + rng.normal(0, 0.005, len(t))).tolist() for metric, v in by_metric.items()}
+        for split, by_metric in curves.items()
+    }
     final = {
         "train": {"loss": 0.05, "accuracy": test_acc + gap, "objective": 0.05},
         "val": {"loss": 0.6, "accuracy": test_acc, "objective": 0.6},

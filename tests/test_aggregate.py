@@ -6,9 +6,11 @@ import math
 
 import pandas as pd
 import pytest
+import scipy.stats
 
 from regbench import aggregate as agg
 from regbench.stats import holm, mean_ci, paired_p
+from regbench.store import upgrade
 
 T_975_DF2 = 4.302652729911275  # Student t, 97.5th percentile, 2 degrees of freedom
 
@@ -24,6 +26,8 @@ def test_paired_p_by_hand():
     # t = mean / (sd / sqrt(n)) = 2 / (1 / sqrt 3) = 3.4641; two-sided with 2 df
     assert paired_p([1.0, 2.0, 3.0]) == pytest.approx(0.07418, abs=1e-4)
     assert paired_p([0.0, 0.0, 0.0]) == 1.0 and math.isnan(paired_p([1.0]))
+    d = [0.3, -0.1, 0.45, 0.2, 0.05]
+    assert paired_p(d) == pytest.approx(scipy.stats.ttest_1samp(d, 0.0).pvalue, rel=1e-12)
 
 
 def test_holm_by_hand():
@@ -86,3 +90,22 @@ def test_ranking_with_ties():
     (row,) = agg.ranking(agg.summary(cells)).to_dict("records")
     assert row["smallest_gap"] == "dropout" and row["tied_gap"] == "l2"  # overlapping CIs
     assert row["best_test_accuracy"] == "dropout" and "baseline" not in row["tied_test_accuracy"]
+
+
+def test_history_frame_long_form_and_schema_1_records():
+    new = {"cell_id": "b", "history": {"train": {"xent": [0.9, 0.5]}, "val": {"xent": [1.0, 0.8]}}}
+    # Schema 1 stored one dict per value; the store converts such records when it reads them.
+    old = {"cell_id": "a", "schema": 1, "history": [
+        {"epoch": 2, "split": "train", "metric": "accuracy", "value": 0.7},
+        {"epoch": 1, "split": "train", "metric": "accuracy", "value": 0.6},
+    ]}  # fmt: skip
+    frame = agg.history_frame([upgrade(old), new])
+    assert list(frame.columns) == ["cell_id", "epoch", "split", "metric", "value"]
+    assert frame.astype({"split": str, "metric": str}).values.tolist() == [
+        ["a", 1, "train", "accuracy", 0.6],
+        ["a", 2, "train", "accuracy", 0.7],
+        ["b", 1, "train", "xent", 0.9],
+        ["b", 2, "train", "xent", 0.5],
+        ["b", 1, "val", "xent", 1.0],
+        ["b", 2, "val", "xent", 0.8],
+    ]

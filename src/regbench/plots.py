@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.collections import QuadMesh  # noqa: E402
 
 from regbench.aggregate import BASELINE, CONDITION, METRICS  # noqa: E402
 
@@ -32,77 +33,98 @@ def save(fig: plt.Figure, path: Path) -> Path:
     written beside `path` and renamed, so a crash never leaves half an image."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
     plt.close(fig)
     os.replace(tmp, path)
     return path
 
 
 def gap_by_set(table: pd.DataFrame) -> plt.Figure:
-    """Figure 1: accuracy and loss gap per technique set (rows: conditions), mean with 95% CI."""
-    conditions = list(table.groupby(CONDITION, sort=True))
-    n_sets = table.groupby(CONDITION).size().max()
-    fig, axes = plt.subplots(
-        len(conditions),
-        2,
-        figsize=(11, 0.9 + 0.32 * n_sets * len(conditions) + 0.6 * len(conditions)),
-        squeeze=False,
-        layout="constrained",
-    )
-    for row, (condition, group) in enumerate(conditions):
-        group = group.sort_values("technique_set", key=lambda s: s.map(lambda v: (v != BASELINE, v)))
+    """Figure 1: accuracy and loss gap per technique set, one row of panels per dataset, one colour
+    per train size and model; mean with 95% CI. The baseline row is shaded and its means are
+    continued as dashed lines, so every set reads against it."""
+    datasets = sorted(table["dataset"].unique())
+    n_sets = table.groupby("dataset")["technique_set"].nunique().max()
+    n_conditions = table.groupby("dataset")[["train_size", "model"]].value_counts().groupby("dataset").size().max()
+    height = 1.2 + len(datasets) * (0.8 + 0.16 * n_sets * max(2, n_conditions) ** 0.5)
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(12, height), squeeze=False, layout="constrained")
+    for row, dataset in enumerate(datasets):
+        part = table[table["dataset"] == dataset]
+        sets = sorted(part["technique_set"].unique(), key=lambda v: (v != BASELINE, v))
+        y_of = {s: i for i, s in enumerate(sets)}
+        conditions = sorted(set(zip(part["train_size"], part["model"], strict=True)))
+        colors = sns.color_palette("viridis", len(conditions)) if len(conditions) > 1 else [OTHER_COLOR]
+        step = 0.7 / len(conditions)  # conditions side by side within a set's row
         for col, metric in enumerate(("accuracy_gap", "loss_gap")):
             ax = axes[row, col]
-            mean = group[f"{metric}_mean"].to_numpy()
-            err = np.vstack([mean - group[f"{metric}_low"].to_numpy(), group[f"{metric}_high"].to_numpy() - mean])
-            colors = [BASELINE_COLOR if s == BASELINE else OTHER_COLOR for s in group["technique_set"]]
-            y = np.arange(len(group))
-            ax.barh(y, mean, xerr=np.nan_to_num(err), color=colors, capsize=3)
-            ax.set_yticks(y, group["technique_set"] if col == 0 else [""] * len(group))
-            ax.invert_yaxis()
-            if BASELINE in set(group["technique_set"]):
-                ax.axvline(mean[0], color=BASELINE_COLOR, linestyle="--", linewidth=1)
-            ax.set_title(f"{condition_label(*condition)}: {METRICS[metric]}", fontsize=10)
-    fig.suptitle("Generalization gap per technique set (mean, 95% CI across seeds; grey = baseline)")
+            if BASELINE in y_of:
+                ax.axhspan(-0.5, 0.5, color="#e6e6e6", zorder=0)
+            for j, ((size, model), color) in enumerate(zip(conditions, colors, strict=True)):
+                c = part[(part["train_size"] == size) & (part["model"] == model)]
+                mean = c[f"{metric}_mean"].to_numpy()
+                err = np.vstack([mean - c[f"{metric}_low"].to_numpy(), c[f"{metric}_high"].to_numpy() - mean])
+                y = c["technique_set"].map(y_of).to_numpy() - 0.35 + step * (j + 0.5)
+                ax.errorbar(mean, y, xerr=np.nan_to_num(err), fmt="o", color=color, capsize=2, markersize=4,
+                            label=f"n={size} {model}")  # fmt: skip
+                base = c[c["technique_set"] == BASELINE]
+                if len(base):
+                    ax.axvline(base[f"{metric}_mean"].iloc[0], color=color, linestyle="--", linewidth=0.8)
+            ax.set_yticks(range(len(sets)), sets if col == 0 else [""] * len(sets))
+            ax.set_ylim(len(sets) - 0.5, -0.5)
+            ax.set_xlabel(METRICS[metric])
+            ax.set_title(f"{dataset}: {METRICS[metric]}", fontsize=10)
+        axes[row, 1].legend(
+            fontsize=8, title="train size, model", title_fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1)
+        )
+    fig.suptitle("Generalization gap per technique set (mean, 95% CI across seeds; shaded, dashed: baseline)")
     return fig
 
 
-def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame, condition: tuple) -> plt.Figure:
-    """Figure 2: train (dashed) and validation (solid) loss and accuracy per technique set, mean
-    over seeds with a band of +-1 standard deviation; dotted lines mark early-stopping epochs.
-    `curve` is aggregate.curves() of this condition, `mine` its ok cells."""
+def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
+    """Figure 2: train (dashed) and validation (solid, with a band of +-1 standard deviation) loss
+    and accuracy per technique set, mean over seeds; one row per train size of one dataset and
+    model. A dotted line marks the median epoch at which early stopping ended the seeds it stopped.
+    `curve` is aggregate.curves() of this dataset and model, `mine` its ok cells."""
     sets = sorted(mine["technique_set"].unique(), key=lambda v: (v != BASELINE, v))
     palette = dict(zip(sets, sns.color_palette("tab10" if len(sets) <= 10 else "tab20", len(sets)), strict=True))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
-    parts = dict(tuple(curve.groupby(["technique_set", "metric", "split"], sort=True)))
+    sizes = sorted(mine["train_size"].unique())
+    fig, axes = plt.subplots(len(sizes), 2, figsize=(13, 0.6 + 3.4 * len(sizes)), squeeze=False, layout="constrained")
+    parts = dict(tuple(curve.groupby(["train_size", "technique_set", "metric", "split"], sort=True)))
     empty = curve.iloc[:0]
-    for ax, metric, label in ((axes[0], "xent", "cross-entropy loss"), (axes[1], "accuracy", "accuracy")):
-        for technique_set in sets:
-            for split, style in (("train", "--"), ("val", "-")):
-                c = parts.get((technique_set, metric, split), empty)
-                ax.plot(
-                    c["epoch"],
-                    c["mean"],
-                    style,
-                    color=palette[technique_set],
-                    linewidth=1.3,
-                    label=technique_set if split == "val" else None,
-                )
-                ax.fill_between(
-                    c["epoch"],
-                    c["mean"] - c["std"].fillna(0),
-                    c["mean"] + c["std"].fillna(0),
-                    color=palette[technique_set],
-                    alpha=0.12,
-                    linewidth=0,
-                )
-            stopped = mine[(mine["technique_set"] == technique_set) & (mine["epochs_run"] < mine["epochs"])]
-            for epoch in sorted(set(stopped["epochs_run"])):
-                ax.axvline(epoch, color=palette[technique_set], linestyle=":", linewidth=1)
+    for row, size in enumerate(sizes):
+        mine_n = mine[mine["train_size"] == size]
+        # The median stop per set, not one line per seed: with many seeds those hide the curves.
+        stops = mine_n[mine_n["epochs_run"] < mine_n["epochs"]].groupby("technique_set")["epochs_run"].median()
+        for ax, metric, label in ((axes[row, 0], "xent", "cross-entropy loss"), (axes[row, 1], "accuracy", "accuracy")):
+            # Autoscaling once at the end, not after each of the many artists, halves the time.
+            ax.set_autoscale_on(False)
+            for technique_set in sets:
+                color = palette[technique_set]
+                train = parts.get((size, technique_set, metric, "train"), empty)
+                val = parts.get((size, technique_set, metric, "val"), empty)
+                ax.plot(train["epoch"], train["mean"], "--", color=color, linewidth=1.1)
+                ax.plot(val["epoch"], val["mean"], "-", color=color, linewidth=1.3, label=technique_set)
+                # Bands on validation only: train bands are thin and doubled the drawing time.
+                spread = val["std"].fillna(0)
+                ax.fill_between(val["epoch"], val["mean"] - spread, val["mean"] + spread, color=color, alpha=0.12, lw=0)
+            # One collection for all stop lines: an axvline each re-runs autoscaling.
+            ax.vlines(stops.to_numpy(), 0, 1, transform=ax.get_xaxis_transform(), colors=[palette[s] for s in stops.index],
+                      linestyles=":", linewidth=1)  # fmt: skip
+            ax.set_autoscale_on(True)
+            ax.autoscale_view()
+            ax.set_ylabel(label)
+            ax.set_title(f"n={size}: {label}", fontsize=10)
+    for ax in axes[-1]:
         ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-    axes[1].legend(fontsize=8, loc="lower right", title="solid: validation, dashed: train", title_fontsize=8)
-    fig.suptitle(f"Learning curves: {condition_label(*condition)} (mean over seeds, band +-1 sd; dotted: early stop)")
+    axes[0, 1].legend(
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1),
+        title="solid: validation\ndashed: train",
+        title_fontsize=8,
+    )
+    dataset, model = mine["dataset"].iloc[0], mine["model"].iloc[0]
+    fig.suptitle(f"Learning curves: {dataset} {model} (mean over seeds, band +-1 sd; dotted: median early stop)")
     return fig
 
 
@@ -115,29 +137,51 @@ def effect_heatmap(effects: pd.DataFrame) -> plt.Figure:
     for ax, metric, cmap in ((axes[0], "accuracy_gap", "RdBu_r"), (axes[1], "test_accuracy", "RdBu")):
         part = effects[effects["metric"] == metric].copy()
         part["condition"] = [condition_label(*c).replace(" ", "\n", 1) for c in part[CONDITION].itertuples(index=False)]
-        values = part.pivot(index="technique_set", columns="condition", values="mean") * 100
+        order = [
+            condition_label(*c).replace(" ", "\n", 1) for c in sorted(set(part[CONDITION].itertuples(index=False)))
+        ]
+        values = part.pivot(index="technique_set", columns="condition", values="mean").reindex(columns=order) * 100
         marks = part.assign(mark=(part["distinguishable"] & (part["p_holm"] < 0.05)).map({True: "*", False: ""}))
         marks = marks.pivot(index="technique_set", columns="condition", values="mark").reindex_like(values).fillna("")
         annot = values.map(lambda v: f"{v:+.1f}" if np.isfinite(v) else "") + marks
         limit = float(np.nanmax(np.abs(values.to_numpy()))) if values.size else 1.0
-        sns.heatmap(
-            values,
-            annot=annot,
-            fmt="",
-            cmap=cmap,
-            center=0,
-            vmin=-limit,
-            vmax=limit,
-            ax=ax,
-            cbar_kws={"label": "pp vs baseline"},
-            xticklabels=list(values.columns),
-            yticklabels=list(values.index) if ax is axes[0] else False,
-        )
+        annotated_heatmap(ax, values, annot, cmap, limit, "pp vs baseline", row_labels=ax is axes[0])
         ax.set_title(f"change in {METRICS[metric]}, pp")
         ax.set_xlabel("")
         ax.set_ylabel("")
     fig.suptitle("Effect against baseline, paired by seed (* = CI excludes 0 and Holm p < 0.05)")
     return fig
+
+
+def annotated_heatmap(
+    ax: plt.Axes,
+    values: pd.DataFrame,
+    annot: pd.DataFrame,
+    cmap: str,
+    limit: float,
+    label: str | None = None,
+    row_labels: bool = True,
+    xrotation: float = 0,
+) -> QuadMesh:
+    """A heatmap centred on zero with a text label per cell, and a colour bar if `label` is
+    given. Drawn with matplotlib, not sns.heatmap: seaborn renders the whole figure once per
+    heatmap to check label overlap, which made a 10-panel figure take 10 s."""
+    limit = limit if np.isfinite(limit) and limit > 0 else 1.0
+    data = values.to_numpy(dtype=float)
+    mesh = ax.pcolormesh(np.ma.masked_invalid(data), cmap=cmap, vmin=-limit, vmax=limit)
+    if label:
+        ax.figure.colorbar(mesh, ax=ax, label=label)
+    norm = mesh.norm
+    for (i, j), text in np.ndenumerate(annot.to_numpy()):
+        if text:  # white text on strong colours, as seaborn does
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=9,
+                    color="white" if abs(norm(data[i, j]) - 0.5) > 0.3 else "black")  # fmt: skip
+    ax.set_xticks(np.arange(data.shape[1]) + 0.5, list(values.columns), rotation=xrotation)
+    ax.set_yticks(np.arange(data.shape[0]) + 0.5, list(values.index) if row_labels else [""] * data.shape[0])
+    ax.set_xlim(0, data.shape[1])
+    ax.set_ylim(data.shape[0], 0)  # first row at the top, as in a table
+    ax.grid(False)
+    return mesh
 
 
 def train_vs_test(cells: pd.DataFrame) -> plt.Figure:
@@ -197,8 +241,13 @@ def interaction_heatmap(factorial: pd.DataFrame, metric: str = "accuracy_gap") -
     diagonal) on `metric`, in percentage points, one panel per condition."""
     part = factorial[factorial["metric"] == metric]
     groups = list(part.groupby(CONDITION, sort=True))
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4.5), squeeze=False, layout="constrained")
-    for ax, (condition, group) in zip(axes[0], groups, strict=True):
+    columns = min(4, len(groups))
+    rows = -(-len(groups) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 4.5 * rows), squeeze=False, layout="constrained")
+    for ax in axes.flat[len(groups) :]:
+        ax.set_visible(False)
+    matrices = []
+    for condition, group in groups:
         names = sorted(group[group["kind"] == "main"]["term"])
         matrix = pd.DataFrame(np.nan, index=names, columns=names)
         for row in group.itertuples():
@@ -206,19 +255,13 @@ def interaction_heatmap(factorial: pd.DataFrame, metric: str = "accuracy_gap") -
             matrix.loc[a, b or a] = row.mean * 100
             if b:
                 matrix.loc[b, a] = row.mean * 100
-        # Explicit tick labels: seaborn's automatic ones lay the whole figure out once per panel.
-        ticks = list(matrix.columns)
-        sns.heatmap(
-            matrix,
-            annot=True,
-            fmt="+.1f",
-            cmap="RdBu_r",
-            center=0,
-            ax=ax,
-            cbar_kws={"label": "pp"},
-            xticklabels=ticks,
-            yticklabels=ticks,
-        )
+        matrices.append((condition, matrix))
+    # One colour scale for every panel, so that equal colours mean equal effects.
+    limit = max((float(np.nanmax(np.abs(m.to_numpy()))) for _, m in matrices if m.notna().any().any()), default=1.0)
+    for ax, (condition, matrix) in zip(axes.flat, matrices, strict=False):  # spare panels are hidden
+        annot = matrix.map(lambda v: f"{v:+.1f}" if np.isfinite(v) else "")
+        mesh = annotated_heatmap(ax, matrix, annot, "RdBu_r", limit, xrotation=30)
         ax.set_title(condition_label(*condition), fontsize=10)
+    fig.colorbar(mesh, ax=axes, label="pp", shrink=0.6)
     fig.suptitle(f"Factorial: main effects (diagonal) and interactions on {METRICS[metric]}, pp")
     return fig

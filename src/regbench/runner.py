@@ -36,13 +36,13 @@ class RunOptions:
 def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
     """Train one cell and return its result record (status 'ok' or 'failed', never raises for a
     training error; missing data raises UsageError). Keys: schema, cell_id, slug, cell, status,
-    error, history (long form: epoch, split, metric, value), final {train,val,test: {loss,
+    error, history ({train,val: {metric: [value per epoch]}}), final {train,val,test: {loss,
     accuracy, objective}}, gap {accuracy, loss}, best_epoch, epochs_run, wall_time_s,
     time_per_epoch_s, params, device, versions, git_revision."""
     start = time.perf_counter()
     record: dict[str, Any] = {
         "schema": SCHEMA_VERSION, "cell_id": cell.cell_id, "slug": cell.slug, "cell": cell.canonical(),
-        "status": "ok", "error": None, "history": [], "final": None, "gap": None, "best_epoch": None,
+        "status": "ok", "error": None, "history": {}, "final": None, "gap": None, "best_epoch": None,
         "epochs_run": 0, "time_per_epoch_s": None, "params": None,
     }  # fmt: skip
     try:
@@ -82,7 +82,7 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
         data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
         epochs=cell.epochs, batch_size=cell.batch_size, shuffle=True, callbacks=callbacks, verbose=options.verbose,
     )  # fmt: skip
-    history = long_history(fit.history, clock)
+    history = split_history(fit.history, clock)
     epochs_run = len(fit.history["loss"])
     out: dict[str, Any] = {
         "history": history, "epochs_run": epochs_run, "params": int(model.count_params()),
@@ -167,23 +167,16 @@ def epoch_clock(keras):
     return EpochClock()
 
 
-def long_history(history: dict[str, list[float]], clock) -> list[dict[str, Any]]:
-    """Keras' wide history -> rows {epoch (1-based), split (train|val), metric, value}."""
-    rows = []
+def split_history(history: dict[str, list[float]], clock) -> dict[str, dict[str, list[float]]]:
+    """Keras' history {"loss": [...], "val_loss": [...], ...} -> {split: {metric: [value per epoch]}},
+    splits train and val; train also holds learning_rate and epoch_time_s (s)."""
+    out: dict[str, dict[str, list[float]]] = {"train": {}, "val": {}}
     for key, values in sorted(history.items()):
         split, metric = ("val", key[4:]) if key.startswith("val_") else ("train", key)
-        rows += [{"epoch": i + 1, "split": split, "metric": metric, "value": float(v)} for i, v in enumerate(values)]
-    for metric, values in (("learning_rate", clock.learning_rates), ("epoch_time_s", clock.seconds)):
-        rows += [
-            {
-                "epoch": i + 1,
-                "split": "train",
-                "metric": metric,
-                "value": round(v, 6) if metric == "epoch_time_s" else v,
-            }
-            for i, v in enumerate(values)
-        ]
-    return rows
+        out[split][metric] = [float(v) for v in values]
+    out["train"]["learning_rate"] = list(clock.learning_rates)
+    out["train"]["epoch_time_s"] = [round(v, 6) for v in clock.seconds]
+    return out
 
 
 def environment() -> dict[str, Any]:

@@ -9,16 +9,31 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+import orjson
+
+SCHEMA_VERSION = 2  # 2: history as {split: {metric: [value per epoch]}}; 1 had one dict per value
 
 
-def atomic_write(path: Path, text: str) -> None:
+JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def upgrade(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored record in the current schema; schema-1 records are converted, never rewritten."""
+    if record.get("schema", 1) == 1:
+        history: dict[str, dict[str, list[float]]] = {}
+        for row in sorted(record["history"], key=lambda r: (r["split"], r["metric"], r["epoch"])):
+            history.setdefault(row["split"], {}).setdefault(row["metric"], []).append(row["value"])
+        record = record | {"schema": SCHEMA_VERSION, "history": history}
+    return record
+
+
+def atomic_write(path: Path, content: str | bytes) -> None:
     """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(content.encode() if isinstance(content, str) else content)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -43,11 +58,16 @@ class Store:
         return {name[:-5] for name in os.listdir(self.dir) if name.endswith(".json") and not name.startswith(".")}
 
     def read(self, cell_id: str) -> dict[str, Any]:
-        return json.loads(self.path(cell_id).read_text())
+        data = self.path(cell_id).read_bytes()
+        try:  # orjson: reading is most of the time of a report on a large grid
+            return upgrade(orjson.loads(data))
+        except orjson.JSONDecodeError:  # schema 1 wrote NaN as a bare token, which orjson rejects
+            return upgrade(json.loads(data))
 
     def write(self, result: dict[str, Any]) -> Path:
+        """Sorted keys and indented, so records diff well; NaN is stored as null."""
         path = self.path(result["cell_id"])
-        atomic_write(path, json.dumps(result, indent=1, sort_keys=True) + "\n")
+        atomic_write(path, orjson.dumps(result, option=JSON_OPTIONS) + b"\n")
         return path
 
     def results(self) -> Iterator[dict[str, Any]]:

@@ -8,7 +8,7 @@ never imports TensorFlow.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 DATA_KINDS = frozenset({"image", "sequence", "tabular"})
@@ -49,7 +49,8 @@ class Technique:
         return None
 
     def params(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow (parameters are scalars or tuples): asdict's deep copy made grid expansion slow.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     # -- model hooks --------------------------------------------------------------------------
     def kernel_penalty(self) -> tuple[float, float]:
