@@ -7,6 +7,7 @@ the builders so that the registry can be read without TensorFlow.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,11 @@ class Blocks:
         l1 = sum(t.kernel_penalty()[0] for t in self.techniques)
         l2 = sum(t.kernel_penalty()[1] for t in self.techniques)
         self.regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
+        self.width = math.prod(t.width_multiplier() for t in self.techniques)
+
+    def units(self, n: int) -> int:
+        """A hidden layer's width after the set's width multiplier (at least 1)."""
+        return max(1, round(n * self.width))
 
     def _block(self, x: Any, linear: Any, kind: str) -> Any:
         x = linear(x)
@@ -39,15 +45,15 @@ class Blocks:
         return x
 
     def conv2d(self, x: Any, filters: int) -> Any:
-        conv = self.layers.Conv2D(filters, 3, padding="same", kernel_regularizer=self.regularizer)
+        conv = self.layers.Conv2D(self.units(filters), 3, padding="same", kernel_regularizer=self.regularizer)
         return self._block(x, conv, "conv")
 
     def conv1d(self, x: Any, filters: int, kernel_size: int = 5) -> Any:
-        conv = self.layers.Conv1D(filters, kernel_size, padding="same", kernel_regularizer=self.regularizer)
+        conv = self.layers.Conv1D(self.units(filters), kernel_size, padding="same", kernel_regularizer=self.regularizer)
         return self._block(x, conv, "conv")
 
     def dense(self, x: Any, units: int) -> Any:
-        return self._block(x, self.layers.Dense(units, kernel_regularizer=self.regularizer), "dense")
+        return self._block(x, self.layers.Dense(self.units(units), kernel_regularizer=self.regularizer), "dense")
 
     def output(self, x: Any, num_classes: int) -> Any:
         """One sigmoid unit for two classes (article D), else a softmax; float32 for stability."""

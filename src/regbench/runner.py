@@ -69,8 +69,8 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
     binary = info.num_classes == 2
     xent = keras.metrics.BinaryCrossentropy if binary else keras.metrics.SparseCategoricalCrossentropy
     model.compile(
-        optimizer=make_optimizer(keras, cell),
-        loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
+        optimizer=make_optimizer(keras, cell, techniques),
+        loss=make_loss(keras, info.num_classes, sum(t.label_smoothing() for t in techniques)),
         # "xent" is the data loss alone; Keras' "loss" also holds the kernel penalties.
         metrics=["accuracy", xent(name="xent")],
         # Several steps per call cut per-step Python overhead on tiny data; the numbers are unchanged.
@@ -102,7 +102,7 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
             ("test", data.x_test, data.y_test),
         )
     }
-    monitor = next((t.monitor for t in techniques if t.name == "early_stopping"), "val_loss")
+    monitor = next((t.monitor for t in techniques if t.name in ("early_stopping", "best_checkpoint")), "val_loss")
     curve = fit.history[monitor]
     best = int(np.argmax(curve) if monitor.endswith("accuracy") else np.argmin(curve)) + 1
     gap = {
@@ -132,12 +132,29 @@ def seeded_keras(seed: int, threads: int | None):
     return keras
 
 
-def make_optimizer(keras, cell: Cell):
+def make_optimizer(keras, cell: Cell, techniques: list) -> Any:
+    """The cell's optimizer with the techniques' arguments (e.g. decoupled weight_decay)."""
+    extra = {k: v for t in techniques for k, v in t.optimizer_kwargs().items()}
     if cell.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=cell.learning_rate, momentum=cell.momentum or 0.0)
+        return keras.optimizers.SGD(learning_rate=cell.learning_rate, momentum=cell.momentum or 0.0, **extra)
     if cell.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=cell.learning_rate, momentum=cell.momentum or 0.0)
-    return keras.optimizers.Adam(learning_rate=cell.learning_rate)
+        return keras.optimizers.RMSprop(learning_rate=cell.learning_rate, momentum=cell.momentum or 0.0, **extra)
+    return keras.optimizers.Adam(learning_rate=cell.learning_rate, **extra)
+
+
+def make_loss(keras, num_classes: int, smoothing: float) -> Any:
+    """Cross-entropy on integer labels, with targets smoothed by `smoothing` when it is > 0."""
+    if num_classes == 2:
+        return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
+    if not smoothing:
+        return keras.losses.SparseCategoricalCrossentropy()
+
+    # Keras' sparse cross-entropy has no label smoothing: one-hot the labels, then smooth.
+    def smoothed_crossentropy(y_true, y_pred):
+        one_hot = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"), num_classes)
+        return keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=smoothing)
+
+    return smoothed_crossentropy
 
 
 def clean_eval(model, x, y, batch_size: int) -> dict[str, float]:

@@ -7,12 +7,30 @@ from typing import Any
 from regbench.registry import Registry
 from regbench.techniques.base import DATA_KINDS, ParamError, Technique, require
 from regbench.techniques.batchnorm import BatchNorm
+from regbench.techniques.best_checkpoint import BestCheckpoint
+from regbench.techniques.capacity import Capacity
 from regbench.techniques.dropout import Dropout
 from regbench.techniques.early_stopping import EarlyStopping
+from regbench.techniques.l1 import L1, L1L2
 from regbench.techniques.l2 import L2
+from regbench.techniques.label_smoothing import LabelSmoothing
+from regbench.techniques.reduce_lr_on_plateau import ReduceLROnPlateau
+from regbench.techniques.weight_decay import WeightDecay
 
 TECHNIQUES: Registry[type[Technique]] = Registry("technique")
-for _cls in (BatchNorm, Dropout, EarlyStopping, L2):
+for _cls in (
+    BatchNorm,
+    BestCheckpoint,
+    Capacity,
+    Dropout,
+    EarlyStopping,
+    L1,
+    L1L2,
+    L2,
+    LabelSmoothing,
+    ReduceLROnPlateau,
+    WeightDecay,
+):
     TECHNIQUES.register(_cls.name, _cls)
 
 

@@ -2,7 +2,8 @@
 
 Hook order is fixed: techniques in a set are applied in alphabetical order of their names, and
 inside a block the model calls `between` (after the conv/dense layer, before its activation), then
-`after` (after the activation). Keras is imported inside hooks so that reading and expanding a grid
+`after` (after the activation). Kernel penalties and label smoothing are summed over a set, width
+multipliers multiplied, optimizer arguments merged; callbacks run in the same alphabetical order. Keras is imported inside hooks so that reading and expanding a grid
 never imports TensorFlow.
 """
 
@@ -53,6 +54,10 @@ class Technique:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     # -- model hooks --------------------------------------------------------------------------
+    def width_multiplier(self) -> float:
+        """Factor on every hidden layer's units or filters; multiplied over the techniques of a set."""
+        return 1.0
+
     def kernel_penalty(self) -> tuple[float, float]:
         """(l1, l2) factors added to every conv/dense kernel; summed over the techniques of a set."""
         return (0.0, 0.0)
@@ -66,6 +71,14 @@ class Technique:
         return []
 
     # -- training hooks -----------------------------------------------------------------------
+    def optimizer_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for the Keras optimizer (e.g. weight_decay)."""
+        return {}
+
+    def label_smoothing(self) -> float:
+        """Smoothing factor of the training loss's targets; summed over the techniques of a set."""
+        return 0.0
+
     def callbacks(self) -> list[Any]:
         """Keras callbacks added to `fit`."""
         return []

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from regbench.techniques.base import Technique
+
+
+@dataclass(frozen=True)
+class BestCheckpoint(Technique):
+    """Train the full budget, then evaluate the weights of the best validation epoch (ModelCheckpoint save_best_only)."""
+
+    name: ClassVar[str] = "best_checkpoint"
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+
+    def callbacks(self) -> list[Any]:
+        import keras
+
+        # Keras' EarlyStopping keeps the best weights in memory and restores them when training
+        # ends; with a patience no budget reaches it never stops: save_best_only semantics
+        # without writing a file per improvement.
+        return [keras.callbacks.EarlyStopping(monitor=self.monitor, patience=2**31 - 1, restore_best_weights=True)]
