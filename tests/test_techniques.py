@@ -135,7 +135,42 @@ def check_capacity():
     assert small.count_params() < 0.2 * build().count_params()
 
 
+def check_augmentation():
+    from regbench.datasets import get_dataset
+
+    augmentation = get_technique("augmentation")()
+
+    def input_layers(dataset):
+        return [type(layer).__name__ for layer in augmentation.input_layers(get_dataset(dataset), seed=1)]
+
+    # Digits are never mirrored (a mirrored digit is another symbol); clothes are.
+    assert input_layers("digits") == ["RandomTranslation", "RandomRotation", "RandomZoom"]
+    assert input_layers("fashion_mnist")[0] == "RandomFlip"
+    assert input_layers("mnist1d") == ["RandomCircularShift", "GaussianNoise"]
+    assert input_layers("moons") == ["GaussianNoise"]
+    # Inside the model, active in training only.
+    model = models.build("mlp", (8, 8, 1), 10, [augmentation], dataset=get_dataset("digits"), seed=1)
+    x = np.random.default_rng(0).uniform(size=(16, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(model(x, training=False), model(x, training=False))
+    assert not np.allclose(model(x, training=True), model(x, training=False))
+    # MNIST-1D: each training sequence is rolled by at most 10% of its 40 steps, values unchanged.
+    from regbench.layers import RandomCircularShift
+
+    seq = np.arange(16 * 40, dtype="float32").reshape(16, 40, 1)
+    rolled = np.asarray(RandomCircularShift(0.1, seed=3)(seq, training=True))
+    shifts = [
+        next(k for k in range(-4, 5) if np.array_equal(np.roll(s, k, axis=0), r))
+        for s, r in zip(seq, rolled, strict=True)
+    ]
+    assert len(set(shifts)) > 1
+    # A seeded run repeats exactly.
+    cell = tiny_cell(techniques={"augmentation": {}}, epochs=3)
+    first, second = run_cell(cell), run_cell(cell)
+    assert first["status"] == "ok" and first["final"] == second["final"]
+
+
 CHECKS = {
+    "augmentation": check_augmentation,
     "dropout": check_dropout,
     "batchnorm": check_batchnorm,
     "l2": check_l2,

@@ -109,11 +109,23 @@ def get_model(name: str) -> ModelInfo:
     return MODELS.get(name)
 
 
-def build(model: str, input_shape: tuple[int, ...], num_classes: int, techniques: Sequence[Technique]) -> Any:
-    """A fresh, uncompiled keras.Model of architecture `model` with the techniques' hooks applied."""
+def build(
+    model: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    techniques: Sequence[Technique],
+    dataset: Any = None,
+    seed: int = 0,
+) -> Any:
+    """A fresh, uncompiled keras.Model of architecture `model` with the techniques' hooks applied.
+    Input layers (augmentation) need the `dataset` (DatasetInfo) and are seeded with `seed`."""
     import keras
 
     blocks = Blocks(techniques)
     inputs = keras.Input(shape=input_shape)
-    outputs = blocks.output(get_model(model).body(blocks, inputs), num_classes)
+    x = inputs
+    for technique in blocks.techniques if dataset is not None else []:
+        for layer in technique.input_layers(dataset, seed):
+            x = layer(x)
+    outputs = blocks.output(get_model(model).body(blocks, x), num_classes)
     return keras.Model(inputs, outputs, name=model)

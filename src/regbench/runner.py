@@ -65,7 +65,7 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
     if info.num_classes == 2:  # one sigmoid unit: labels of shape (N, 1), like the output
         data = data._replace(**{k: getattr(data, k).reshape(-1, 1) for k in ("y_train", "y_val", "y_test")})
     techniques = cell.technique_objects()
-    model = models.build(cell.model, info.input_shape, info.num_classes, techniques)
+    model = models.build(cell.model, info.input_shape, info.num_classes, techniques, dataset=info, seed=cell.seed)
     binary = info.num_classes == 2
     xent = keras.metrics.BinaryCrossentropy if binary else keras.metrics.SparseCategoricalCrossentropy
     model.compile(

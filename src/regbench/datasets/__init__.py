@@ -29,6 +29,8 @@ class DatasetInfo:
     default_val_size: int
     source: str  # one line: where the data comes from
     load_raw: Callable[[Path | None, bool], Raw]  # (data_dir, offline) -> official train/test
+    # A left-right mirror image is still an example of its class (clothes, photos; not digits).
+    mirror_ok: bool = False
 
 
 DATASETS: Registry[DatasetInfo] = Registry("dataset")
@@ -36,9 +38,9 @@ for _info in (
     DatasetInfo("digits", "image", (8, 8, 1), 10, digits.TRAIN_POOL, 300, digits.SOURCE, digits.load),
     DatasetInfo("moons", "tabular", (2,), 2, moons.TRAIN_POOL, 500, moons.SOURCE, moons.load),
     DatasetInfo("mnist1d", "sequence", (40, 1), 10, 4000, 500, mnist1d.SOURCE, mnist1d.load),
-    DatasetInfo("fashion_mnist", "image", (28, 28, 1), 10, 60000, 5000, fashion_mnist.SOURCE, fashion_mnist.load),
+    DatasetInfo("fashion_mnist", "image", (28, 28, 1), 10, 60000, 5000, fashion_mnist.SOURCE, fashion_mnist.load, True),
     DatasetInfo("mnist", "image", (28, 28, 1), 10, 60000, 5000, mnist.SOURCE, mnist.load),
-    DatasetInfo("cifar10", "image", (32, 32, 3), 10, 50000, 5000, cifar10.SOURCE, cifar10.load),
+    DatasetInfo("cifar10", "image", (32, 32, 3), 10, 50000, 5000, cifar10.SOURCE, cifar10.load, True),
 ):
     DATASETS.register(_info.name, _info)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from regbench.registry import Registry
+from regbench.techniques.augmentation import Augmentation
 from regbench.techniques.base import DATA_KINDS, ParamError, Technique, require
 from regbench.techniques.batchnorm import BatchNorm
 from regbench.techniques.best_checkpoint import BestCheckpoint
@@ -19,6 +20,7 @@ from regbench.techniques.weight_decay import WeightDecay
 
 TECHNIQUES: Registry[type[Technique]] = Registry("technique")
 for _cls in (
+    Augmentation,
     BatchNorm,
     BestCheckpoint,
     Capacity,

@@ -54,6 +54,11 @@ class Technique:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     # -- model hooks --------------------------------------------------------------------------
+    def input_layers(self, dataset: Any, seed: int) -> list[Any]:
+        """Layers applied to the model's input, active in training only (augmentation): inside
+        the model, so they run on its device. `dataset` is the DatasetInfo."""
+        return []
+
     def width_multiplier(self) -> float:
         """Factor on every hidden layer's units or filters; multiplied over the techniques of a set."""
         return 1.0
