@@ -39,7 +39,7 @@ def test_leave_one_out_sets():
 
 def test_quick_grid_counts():
     cells = expand(load_spec("quick")).cells
-    assert len(cells) == 3 * 6 * 3  # datasets x (baseline, 4 alone, all on) x seeds
+    assert len(cells) == 3 * 13 * 3  # datasets x (baseline, 11 alone, the classic four together) x seeds
     assert len({c.cell_id for c in cells}) == len(cells) == len({c.slug for c in cells})
 
 

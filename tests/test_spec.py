@@ -45,7 +45,7 @@ CASES = {
     "unknown technique": (
         TINY_GRID.replace('add_one = ["dropout"]', 'add_one = ["dropuot"]'),
         "design.add_one",
-        "allowed: batchnorm, dropout",
+        "allowed: augmentation, batchnorm, best_checkpoint, capacity, dropout",
     ),
     "unknown dataset": (
         TINY_GRID.replace('name = "digits"', 'name = "digitz"'),
@@ -109,7 +109,7 @@ def test_load_spec_does_not_import_tensorflow():
 
 
 def test_usage_error_message_is_one_line():
-    with pytest.raises(UsageError, match="unknown technique 'dropuot'; known: batchnorm, dropout"):
+    with pytest.raises(UsageError, match="unknown technique 'dropuot'; known: augmentation, batchnorm, best_checkpoint, capacity, dropout"):
         from regbench.techniques import get_technique
 
         get_technique("dropuot")

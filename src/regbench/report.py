@@ -138,7 +138,12 @@ def start_all(pool: Executor | None, calls: list[tuple[Callable[..., Any], tuple
             fn(*args)
         return lambda: None
     futures = [pool.submit(fn, *args) for fn, args in calls]
-    return lambda: [f.result() for f in futures] and None
+
+    def wait() -> None:
+        for future in futures:
+            future.result()
+
+    return wait
 
 
 def remove_stale_figures(folder: Path, keep: set[Path]) -> None:
