@@ -109,7 +109,10 @@ def test_load_spec_does_not_import_tensorflow():
 
 
 def test_usage_error_message_is_one_line():
-    with pytest.raises(UsageError, match="unknown technique 'dropuot'; known: augmentation, batchnorm, best_checkpoint, capacity, dropout"):
+    with pytest.raises(
+        UsageError,
+        match="unknown technique 'dropuot'; known: augmentation, batchnorm, best_checkpoint, capacity, dropout",
+    ):
         from regbench.techniques import get_technique
 
         get_technique("dropuot")
