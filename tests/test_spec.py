@@ -41,6 +41,11 @@ CASES = {
     "zero epochs": (TINY_GRID.replace("epochs = 3", "epochs = 0"), "budget.epochs", "epochs >= 1"),
     "dropout rate 1.5": (TINY_GRID + "[techniques.dropout]\nrate = 1.5\n", "techniques.dropout.rate", "0 <= rate < 1"),
     "negative l2": (TINY_GRID + "[techniques.l2]\nfactor = -0.1\n", "techniques.l2.factor", "factor >= 0"),
+    "rotation 200 degrees": (
+        TINY_GRID + "[techniques.augmentation]\nrotation = 200.0\n",
+        "techniques.augmentation.rotation",
+        "0 <= rotation <= 180",
+    ),
     "wrong type": (TINY_GRID + "[techniques.dropout]\nrate = 'high'\n", "techniques.dropout.rate", "allowed: float"),
     "unknown technique": (
         TINY_GRID.replace('add_one = ["dropout"]', 'add_one = ["dropuot"]'),

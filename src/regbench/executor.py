@@ -6,12 +6,12 @@ file and a rerun resumes from whatever was stored.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import joblib
 from tqdm import tqdm
 
 from regbench.cell import Cell
@@ -19,16 +19,10 @@ from regbench.runner import RunOptions
 from regbench.store import Store
 
 
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def threads_per_worker(jobs: int) -> int:
-    """TensorFlow threads per worker so that workers x threads <= cores."""
-    return max(1, cpu_count() // jobs)
+    """TensorFlow threads per worker so that workers x threads <= cores (joblib counts the cores
+    this process may use: CPU affinity and cgroup quotas)."""
+    return max(1, joblib.cpu_count() // jobs)
 
 
 def _run(cell: Cell, options: RunOptions) -> dict[str, Any]:

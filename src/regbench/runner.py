@@ -102,7 +102,7 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
             ("test", data.x_test, data.y_test),
         )
     }
-    monitor = next((t.monitor for t in techniques if t.name in ("early_stopping", "best_checkpoint")), "val_loss")
+    monitor = next((t.monitor for t in techniques if t.picks_best_epoch), "val_loss")
     curve = fit.history[monitor]
     best = int(np.argmax(curve) if monitor.endswith("accuracy") else np.argmin(curve)) + 1
     gap = {

@@ -39,6 +39,8 @@ class Technique:
     group: ClassVar[str | None] = None
     # Data kinds the technique makes sense for.
     kinds: ClassVar[frozenset[str]] = DATA_KINDS
+    # True when the run's best epoch is judged by this technique's `monitor` (not val_loss).
+    picks_best_epoch: ClassVar[bool] = False
 
     def check(self) -> None:
         """Raise ParamError for an out-of-range parameter."""

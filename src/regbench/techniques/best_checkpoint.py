@@ -11,6 +11,7 @@ class BestCheckpoint(Technique):
     """Train the full budget, then evaluate the weights of the best validation epoch (ModelCheckpoint save_best_only)."""
 
     name: ClassVar[str] = "best_checkpoint"
+    picks_best_epoch: ClassVar[bool] = True
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
 
     def callbacks(self) -> list[Any]:

@@ -11,6 +11,7 @@ class EarlyStopping(Technique):
     """Stop when the monitored validation metric stops improving (Prechelt, 1998, Neural Networks)."""
 
     name: ClassVar[str] = "early_stopping"
+    picks_best_epoch: ClassVar[bool] = True
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
     patience: int = 10  # epochs without improvement before stopping
     min_delta: float = 0.0  # smallest change that counts as an improvement
