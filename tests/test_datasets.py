@@ -148,3 +148,18 @@ def test_splits_are_disjoint_stratified_and_share_validation():
     assert not set(small.x_train[:, 0]) & set(small.x_val[:, 0])
     assert np.bincount(small.y_train).tolist() == [10] * 10
     assert not np.array_equal(make_splits(raw, 100, 200, 1).x_val, small.x_val)  # split seed matters
+
+
+def test_imbalanced_training_subset_is_long_tailed_and_leaves_validation_alone():
+    x = np.arange(1000, dtype=np.float32)[:, None]
+    y = np.repeat(np.arange(10), 100)
+    raw = Raw(x, y, x[:10], y[:10])
+    balanced, tailed = make_splits(raw, 250, 200, 0), make_splits(raw, 250, 200, 0, imbalance=20.0)
+    counts = np.bincount(tailed.y_train)
+    assert counts.sum() == 250 and counts[0] / counts[-1] == pytest.approx(20, rel=0.15)
+    assert np.all(np.diff(counts) <= 0)  # falling in label order
+    assert np.array_equal(tailed.x_val, balanced.x_val) and np.array_equal(tailed.x_test, balanced.x_test)
+    assert not set(tailed.x_train[:, 0]) & set(tailed.x_val[:, 0])
+    assert np.array_equal(make_splits(raw, 250, 200, 0, imbalance=20.0).x_train, tailed.x_train)
+    with pytest.raises(ValueError, match="needs 88 of class 0, but only 80 are left"):
+        make_splits(raw, 300, 200, 0, imbalance=20.0)

@@ -129,3 +129,23 @@ def test_contradictory_set_is_rejected(fake_techniques, write_grid):
     )
     with pytest.raises(UsageError, match="combines images_only and images_only_too, which contradict"):
         expand(load_spec(str(path)))
+
+
+def test_imbalanced_entry_is_its_own_condition(write_grid):
+    text = """
+    seeds = [1]
+    [design]
+    add_one = ["class_weights"]
+    [[datasets]]
+    name = "digits"
+    train_sizes = [200]
+    [[datasets]]
+    name = "digits"
+    train_sizes = [200]
+    imbalance = 10.0
+    """
+    cells = expand(load_spec(str(write_grid(text)))).cells
+    assert len(cells) == 4
+    tailed = [c for c in cells if c.imbalance == 10.0]
+    assert [c.slug for c in tailed] == ["digits_imb10/n200/mlp/baseline/s1", "digits_imb10/n200/mlp/class_weights/s1"]
+    assert "imbalance" not in cells[0].canonical()  # balanced cells keep the ids they always had

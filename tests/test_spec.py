@@ -50,7 +50,7 @@ CASES = {
     "unknown technique": (
         TINY_GRID.replace('add_one = ["dropout"]', 'add_one = ["dropuot"]'),
         "design.add_one",
-        "allowed: augmentation, batchnorm, best_checkpoint, capacity, dropout",
+        "allowed: augmentation, batchnorm, best_checkpoint, capacity, class_weights, dropout",
     ),
     "unknown dataset": (
         TINY_GRID.replace('name = "digits"', 'name = "digitz"'),
@@ -74,6 +74,11 @@ CASES = {
         TINY_GRID + "[techniques.dropout]\nrat = 0.2\n",
         "techniques.dropout.rat",
         "allowed: placement, rate",
+    ),
+    "imbalance below 1": (
+        TINY_GRID.replace("train_sizes = [60]", "train_sizes = [60]\nimbalance = 0.5"),
+        "datasets[0].imbalance",
+        "max/min class ratio >= 1",
     ),
     "duplicate seeds": (TINY_GRID.replace("seeds = [1]", "seeds = [1, 1]"), "seeds", "distinct"),
     "bad toml": (TINY_GRID + "[budget\n", "invalid TOML", ""),
@@ -116,7 +121,7 @@ def test_load_spec_does_not_import_tensorflow():
 def test_usage_error_message_is_one_line():
     with pytest.raises(
         UsageError,
-        match="unknown technique 'dropuot'; known: augmentation, batchnorm, best_checkpoint, capacity, dropout",
+        match="unknown technique 'dropuot'; known: augmentation, batchnorm, best_checkpoint, capacity, class_weights, dropout",
     ):
         from regbench.techniques import get_technique
 

@@ -54,19 +54,20 @@ def check_early_stopping():
     assert record["best_epoch"] == record["epochs_run"] - 2  # restored to the best epoch
 
 
-def trained(techniques: dict, epochs: int = 10, learning_rate: float = 1e-2):
-    """(model, cell) of an MLP trained on 100 digits with `techniques`, as the runner compiles it."""
+def trained(techniques: dict, epochs: int = 10, learning_rate: float = 1e-2, **budget):
+    """(model, data) of an MLP trained on 100 digits with `techniques`, as the runner compiles it."""
     from regbench import datasets
-    from regbench.runner import make_loss, make_optimizer, seeded_keras
+    from regbench.runner import class_weight, make_loss, make_optimizer, seeded_keras
 
-    cell = tiny_cell(techniques=techniques, epochs=epochs, learning_rate=learning_rate)
+    cell = tiny_cell(techniques=techniques, epochs=epochs, learning_rate=learning_rate, **budget)
     keras = seeded_keras(cell.seed, None)
-    data = datasets.load("digits", cell.train_size, cell.val_size, cell.split_seed, None, True)
+    data = datasets.load("digits", cell.train_size, cell.val_size, cell.split_seed, None, True, cell.imbalance)
     objects = cell.technique_objects()
     model = models.build("mlp", (8, 8, 1), 10, objects)
     smoothing = sum(t.label_smoothing() for t in objects)
     model.compile(optimizer=make_optimizer(keras, cell, objects), loss=make_loss(keras, 10, smoothing))
-    model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=32, verbose=0)
+    weights = class_weight(objects, data.y_train, 10)
+    model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=32, verbose=0, class_weight=weights)
     return model, data
 
 
@@ -128,6 +129,17 @@ def check_label_smoothing():
     assert confidence["smoothed"] < confidence["plain"] - 0.05, confidence
 
 
+def check_class_weights():
+    # 300 digits, long-tailed 88..4 per class: balanced weights lift the recall of the three rarest
+    # classes on the (balanced) test set (measured over seeds 1-3: 0.60 -> 0.80).
+    recall = {}
+    for name, techniques in (("plain", {}), ("weighted", {"class_weights": {}})):
+        model, data = trained(techniques, epochs=20, learning_rate=1e-3, train_size=300, imbalance=20.0)
+        predicted = np.argmax(np.asarray(model(data.x_test)), axis=1)
+        recall[name] = np.mean([np.mean(predicted[data.y_test == c] == c) for c in (7, 8, 9)])
+    assert recall["weighted"] > recall["plain"] + 0.1, recall
+
+
 def check_capacity():
     small = build(get_technique("capacity")(width=0.25))
     dense = [layer for layer in small.layers if type(layer).__name__ == "Dense"]
@@ -182,6 +194,7 @@ CHECKS = {
     "best_checkpoint": check_best_checkpoint,
     "label_smoothing": check_label_smoothing,
     "capacity": check_capacity,
+    "class_weights": check_class_weights,
 }
 
 

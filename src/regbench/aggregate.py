@@ -31,16 +31,18 @@ EFFECT_METRICS = ("accuracy_gap", "loss_gap", "test_accuracy")
 
 
 def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per stored cell. Columns: cell_id, slug, status, error, dataset, train_size,
-    val_size, split_seed, model, technique_set, techniques (JSON parameters), seed, epochs,
-    batch_size, optimizer, learning_rate, momentum, {train,val,test}_{loss,accuracy},
-    accuracy_gap, loss_gap, best_epoch, epochs_run, time_per_epoch_s, wall_time_s, params,
+    """One row per stored cell. Columns: cell_id, slug, status, error, dataset (with '_imb<r>' for
+    a long-tailed training subset), train_size, val_size, split_seed, model, imbalance,
+    technique_set, techniques (JSON parameters), seed, epochs, batch_size, optimizer,
+    learning_rate, momentum, {train,val,test}_{loss,accuracy}, accuracy_gap, loss_gap, best_epoch, epochs_run, time_per_epoch_s, wall_time_s, params,
     device, git_revision."""
     rows = []
     for r in records:
         cell = r["cell"]
         row = {"cell_id": r["cell_id"], "slug": r["slug"], "status": r["status"], "error": r["error"]}
-        row |= {k: cell.get(k) for k in ("dataset", "train_size", "val_size", "split_seed", "model")}
+        row |= {k: cell.get(k) for k in ("dataset", "train_size", "val_size", "split_seed", "model", "imbalance")}
+        if row["imbalance"] is not None:  # a long-tailed subset is a condition of its own
+            row["dataset"] = f"{cell['dataset']}_imb{row['imbalance']:g}"
         row["technique_set"] = "+".join(sorted(cell["techniques"])) or BASELINE
         row["techniques"] = json.dumps(cell["techniques"], sort_keys=True)
         row |= {k: cell.get(k) for k in ("seed", "epochs", "batch_size", "optimizer", "learning_rate", "momentum")}

@@ -27,6 +27,7 @@ class Cell:
     optimizer: str
     learning_rate: float
     momentum: float | None = None  # None for optimizers without momentum
+    imbalance: float | None = None  # max/min class ratio of a long-tailed training subset; None: stratified
 
     @property
     def technique_names(self) -> tuple[str, ...]:
@@ -38,9 +39,14 @@ class Cell:
         return "+".join(self.technique_names) or "baseline"
 
     @property
+    def data_label(self) -> str:
+        """'digits', or 'digits_imb10' for a long-tailed training subset."""
+        return self.dataset + (f"_imb{self.imbalance:g}" if self.imbalance is not None else "")
+
+    @property
     def slug(self) -> str:
         """Readable name, e.g. 'digits/n300/small_cnn/dropout+l2/s1' (ids, not slugs, name files)."""
-        return f"{self.dataset}/n{self.train_size}/{self.model}/{self.technique_set}/s{self.seed}"
+        return f"{self.data_label}/n{self.train_size}/{self.model}/{self.technique_set}/s{self.seed}"
 
     def canonical(self) -> dict[str, Any]:
         """Plain JSON-able dict; keys whose value is None are left out, so that a field added later

@@ -115,4 +115,5 @@ def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSe
         optimizer=budget.optimizer,
         learning_rate=budget.learning_rate,
         momentum=budget.momentum if budget.optimizer in ("sgd", "rmsprop") else None,
+        imbalance=entry.imbalance,
     )

@@ -38,7 +38,7 @@ def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
     training error; missing data raises UsageError). Keys: schema, cell_id, slug, cell, status,
     error, history ({train,val: {metric: [value per epoch]}}), final {train,val,test: {loss,
     accuracy, objective}}, gap {accuracy, loss}, best_epoch, epochs_run, wall_time_s,
-    time_per_epoch_s, params, device, versions, git_revision."""
+    time_per_epoch_s, train_class_counts, params, device, versions, git_revision."""
     start = time.perf_counter()
     record: dict[str, Any] = {
         "schema": SCHEMA_VERSION, "cell_id": cell.cell_id, "slug": cell.slug, "cell": cell.canonical(),
@@ -60,8 +60,9 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
     keras = seeded_keras(cell.seed, options.threads)
     info = datasets.get_dataset(cell.dataset)
     data = datasets.load(
-        cell.dataset, cell.train_size, cell.val_size, cell.split_seed, options.data_dir, options.offline
+        cell.dataset, cell.train_size, cell.val_size, cell.split_seed, options.data_dir, options.offline, cell.imbalance
     )
+    class_counts = np.bincount(data.y_train.reshape(-1), minlength=info.num_classes).tolist()
     if info.num_classes == 2:  # one sigmoid unit: labels of shape (N, 1), like the output
         data = data._replace(**{k: getattr(data, k).reshape(-1, 1) for k in ("y_train", "y_val", "y_test")})
     techniques = cell.technique_objects()
@@ -81,12 +82,14 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
     fit = model.fit(
         data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
         epochs=cell.epochs, batch_size=cell.batch_size, shuffle=True, callbacks=callbacks, verbose=options.verbose,
+        class_weight=class_weight(techniques, data.y_train, info.num_classes),
     )  # fmt: skip
     history = split_history(fit.history, clock)
     epochs_run = len(fit.history["loss"])
     out: dict[str, Any] = {
         "history": history, "epochs_run": epochs_run, "params": int(model.count_params()),
         "time_per_epoch_s": round(statistics.median(clock.seconds), 4) if clock.seconds else None,
+        "train_class_counts": class_counts,
     }  # fmt: skip
     if not np.all(np.isfinite(fit.history["loss"])):
         bad = int(np.argmin(np.isfinite(fit.history["loss"]))) + 1
@@ -140,6 +143,14 @@ def make_optimizer(keras, cell: Cell, techniques: list) -> Any:
     if cell.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate=cell.learning_rate, momentum=cell.momentum or 0.0, **extra)
     return keras.optimizers.Adam(learning_rate=cell.learning_rate, **extra)
+
+
+def class_weight(techniques: list, y_train: np.ndarray, num_classes: int) -> dict[int, float] | None:
+    """The product of the techniques' class weights, or None when no technique weights classes."""
+    found = [w for t in techniques if (w := t.class_weight(y_train, num_classes)) is not None]
+    if not found:
+        return None
+    return {c: float(np.prod([w[c] for w in found])) for c in range(num_classes)}
 
 
 def make_loss(keras, num_classes: int, smoothing: float) -> Any:

@@ -46,6 +46,7 @@ class DatasetEntry:
     val_size: int
     split_seed: int
     budget: Budget
+    imbalance: float | None = None  # max/min class ratio of a long-tailed training subset
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class GridSpec:
 
 
 TOP_KEYS = ("budget", "datasets", "description", "design", "models", "seeds", "techniques")
-DATASET_KEYS = ("name", "train_sizes", "models", "val_size", "split_seed")
+DATASET_KEYS = ("name", "train_sizes", "models", "val_size", "split_seed", "imbalance")
 
 
 def shipped_grids() -> list[str]:
@@ -171,7 +172,12 @@ def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str
     budget = make_dataclass(Budget, {**budget_table, **overrides}, where, fail)
     own_models = names(entry["models"], f"{where}.models", MODELS.names(), fail) if "models" in entry else models
     split_seed = typed(entry.get("split_seed", 0), int, f"{where}.split_seed", fail)
-    return DatasetEntry(dname, tuple(dict.fromkeys(sizes)), own_models, val_size, split_seed, budget)
+    imbalance = None
+    if "imbalance" in entry:
+        imbalance = typed(entry["imbalance"], float, f"{where}.imbalance", fail)
+        if imbalance < 1:
+            raise fail(f"{where}.imbalance", f"{imbalance!r} is out of range; allowed: a max/min class ratio >= 1")
+    return DatasetEntry(dname, tuple(dict.fromkeys(sizes)), own_models, val_size, split_seed, budget, imbalance)
 
 
 def parse_design(data: dict, fail) -> Design:

@@ -65,10 +65,12 @@ def load(
     split_seed: int,
     data_dir: Path | None = None,
     offline: bool = False,
+    imbalance: float | None = None,
 ) -> Splits:
-    """Train/validation/test splits of `name`: stratified, deterministic for a given split_seed."""
+    """Train/validation/test splits of `name`: stratified, deterministic for a given split_seed;
+    a long-tailed training subset with max/min class ratio `imbalance` when it is given."""
     raw = load_raw(name, data_dir, offline)
-    splits = make_splits(raw, train_size, val_size, split_seed)
+    splits = make_splits(raw, train_size, val_size, split_seed, imbalance)
     info = get_dataset(name)
     assert splits.x_train.shape[1:] == info.input_shape, (splits.x_train.shape, info.input_shape)
     assert int(np.max(raw.y_train)) < info.num_classes

@@ -10,6 +10,7 @@ from regbench.techniques.base import DATA_KINDS, ParamError, Technique, require
 from regbench.techniques.batchnorm import BatchNorm
 from regbench.techniques.best_checkpoint import BestCheckpoint
 from regbench.techniques.capacity import Capacity
+from regbench.techniques.class_weights import ClassWeights
 from regbench.techniques.dropout import Dropout
 from regbench.techniques.early_stopping import EarlyStopping
 from regbench.techniques.l1 import L1, L1L2
@@ -24,6 +25,7 @@ for _cls in (
     BatchNorm,
     BestCheckpoint,
     Capacity,
+    ClassWeights,
     Dropout,
     EarlyStopping,
     L1,

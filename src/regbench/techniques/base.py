@@ -3,7 +3,8 @@
 Hook order is fixed: techniques in a set are applied in alphabetical order of their names, and
 inside a block the model calls `between` (after the conv/dense layer, before its activation), then
 `after` (after the activation). Kernel penalties and label smoothing are summed over a set, width
-multipliers multiplied, optimizer arguments merged; callbacks run in the same alphabetical order. Keras is imported inside hooks so that reading and expanding a grid
+multipliers multiplied, optimizer arguments merged, class weights multiplied; callbacks run in
+the same alphabetical order. Keras is imported inside hooks so that reading and expanding a grid
 never imports TensorFlow.
 """
 
@@ -85,6 +86,10 @@ class Technique:
     def label_smoothing(self) -> float:
         """Smoothing factor of the training loss's targets; summed over the techniques of a set."""
         return 0.0
+
+    def class_weight(self, y_train: Any, num_classes: int) -> dict[int, float] | None:
+        """Loss weight per class for `fit`, from the training labels; None leaves classes equal."""
+        return None
 
     def callbacks(self) -> list[Any]:
         """Keras callbacks added to `fit`."""
