@@ -46,7 +46,7 @@ def empty_places(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.parametrize("name", ["digits", "moons", "mnist1d"])
+@pytest.mark.parametrize("name", ["digits", "moons", "mnist1d", "font_digits"])
 def test_shipped_datasets(name):
     info = get_dataset(name)
     size = 2 * info.num_classes * 5
@@ -60,7 +60,7 @@ def test_shipped_datasets(name):
 
 
 def test_every_registered_dataset_has_a_test():
-    tested = {"digits", "moons", "mnist1d", "fashion_mnist", "mnist", "cifar10"}
+    tested = {"digits", "moons", "mnist1d", "font_digits", "fashion_mnist", "mnist", "cifar10"}
     assert set(DATASETS.names()) == tested
 
 

@@ -140,6 +140,34 @@ def check_class_weights():
     assert recall["weighted"] > recall["plain"] + 0.1, recall
 
 
+def check_transfer():
+    import tempfile
+    from pathlib import Path
+
+    from regbench import datasets, pretrained
+    from regbench.runner import RunOptions, compile_model, seeded_keras
+    from regbench.techniques import Context
+
+    # Pretrained on printed digits (1 epoch), then trained on 100 handwritten ones: the frozen
+    # layers keep exactly the pretrained weights; the last block and the head learn.
+    cell = tiny_cell(model="small_cnn", techniques={"transfer": {"pretrain_epochs": 1}})
+    [transfer] = cell.technique_objects()
+    with tempfile.TemporaryDirectory() as folder:
+        context = Context(cell, datasets.get_dataset("digits"), RunOptions(offline=True, pretrained_dir=Path(folder)))
+        found = pretrained.backbone(transfer, context)
+        keras = seeded_keras(cell.seed, None)
+        model = models.build("small_cnn", (8, 8, 1), 10, [transfer])
+        transfer.prepare(model, context)
+    layers = pretrained.hidden_layers(model)
+    assert [layer.trainable for layer in layers] == [False, False, True]
+    compile_model(keras, model, cell, [transfer], context.dataset, 1e-2)
+    data = datasets.load("digits", cell.train_size, cell.val_size, cell.split_seed, None, True)
+    model.fit(data.x_train, data.y_train, epochs=3, batch_size=16, verbose=0)
+    for layer, weights in zip(layers, found.weights, strict=True):
+        unchanged = all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), weights, strict=True))
+        assert unchanged == (not layer.trainable), layer.name
+
+
 def check_capacity():
     small = build(get_technique("capacity")(width=0.25))
     dense = [layer for layer in small.layers if type(layer).__name__ == "Dense"]
@@ -195,6 +223,7 @@ CHECKS = {
     "label_smoothing": check_label_smoothing,
     "capacity": check_capacity,
     "class_weights": check_class_weights,
+    "transfer": check_transfer,
 }
 
 

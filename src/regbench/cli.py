@@ -146,12 +146,17 @@ def count_table(cells) -> str:
     return table.to_string()
 
 
+def needed_datasets(cell) -> set[str]:
+    """The cell's dataset and those its techniques need (a transfer source)."""
+    return {cell.dataset, *(name for t in cell.technique_objects() for name in t.needs_datasets())}
+
+
 def check_data(cells, args) -> set[str]:
     """Load each dataset the cells need once (downloading if allowed); names of those missing."""
     from regbench.datasets import load_raw
 
     missing = set()
-    for name in sorted({c.dataset for c in cells}):
+    for name in sorted(set().union(*(needed_datasets(c) for c in cells))):
         try:
             load_raw(name, args.data_dir, args.offline)
         except UsageError as exc:
@@ -193,9 +198,9 @@ def cmd_run(args) -> int:
         done -= store.failed_ids(done)
     todo = [c for c in cells if c.cell_id not in done]
     missing = check_data(todo, args) if todo else set()
-    todo = [c for c in todo if c.dataset not in missing]
+    todo = [c for c in todo if not needed_datasets(c) & missing]
     print(f"{spec.name}: {len(cells)} cells, {len(done)} already stored, {len(todo)} to run -> {store.dir}")
-    options = RunOptions(data_dir=args.data_dir, offline=args.offline)
+    options = RunOptions(data_dir=args.data_dir, offline=args.offline, pretrained_dir=store.dir.parent / "pretrained")
     summary = run_and_store(todo, store, options, jobs=args.jobs, label=spec.name) if todo else None
     failed = store.failed_ids(ids)
     if store.stored_ids():
@@ -239,8 +244,12 @@ def cmd_cell(args) -> int:
         )
     cell = matches[0]
     print(f"{cell.cell_id}  {cell.slug}")
-    record = run_cell(cell, RunOptions(data_dir=args.data_dir, offline=args.offline, verbose=2))
-    path = Store(args.results, spec.name).write(record)
+    store = Store(args.results, spec.name)
+    options = RunOptions(
+        data_dir=args.data_dir, offline=args.offline, verbose=2, pretrained_dir=store.dir.parent / "pretrained"
+    )
+    record = run_cell(cell, options)
+    path = store.write(record)
     print(result_table(record))
     print(f"stored: {path}")
     return 0 if record["status"] == "ok" else 1

@@ -82,7 +82,7 @@ def expand(spec: GridSpec) -> Expansion:
             for members in sets:
                 kept = []
                 for name in members:
-                    reason = spec.technique(name).skip_reason(info.kind, model)
+                    reason = spec.technique(name).skip_reason(info, model)
                     if reason:
                         excluded[Exclusion(entry.name, f"technique {name} ({model})", reason)] = None
                     else:

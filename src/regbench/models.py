@@ -127,5 +127,7 @@ def build(
     for technique in blocks.techniques if dataset is not None else []:
         for layer in technique.input_layers(dataset, seed):
             x = layer(x)
-    outputs = blocks.output(get_model(model).body(blocks, x), num_classes)
+    # A technique may replace the architecture's body (transfer from an ImageNet network).
+    body = next((b for t in blocks.techniques if (b := t.body()) is not None), get_model(model).body)
+    outputs = blocks.output(body(blocks, x), num_classes)
     return keras.Model(inputs, outputs, name=model)

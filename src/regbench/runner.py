@@ -19,6 +19,7 @@ from regbench import __version__, datasets, models
 from regbench.cell import Cell
 from regbench.errors import UsageError
 from regbench.store import SCHEMA_VERSION
+from regbench.techniques import Context
 
 # TensorFlow's C++ log (start-up chatter, a spurious tf.data attribute warning) hides real output;
 # its real errors still reach Python as exceptions.
@@ -31,6 +32,7 @@ class RunOptions:
     offline: bool = False
     verbose: int = 0  # Keras' fit verbosity: 0 silent, 2 one line per epoch
     threads: int | None = None  # TensorFlow threads for this process; None = all cores
+    pretrained_dir: Path | None = None  # cache of pretrained backbones (transfer); None: this process only
 
 
 def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
@@ -38,7 +40,8 @@ def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
     training error; missing data raises UsageError). Keys: schema, cell_id, slug, cell, status,
     error, history ({train,val: {metric: [value per epoch]}}), final {train,val,test: {loss,
     accuracy, objective}}, gap {accuracy, loss}, best_epoch, epochs_run, wall_time_s,
-    time_per_epoch_s, train_class_counts, params, device, versions, git_revision."""
+    time_per_epoch_s, train_class_counts, setup ({technique: facts}, e.g. the transfer source),
+    params, device, versions, git_revision."""
     start = time.perf_counter()
     record: dict[str, Any] = {
         "schema": SCHEMA_VERSION, "cell_id": cell.cell_id, "slug": cell.slug, "cell": cell.canonical(),
@@ -57,7 +60,6 @@ def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
 
 
 def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
-    keras = seeded_keras(cell.seed, options.threads)
     info = datasets.get_dataset(cell.dataset)
     data = datasets.load(
         cell.dataset, cell.train_size, cell.val_size, cell.split_seed, options.data_dir, options.offline, cell.imbalance
@@ -66,33 +68,41 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
     if info.num_classes == 2:  # one sigmoid unit: labels of shape (N, 1), like the output
         data = data._replace(**{k: getattr(data, k).reshape(-1, 1) for k in ("y_train", "y_val", "y_test")})
     techniques = cell.technique_objects()
+    context = Context(cell, info, options)
+    # Set-up (e.g. pretraining a backbone) comes before seeding, so that the cell's random streams
+    # are the same whether a backbone was trained now or read from the cache.
+    setup = {t.name: notes for t in techniques if (notes := t.setup(context))}
+    keras = seeded_keras(cell.seed, options.threads)
     model = models.build(cell.model, info.input_shape, info.num_classes, techniques, dataset=info, seed=cell.seed)
-    binary = info.num_classes == 2
-    xent = keras.metrics.BinaryCrossentropy if binary else keras.metrics.SparseCategoricalCrossentropy
-    model.compile(
-        optimizer=make_optimizer(keras, cell, techniques),
-        loss=make_loss(keras, info.num_classes, sum(t.label_smoothing() for t in techniques)),
-        # "xent" is the data loss alone; Keras' "loss" also holds the kernel penalties.
-        metrics=["accuracy", xent(name="xent")],
-        # Several steps per call cut per-step Python overhead on tiny data; the numbers are unchanged.
-        steps_per_execution=32,
-    )
+    for technique in techniques:
+        technique.prepare(model, context)
+    compile_model(keras, model, cell, techniques, info, cell.learning_rate)
     clock = epoch_clock(keras)
-    callbacks = [cb for t in techniques for cb in t.callbacks()] + [keras.callbacks.TerminateOnNaN(), clock]
-    fit = model.fit(
-        data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-        epochs=cell.epochs, batch_size=cell.batch_size, shuffle=True, callbacks=callbacks, verbose=options.verbose,
-        class_weight=class_weight(techniques, data.y_train, info.num_classes),
-    )  # fmt: skip
-    history = split_history(fit.history, clock)
-    epochs_run = len(fit.history["loss"])
+
+    def fit(initial_epoch: int, epochs: int) -> dict[str, list[float]]:
+        callbacks = [cb for t in techniques for cb in t.callbacks()] + [keras.callbacks.TerminateOnNaN(), clock]
+        return model.fit(
+            data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), initial_epoch=initial_epoch,
+            epochs=epochs, batch_size=cell.batch_size, shuffle=True, callbacks=callbacks, verbose=options.verbose,
+            class_weight=class_weight(techniques, data.y_train, info.num_classes),
+        ).history  # fmt: skip
+
+    history = fit(0, cell.epochs)
+    for extra_epochs, factor in (plan for t in techniques if (plan := t.fine_tune())):
+        # Second phase (transfer): every layer trainable, a smaller learning rate, fresh callbacks.
+        model.trainable = True
+        compile_model(keras, model, cell, techniques, info, cell.learning_rate * factor)
+        done = len(history["loss"])
+        more = fit(done, done + extra_epochs)
+        history = {key: history[key] + more.get(key, []) for key in history}
+    epochs_run = len(history["loss"])
     out: dict[str, Any] = {
-        "history": history, "epochs_run": epochs_run, "params": int(model.count_params()),
+        "history": split_history(history, clock), "epochs_run": epochs_run, "params": int(model.count_params()),
         "time_per_epoch_s": round(statistics.median(clock.seconds), 4) if clock.seconds else None,
-        "train_class_counts": class_counts,
+        "train_class_counts": class_counts, "setup": setup,
     }  # fmt: skip
-    if not np.all(np.isfinite(fit.history["loss"])):
-        bad = int(np.argmin(np.isfinite(fit.history["loss"]))) + 1
+    if not np.all(np.isfinite(history["loss"])):
+        bad = int(np.argmin(np.isfinite(history["loss"]))) + 1
         return out | {
             "status": "failed",
             "error": f"loss became NaN at epoch {bad} (TerminateOnNaN); learning rate {cell.learning_rate} too high?",
@@ -106,13 +116,26 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
         )
     }
     monitor = next((t.monitor for t in techniques if t.picks_best_epoch), "val_loss")
-    curve = fit.history[monitor]
+    curve = history[monitor]
     best = int(np.argmax(curve) if monitor.endswith("accuracy") else np.argmin(curve)) + 1
     gap = {
         "accuracy": final["train"]["accuracy"] - final["test"]["accuracy"],
         "loss": final["test"]["loss"] - final["train"]["loss"],
     }
     return out | {"final": final, "gap": gap, "best_epoch": best}
+
+
+def compile_model(keras, model, cell: Cell, techniques: list, info, learning_rate: float) -> None:
+    binary = info.num_classes == 2
+    xent = keras.metrics.BinaryCrossentropy if binary else keras.metrics.SparseCategoricalCrossentropy
+    model.compile(
+        optimizer=make_optimizer(keras, cell, techniques, learning_rate),
+        loss=make_loss(keras, info.num_classes, sum(t.label_smoothing() for t in techniques)),
+        # "xent" is the data loss alone; Keras' "loss" also holds the kernel penalties.
+        metrics=["accuracy", xent(name="xent")],
+        # Several steps per call cut per-step Python overhead on tiny data; the numbers are unchanged.
+        steps_per_execution=32,
+    )
 
 
 def seeded_keras(seed: int, threads: int | None):
@@ -135,14 +158,16 @@ def seeded_keras(seed: int, threads: int | None):
     return keras
 
 
-def make_optimizer(keras, cell: Cell, techniques: list) -> Any:
-    """The cell's optimizer with the techniques' arguments (e.g. decoupled weight_decay)."""
+def make_optimizer(keras, cell: Cell, techniques: list, learning_rate: float | None = None) -> Any:
+    """The cell's optimizer with the techniques' arguments (e.g. decoupled weight_decay), at the
+    cell's learning rate unless another is given (a fine-tuning phase)."""
     extra = {k: v for t in techniques for k, v in t.optimizer_kwargs().items()}
+    lr = cell.learning_rate if learning_rate is None else learning_rate
     if cell.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=cell.learning_rate, momentum=cell.momentum or 0.0, **extra)
+        return keras.optimizers.SGD(learning_rate=lr, momentum=cell.momentum or 0.0, **extra)
     if cell.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=cell.learning_rate, momentum=cell.momentum or 0.0, **extra)
-    return keras.optimizers.Adam(learning_rate=cell.learning_rate, **extra)
+        return keras.optimizers.RMSprop(learning_rate=lr, momentum=cell.momentum or 0.0, **extra)
+    return keras.optimizers.Adam(learning_rate=lr, **extra)
 
 
 def class_weight(techniques: list, y_train: np.ndarray, num_classes: int) -> dict[int, float] | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from regbench.datasets import cifar10, digits, fashion_mnist, mnist, mnist1d, moons
+from regbench.datasets import cifar10, digits, fashion_mnist, font_digits, mnist, mnist1d, moons
 from regbench.datasets.splits import Raw, Splits, make_splits
 from regbench.registry import Registry
 
@@ -41,6 +41,9 @@ for _info in (
     DatasetInfo("fashion_mnist", "image", (28, 28, 1), 10, 60000, 5000, fashion_mnist.SOURCE, fashion_mnist.load, True),
     DatasetInfo("mnist", "image", (28, 28, 1), 10, 60000, 5000, mnist.SOURCE, mnist.load),
     DatasetInfo("cifar10", "image", (32, 32, 3), 10, 50000, 5000, cifar10.SOURCE, cifar10.load, True),
+    DatasetInfo(
+        "font_digits", "image", (32, 32, 1), 10, font_digits.TRAIN_POOL, 1000, font_digits.SOURCE, font_digits.load
+    ),
 ):
     DATASETS.register(_info.name, _info)
 

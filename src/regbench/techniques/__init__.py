@@ -6,7 +6,7 @@ from typing import Any
 
 from regbench.registry import Registry
 from regbench.techniques.augmentation import Augmentation
-from regbench.techniques.base import DATA_KINDS, ParamError, Technique, require
+from regbench.techniques.base import DATA_KINDS, Context, ParamError, Technique, require
 from regbench.techniques.batchnorm import BatchNorm
 from regbench.techniques.best_checkpoint import BestCheckpoint
 from regbench.techniques.capacity import Capacity
@@ -17,6 +17,7 @@ from regbench.techniques.l1 import L1, L1L2
 from regbench.techniques.l2 import L2
 from regbench.techniques.label_smoothing import LabelSmoothing
 from regbench.techniques.reduce_lr_on_plateau import ReduceLROnPlateau
+from regbench.techniques.transfer import Transfer
 from regbench.techniques.weight_decay import WeightDecay
 
 TECHNIQUES: Registry[type[Technique]] = Registry("technique")
@@ -33,6 +34,7 @@ for _cls in (
     L2,
     LabelSmoothing,
     ReduceLROnPlateau,
+    Transfer,
     WeightDecay,
 ):
     TECHNIQUES.register(_cls.name, _cls)
@@ -48,4 +50,13 @@ def make_technique(name: str, params: dict[str, Any]) -> Technique:
     return get_technique(name)(**params)
 
 
-__all__ = ["DATA_KINDS", "TECHNIQUES", "ParamError", "Technique", "get_technique", "make_technique", "require"]
+__all__ = [
+    "DATA_KINDS",
+    "Context",
+    "TECHNIQUES",
+    "ParamError",
+    "Technique",
+    "get_technique",
+    "make_technique",
+    "require",
+]

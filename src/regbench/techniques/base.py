@@ -1,19 +1,29 @@
 """A technique is a frozen dataclass of its parameters plus hooks that default to doing nothing.
 
-Hook order is fixed: techniques in a set are applied in alphabetical order of their names, and
-inside a block the model calls `between` (after the conv/dense layer, before its activation), then
-`after` (after the activation). Kernel penalties and label smoothing are summed over a set, width
-multipliers multiplied, optimizer arguments merged, class weights multiplied; callbacks run in
-the same alphabetical order. Keras is imported inside hooks so that reading and expanding a grid
-never imports TensorFlow.
+Hook order is fixed. Within each step, the techniques of a set run in alphabetical order of their
+names. A cell runs: `setup` (before the cell is seeded: e.g. pretraining, cached) -> seed -> build
+the model: `input_layers`, the architecture or a technique's `body`, and in every hidden block
+`between` (after the conv/dense layer, before its activation) then `after` (after the activation)
+-> `prepare` (on the built model: load weights, freeze) -> compile -> fit -> an optional
+`fine_tune` phase with every layer trainable. Kernel penalties and label smoothing are summed over
+a set, width multipliers multiplied, optimizer arguments merged, class weights multiplied.
+Keras is imported inside hooks so that reading and expanding a grid never imports TensorFlow.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 DATA_KINDS = frozenset({"image", "sequence", "tabular"})
+
+
+class Context(NamedTuple):
+    """What a cell's set-up and preparation hooks may look at."""
+
+    cell: Any  # the Cell
+    dataset: Any  # its DatasetInfo
+    options: Any  # the runner's RunOptions (data_dir, offline, pretrained_dir, threads)
 
 
 class ParamError(ValueError):
@@ -46,17 +56,32 @@ class Technique:
     def check(self) -> None:
         """Raise ParamError for an out-of-range parameter."""
 
-    def skip_reason(self, data_kind: str, model: str) -> str | None:
-        """Why the technique does not apply to this data kind and model, or None if it does."""
-        if data_kind not in self.kinds:
-            return f"needs {' or '.join(sorted(self.kinds))} data; this dataset is {data_kind}"
+    def skip_reason(self, dataset: Any, model: str) -> str | None:
+        """Why the technique does not apply to this dataset (DatasetInfo) and model, or None."""
+        if dataset.kind not in self.kinds:
+            return f"needs {' or '.join(sorted(self.kinds))} data; this dataset is {dataset.kind}"
         return None
 
     def params(self) -> dict[str, Any]:
         # Shallow (parameters are scalars or tuples): asdict's deep copy made grid expansion slow.
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def needs_datasets(self) -> tuple[str, ...]:
+        """Datasets besides the cell's own that the technique reads (a transfer source)."""
+        return ()
+
+    # -- set-up hook: runs before the cell's random generators are seeded ---------------------
+    def setup(self, context: Context) -> dict[str, Any]:
+        """Work done once before the cell's model is built (e.g. pretraining a backbone, which is
+        cached); returns facts for the cell's record (e.g. the transfer source)."""
+        return {}
+
     # -- model hooks --------------------------------------------------------------------------
+    def body(self) -> Any:
+        """A replacement for the architecture's body, (Blocks, input tensor) -> last hidden tensor,
+        e.g. an ImageNet-pretrained network; None keeps the architecture."""
+        return None
+
     def input_layers(self, dataset: Any, seed: int) -> list[Any]:
         """Layers applied to the model's input, active in training only (augmentation): inside
         the model, so they run on its device. `dataset` is the DatasetInfo."""
@@ -78,6 +103,9 @@ class Technique:
         """Layers inserted after the activation of a hidden `block` ("conv" or "dense")."""
         return []
 
+    def prepare(self, model: Any, context: Context) -> None:
+        """Changes the built model before it is compiled (e.g. loads pretrained weights, freezes)."""
+
     # -- training hooks -----------------------------------------------------------------------
     def optimizer_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for the Keras optimizer (e.g. weight_decay)."""
@@ -94,3 +122,7 @@ class Technique:
     def callbacks(self) -> list[Any]:
         """Keras callbacks added to `fit`."""
         return []
+
+    def fine_tune(self) -> tuple[int, float] | None:
+        """(epochs, learning-rate factor) of a second phase with every layer trainable, or None."""
+        return None
