@@ -1,10 +1,11 @@
-"""Fetch the downloadable datasets into Keras' cache (~/.keras/datasets) on a machine with internet.
+"""Fetch the downloadable datasets and ImageNet weights into Keras' cache on a machine with internet.
 
-Run by hand before taking a box offline, then copy ~/.keras/datasets (or point --data-dir at the
-files):
+Run by hand before taking a box offline, then copy ~/.keras (datasets/ and models/), or point
+--data-dir at the dataset files:
 
-    python scripts/fetch_datasets.py                 # mnist, fashion_mnist, cifar10
+    python scripts/fetch_datasets.py                       # mnist, fashion_mnist, cifar10
     python scripts/fetch_datasets.py cifar10
+    python scripts/fetch_datasets.py --weights MobileNetV2 # transfer source imagenet:MobileNetV2
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 
 from regbench.datasets import DATASETS, load_raw
 from regbench.errors import UsageError
+from regbench.pretrained import check_imagenet_weights
+from regbench.techniques.transfer import IMAGENET
 
 DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10")
 
@@ -28,7 +31,23 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help=f"any of {', '.join(DOWNLOADABLE)}",
     )
+    parser.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        choices=sorted(IMAGENET),
+        metavar="NETWORK",
+        help=f"also fetch the ImageNet weights of a network (repeatable): {', '.join(sorted(IMAGENET))}",
+    )
+    parser.add_argument("--image-size", type=int, default=96, help="the transfer image_size (default: 96)")
     args = parser.parse_args(argv)
+    for network in args.weights:
+        try:
+            check_imagenet_weights(network, args.image_size)  # builds it: Keras downloads the weights
+        except UsageError as exc:
+            print(f"fetch_datasets: {exc}", file=sys.stderr)
+            return 2
+        print(f"{network}: ImageNet weights for image size {args.image_size} ready")
     for name in args.names:
         try:
             raw = load_raw(name)  # finds the files, or downloads them through keras.datasets

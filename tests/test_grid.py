@@ -39,7 +39,8 @@ def test_leave_one_out_sets():
 
 def test_quick_grid_counts():
     cells = expand(load_spec("quick")).cells
-    assert len(cells) == 3 * 13 * 3  # datasets x (baseline, 11 alone, the classic four together) x seeds
+    # datasets x (baseline, 12 alone, the classic four together) x seeds, + transfer on digits only
+    assert len(cells) == 3 * 14 * 3 + 3
     assert len({c.cell_id for c in cells}) == len(cells) == len({c.slug for c in cells})
 
 
@@ -149,3 +150,12 @@ def test_imbalanced_entry_is_its_own_condition(write_grid):
     tailed = [c for c in cells if c.imbalance == 10.0]
     assert [c.slug for c in tailed] == ["digits_imb10/n200/mlp/baseline/s1", "digits_imb10/n200/mlp/class_weights/s1"]
     assert "imbalance" not in cells[0].canonical()  # balanced cells keep the ids they always had
+
+
+def test_shipped_fashion_and_standard_grids():
+    fashion = expand(load_spec("fashion")).cells
+    assert len(fashion) == 30 * 2 * 3  # (baseline + 14 alone + all on + all on minus each) x sizes x seeds
+    standard = expand(load_spec("standard"))
+    assert len(standard.cells) == 30 * 2 * 5 * 3  # ... x sizes x seeds x datasets
+    sources = {dict(c.techniques)["transfer"] for c in standard.cells if "transfer" in c.technique_names}
+    assert {dict(params)["source"] for params in sources} == {"imagenet:MobileNetV2"}

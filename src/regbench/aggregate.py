@@ -55,6 +55,10 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
             k: r.get(k)
             for k in ("best_epoch", "epochs_run", "time_per_epoch_s", "wall_time_s", "params", "device", "git_revision")
         }
+        transfer = (r.get("setup") or {}).get("transfer", {})
+        row["transfer_source"] = transfer.get("source")
+        row["transfer_backbone"] = transfer.get("backbone_id")
+        row["source_test_accuracy"] = transfer.get("source_test_accuracy")
         rows.append(row)
     columns = ["cell_id", "slug", "status", "error", *CONDITION[:2], "val_size", "split_seed", "model", "technique_set"]
     frame = pd.DataFrame(rows, columns=None if rows else columns)

@@ -273,6 +273,7 @@ def grid_section(spec: GridSpec, t: Tables) -> str:
         [
             {"dataset": d.name, "train sizes": ", ".join(map(str, d.train_sizes)), "models": ", ".join(d.models), "val size": d.val_size,
              "epochs": d.budget.epochs, "batch": d.budget.batch_size, "optimizer": d.budget.optimizer, "learning rate": d.budget.learning_rate}
+            | ({"imbalance (max/min)": d.imbalance if d.imbalance is not None else "-"} if any(e.imbalance for e in spec.datasets) else {})
             for d in spec.datasets
         ]
     )  # fmt: skip
@@ -306,9 +307,26 @@ def grid_section(spec: GridSpec, t: Tables) -> str:
             f"- Devices: {', '.join(sorted(cells['device'].dropna().unique()))}; regbench git revisions: {', '.join(sorted(cells['git_revision'].dropna().unique())) or 'unknown'}."
         )
         lines.append(f"- Environment: {t.environment}.")
+        lines += transfer_lines(cells)
     return (
         "\n".join(lines) + "\n\n" + md_table(datasets) + "\n\nTechnique parameters:\n\n" + md_table(techniques) + "\n"
     )
+
+
+def transfer_lines(cells: pd.DataFrame) -> list[str]:
+    """One line per transfer source the cells used: backbone and how well it learned its source."""
+    if "transfer_source" not in cells or cells["transfer_source"].isna().all():
+        return []
+    lines = []
+    used = cells.dropna(subset=["transfer_source"]).groupby(["transfer_source", "dataset", "model"], sort=True)
+    for (source, dataset, model), group in used:
+        backbones = ", ".join(sorted(group["transfer_backbone"].dropna().unique()))
+        accuracy = group["source_test_accuracy"].dropna()
+        line = f"- Transfer to {dataset} ({model}) from **{source}**: {len(group)} cells"
+        if backbones:
+            line += f"; backbone `{backbones}` (cached in `pretrained/`), source test accuracy {accuracy.iloc[0]:.3f}"
+        lines.append(line + ".")
+    return lines
 
 
 def results_section(t: Tables) -> str:
