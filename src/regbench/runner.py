@@ -139,7 +139,7 @@ def fit_inputs(keras, data, batch_size: int, seed: int) -> tuple[dict[str, Any],
     train = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
     train = train.shuffle(len(data.x_train), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     val = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(batch_size)
-    return {"x": train}, val
+    return {"x": train, "shuffle": False}, val  # shuffled above; Keras warns about shuffle=True
 
 
 def compile_model(keras, model, cell: Cell, techniques: list, info, learning_rate: float) -> None:
