@@ -53,7 +53,7 @@ class Backbone(NamedTuple):
     meta: dict[str, Any]  # backbone_id, pretraining spec, source_test_accuracy, pretrain_time_s
 
 
-_MEMO: dict[str, Backbone] = {}  # a worker pretrains or reads a backbone once
+_MEMO: dict[str, Backbone] = {}  # a worker pretrains or reads a backbone once per cache folder
 
 
 def backbone(transfer: Any, context: Any) -> Backbone:
@@ -61,9 +61,10 @@ def backbone(transfer: Any, context: Any) -> Backbone:
     cell, info, options = context
     width = float(np.prod([t.width_multiplier() for t in cell.technique_objects()]))
     spec = Pretraining(transfer.origin, cell.model, width, tuple(info.input_shape), transfer.pretrain_epochs)
-    if spec.id in _MEMO:
-        return _MEMO[spec.id]
     folder = Path(options.pretrained_dir) if options.pretrained_dir else None
+    key = f"{folder}/{spec.id}"  # per cache folder: another grid's folder gets its own copy
+    if key in _MEMO:
+        return _MEMO[key]
     if folder is None:
         found = pretrain(spec, options)
     else:
@@ -72,7 +73,7 @@ def backbone(transfer: Any, context: Any) -> Backbone:
         folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(folder / f"{spec.id}.lock")):
             found = read(folder / spec.id) or write(folder / spec.id, pretrain(spec, options))
-    _MEMO[spec.id] = found
+    _MEMO[key] = found
     return found
 
 

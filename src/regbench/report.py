@@ -314,17 +314,19 @@ def grid_section(spec: GridSpec, t: Tables) -> str:
 
 
 def transfer_lines(cells: pd.DataFrame) -> list[str]:
-    """One line per transfer source the cells used: backbone and how well it learned its source."""
+    """One line per transfer source and backbone the cells used, with the backbone's accuracy on
+    its own source test set (a backbone per architecture width)."""
     if "transfer_source" not in cells or cells["transfer_source"].isna().all():
         return []
     lines = []
-    used = cells.dropna(subset=["transfer_source"]).groupby(["transfer_source", "dataset", "model"], sort=True)
-    for (source, dataset, model), group in used:
-        backbones = ", ".join(sorted(group["transfer_backbone"].dropna().unique()))
-        accuracy = group["source_test_accuracy"].dropna()
+    used = cells.dropna(subset=["transfer_source"])
+    for (source, dataset, model, backbone), group in used.groupby(
+        ["transfer_source", "dataset", "model", "transfer_backbone"], sort=True, dropna=False
+    ):
         line = f"- Transfer to {dataset} ({model}) from **{source}**: {len(group)} cells"
-        if backbones:
-            line += f"; backbone `{backbones}` (cached in `pretrained/`), source test accuracy {accuracy.iloc[0]:.3f}"
+        if isinstance(backbone, str):
+            accuracy = group["source_test_accuracy"].dropna()
+            line += f"; backbone `{backbone}` (cached in `pretrained/`), source test accuracy {accuracy.iloc[0]:.3f}"
         lines.append(line + ".")
     return lines
 

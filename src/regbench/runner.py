@@ -143,6 +143,8 @@ def fit_inputs(keras, data, batch_size: int, seed: int) -> tuple[dict[str, Any],
 
 
 def compile_model(keras, model, cell: Cell, techniques: list, info, learning_rate: float) -> None:
+    """Compile with the cell's optimizer at `learning_rate`, the (smoothed) cross-entropy, and
+    the metrics every record holds: accuracy and xent."""
     binary = info.num_classes == 2
     xent = keras.metrics.BinaryCrossentropy if binary else keras.metrics.SparseCategoricalCrossentropy
     model.compile(
