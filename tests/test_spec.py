@@ -80,6 +80,11 @@ CASES = {
         "datasets[0].imbalance",
         "max/min class ratio >= 1",
     ),
+    "unknown transfer source": (
+        TINY_GRID + "[techniques.transfer]\nsource = 'imagenet:AlexNet'\n",
+        "techniques.transfer.source",
+        "pretrain:cifar10",
+    ),
     "duplicate seeds": (TINY_GRID.replace("seeds = [1]", "seeds = [1, 1]"), "seeds", "distinct"),
     "bad toml": (TINY_GRID + "[budget\n", "invalid TOML", ""),
 }

@@ -17,6 +17,7 @@ import re
 import shutil
 import time
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -192,8 +193,9 @@ def imagenet_body(network: str, image_size: int):
     return body
 
 
+@cache
 def check_imagenet_weights(network: str, image_size: int) -> dict[str, Any]:
-    """Build the network once so that missing weights fail here, with a clear message."""
+    """Build the network once per process so that missing weights fail here, with a clear message."""
     import keras
 
     try:

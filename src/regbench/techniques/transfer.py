@@ -66,7 +66,7 @@ class Transfer(Technique):
         from regbench import pretrained
 
         if self.kind == "imagenet":
-            return pretrained.check_imagenet_weights(self.origin, self.image_size) | {"source": self.source}
+            return {**pretrained.check_imagenet_weights(self.origin, self.image_size), "source": self.source}
         return pretrained.backbone(self, context).meta | {"source": self.source}
 
     def body(self) -> Any:
