@@ -34,8 +34,9 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """One row per stored cell. Columns: cell_id, slug, status, error, dataset (with '_imb<r>' for
     a long-tailed training subset), train_size, val_size, split_seed, model, imbalance,
     technique_set, techniques (JSON parameters), seed, epochs, batch_size, optimizer,
-    learning_rate, momentum, {train,val,test}_{loss,accuracy}, accuracy_gap, loss_gap, best_epoch, epochs_run, time_per_epoch_s, wall_time_s, params,
-    device, git_revision."""
+    learning_rate, momentum, {train,val,test}_{loss,accuracy}, accuracy_gap, loss_gap, best_epoch,
+    epochs_run, time_per_epoch_s, wall_time_s, params, device, numerics (dtype policy, "+ XLA"),
+    git_revision, transfer_source, transfer_backbone, source_test_accuracy."""
     rows = []
     for r in records:
         cell = r["cell"]
@@ -55,6 +56,8 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
             k: r.get(k)
             for k in ("best_epoch", "epochs_run", "time_per_epoch_s", "wall_time_s", "params", "device", "git_revision")
         }
+        numerics = r.get("numerics") or {}  # absent in records from before --mixed-precision/--xla
+        row["numerics"] = numerics.get("dtype_policy", "float32") + (" + XLA" if numerics.get("jit_compile") else "")
         transfer = (r.get("setup") or {}).get("transfer", {})
         row["transfer_source"] = transfer.get("source")
         row["transfer_backbone"] = transfer.get("backbone_id")

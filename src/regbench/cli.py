@@ -59,11 +59,43 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--offline", action="store_true", help="never download a dataset")
         sub.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
 
+    def numerics_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--mixed-precision",
+            nargs="?",
+            const="float16",
+            choices=("float16", "bfloat16"),
+            help="train in mixed precision: Keras' mixed_float16 (default) or mixed_bfloat16 policy, output layer "
+            "in float32; recorded per cell (it changes the numbers)",
+        )
+        sub.add_argument("--xla", action="store_true", help="compile with XLA (jit_compile); recorded per cell")
+
     run = add("run", cmd_run, "Train every cell of a grid that is not stored yet.")
     run.add_argument(
         "grid", nargs="?", default=DEFAULT_GRID, help="shipped grid name or path to a .toml file (default: quick)"
     )
-    run.add_argument("--jobs", type=positive_int, default=1, help="cells trained in parallel processes (default: 1)")
+    run.add_argument(
+        "--jobs", type=positive_int, help="cells trained in parallel processes on a machine without GPUs (default: 1)"
+    )
+    run.add_argument(
+        "--cells-per-gpu",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="cells trained at once on each GPU, sharing its memory (default: 1); one worker per GPU and cell slot",
+    )
+    run.add_argument(
+        "--backend",
+        choices=("local", "dask"),
+        default="local",
+        help="local: this machine's processes (joblib); dask: a Dask cluster (default: local)",
+    )
+    run.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler to send cells to, e.g. tcp://10.0.0.5:8786 (implies --backend dask; "
+        "without it --backend dask starts a LocalCluster)",
+    )
     run.add_argument("--force", action="store_true", help="recompute cells that are already stored")
     run.add_argument("--retry-failed", action="store_true", help="recompute cells stored as failed")
     run.add_argument(
@@ -73,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only cells whose slug matches this glob or whose id starts with it (repeatable)",
     )
     data_options(run)
-
+    numerics_options(run)
     run.add_argument("--out", type=Path, default=Path("reports"), help="where the report goes (default: reports)")
 
     report = add(
@@ -92,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     cell.add_argument("cell", metavar="ID_OR_SLUG", help="cell id (or a unique prefix) or slug")
     cell.add_argument("--grid", default=DEFAULT_GRID, help="grid the cell belongs to (default: quick)")
     data_options(cell)
+    numerics_options(cell)
 
     add("grids", cmd_grids, "List the shipped grids.")
     return parser
@@ -179,7 +212,6 @@ def cmd_report(args) -> int:
 def cmd_run(args) -> int:
     from regbench.executor import run_and_store
     from regbench.grid import expand
-    from regbench.runner import RunOptions
     from regbench.spec import load_spec
     from regbench.store import Store
 
@@ -200,13 +232,20 @@ def cmd_run(args) -> int:
     missing = check_data(todo, args) if todo else set()
     todo = [c for c in todo if not needed_datasets(c) & missing]
     print(f"{spec.name}: {len(cells)} cells, {len(done)} already stored, {len(todo)} to run -> {store.dir}")
-    options = RunOptions(data_dir=args.data_dir, offline=args.offline, pretrained_dir=store.dir.parent / "pretrained")
-    summary = run_and_store(todo, store, options, jobs=args.jobs, label=spec.name) if todo else None
+    summary = None
+    if todo:
+        plan = run_plan(args)
+        print(f"running on {plan.describe()}")
+        options = run_options(args, pretrained_dir=store.dir.parent / "pretrained")
+        summary = run_and_store(todo, store, options, plan, label=spec.name)
     failed = store.failed_ids(ids)
-    if store.stored_ids():
+    report = args.out / f"{spec.name}.md"
+    if store.stored_ids() and (summary or not up_to_date(report, store, spec)):
         from regbench.report import build_report
 
         print(f"report: {build_report(spec, args.results, args.out)}")
+    elif store.stored_ids():
+        print(f"report: {report} (up to date)")
     wall = time.perf_counter() - start
     print(
         f"{spec.name}: ran {summary.ran if summary else 0} cells in {wall:.1f} s; {len(ids & store.stored_ids()) - len(failed)} ok, {len(failed)} failed, {len(ids - store.stored_ids())} not stored"
@@ -225,9 +264,36 @@ def cmd_run(args) -> int:
     return 1 if failed else 0
 
 
+def run_plan(args):
+    """Where the cells go: GPUs found here (none when --backend dask --scheduler: the cluster's
+    workers have their own), --jobs, --cells-per-gpu, --backend, --scheduler."""
+    from regbench.devices import detect_gpus
+    from regbench.executor import plan_run
+
+    backend = "dask" if args.scheduler else args.backend
+    gpus = [] if args.scheduler else detect_gpus()
+    if gpus and args.jobs:
+        print(f"note: --jobs {args.jobs} is ignored on a GPU box; --cells-per-gpu sets the workers", file=sys.stderr)
+    return plan_run(args.jobs, gpus, args.cells_per_gpu, backend, args.scheduler)
+
+
+def run_options(args, **more):
+    from regbench.runner import RunOptions
+
+    precision = f"mixed_{args.mixed_precision}" if args.mixed_precision else "float32"
+    return RunOptions(data_dir=args.data_dir, offline=args.offline, precision=precision, xla=args.xla, **more)
+
+
+def up_to_date(report: Path, store, spec) -> bool:
+    """The report was written after the last change to the grid file and to the stored cells
+    (adding, replacing or removing a cell file changes its folder's modification time)."""
+    changed = max(store.dir.stat().st_mtime, Path(spec.path).stat().st_mtime)
+    return report.is_file() and report.stat().st_mtime >= changed
+
+
 def cmd_cell(args) -> int:
     from regbench.grid import expand
-    from regbench.runner import RunOptions, run_cell
+    from regbench.runner import run_cell
     from regbench.spec import load_spec
     from regbench.store import Store
 
@@ -245,9 +311,7 @@ def cmd_cell(args) -> int:
     cell = matches[0]
     print(f"{cell.cell_id}  {cell.slug}")
     store = Store(args.results, spec.name)
-    options = RunOptions(
-        data_dir=args.data_dir, offline=args.offline, verbose=2, pretrained_dir=store.dir.parent / "pretrained"
-    )
+    options = run_options(args, verbose=2, pretrained_dir=store.dir.parent / "pretrained")
     record = run_cell(cell, options)
     path = store.write(record)
     print(result_table(record))

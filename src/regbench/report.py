@@ -303,14 +303,21 @@ def grid_section(spec: GridSpec, t: Tables) -> str:
         lines.append(
             f"- Training time: {cells['wall_time_s'].sum() / 60:.1f} min summed over cells ({cells['wall_time_s'].median():.1f} s median per cell)."
         )
+        lines.append(f"- Devices: {counted(cells['device'])}; numerics: {counted(cells['numerics'])}.")
         lines.append(
-            f"- Devices: {', '.join(sorted(cells['device'].dropna().unique()))}; regbench git revisions: {', '.join(sorted(cells['git_revision'].dropna().unique())) or 'unknown'}."
+            f"- regbench git revisions: {', '.join(sorted(cells['git_revision'].dropna().unique())) or 'unknown'}."
         )
         lines.append(f"- Environment: {t.environment}.")
         lines += transfer_lines(cells)
     return (
         "\n".join(lines) + "\n\n" + md_table(datasets) + "\n\nTechnique parameters:\n\n" + md_table(techniques) + "\n"
     )
+
+
+def counted(values: pd.Series) -> str:
+    """'GPU 0 (NVIDIA H100) 450 cells, GPU 1 (NVIDIA H100) 450 cells': each value and its count."""
+    counts = values.fillna("unknown").value_counts().sort_index()
+    return ", ".join(f"{value} {n} cell{'s' if n > 1 else ''}" for value, n in counts.items())
 
 
 def transfer_lines(cells: pd.DataFrame) -> list[str]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from regbench import __version__, datasets, models
 from regbench.cell import Cell
+from regbench.devices import share_gpu_memory
 from regbench.errors import UsageError
 from regbench.store import SCHEMA_VERSION
 from regbench.techniques import Context
@@ -24,6 +25,11 @@ from regbench.techniques import Context
 # TensorFlow's C++ log (start-up chatter, a spurious tf.data attribute warning) hides real output;
 # its real errors still reach Python as exceptions.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+share_gpu_memory()  # workers that share one GPU (--cells-per-gpu) allocate as they go
+# XLA (--xla) on a GPU: deterministic reductions and scatters, so a cell still repeats exactly.
+os.environ.setdefault("XLA_FLAGS", "--xla_gpu_deterministic_ops=true")
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies --mixed-precision sets
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,9 @@ class RunOptions:
     verbose: int = 0  # Keras' fit verbosity: 0 silent, 2 one line per epoch
     threads: int | None = None  # TensorFlow threads for this process; None = all cores
     pretrained_dir: Path | None = None  # cache of pretrained backbones (transfer); None: this process only
+    # Both change the numbers, so each record keeps them under "numerics".
+    precision: str = "float32"  # a Keras dtype policy from PRECISIONS; mixed_* keep the output in float32
+    xla: bool = False  # compile train and eval steps with XLA (jit_compile=True)
 
 
 def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
@@ -41,22 +50,31 @@ def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
     error, history ({train,val: {metric: [value per epoch]}}), final {train,val,test: {loss,
     accuracy, objective}}, gap {accuracy, loss}, best_epoch, epochs_run, wall_time_s,
     time_per_epoch_s, train_class_counts, setup ({technique: facts}, e.g. the transfer source),
-    params, device, versions, git_revision."""
+    numerics {dtype_policy, jit_compile}, params, device, versions, git_revision. Running out of
+    memory fails the cell with an error starting "out of memory"."""
     start = time.perf_counter()
-    record: dict[str, Any] = {
-        "schema": SCHEMA_VERSION, "cell_id": cell.cell_id, "slug": cell.slug, "cell": cell.canonical(),
-        "status": "ok", "error": None, "history": {}, "final": None, "gap": None, "best_epoch": None,
-        "epochs_run": 0, "time_per_epoch_s": None, "params": None,
-    }  # fmt: skip
+    record = empty_record(cell, options)
     try:
         record.update(train(cell, options))
     except UsageError:
         raise
     except Exception as exc:  # any training error is a result: the grid goes on
         last = traceback.extract_tb(exc.__traceback__)[-1]
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})")
+        error = f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"
+        record.update(status="failed", error=f"out of memory: {error}" if is_out_of_memory(exc) else error)
+        free_memory()
     record.update(wall_time_s=round(time.perf_counter() - start, 3), **environment())
     return record
+
+
+def empty_record(cell: Cell, options: RunOptions, status: str = "ok", error: str | None = None) -> dict[str, Any]:
+    """A record with the cell and no results: what a cell that failed before training holds."""
+    return {
+        "schema": SCHEMA_VERSION, "cell_id": cell.cell_id, "slug": cell.slug, "cell": cell.canonical(),
+        "status": status, "error": error, "history": {}, "final": None, "gap": None, "best_epoch": None,
+        "epochs_run": 0, "time_per_epoch_s": None, "params": None,
+        "numerics": {"dtype_policy": options.precision, "jit_compile": options.xla},
+    }  # fmt: skip
 
 
 def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
@@ -72,11 +90,11 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
     # Set-up (e.g. pretraining a backbone) comes before seeding, so that the cell's random streams
     # are the same whether a backbone was trained now or read from the cache.
     setup = {t.name: notes for t in techniques if (notes := t.setup(context))}
-    keras = seeded_keras(cell.seed, options.threads)
+    keras = seeded_keras(cell.seed, options.threads, options.precision, options.xla)
     model = models.build(cell.model, info.input_shape, info.num_classes, techniques, dataset=info, seed=cell.seed)
     for technique in techniques:
         technique.prepare(model, context)
-    compile_model(keras, model, cell, techniques, info, cell.learning_rate)
+    compile_model(keras, model, cell, techniques, info, cell.learning_rate, options.xla)
     clock = epoch_clock(keras)
 
     train_data, val_data = fit_inputs(keras, data, cell.batch_size, cell.seed)
@@ -93,7 +111,7 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
     for extra_epochs, factor in (plan for t in techniques if (plan := t.fine_tune())):
         # Second phase (transfer): every layer trainable, a smaller learning rate, fresh callbacks.
         model.trainable = True
-        compile_model(keras, model, cell, techniques, info, cell.learning_rate * factor)
+        compile_model(keras, model, cell, techniques, info, cell.learning_rate * factor, options.xla)
         done = len(history["loss"])
         more = fit(done, done + extra_epochs)
         history = {key: history[key] + more.get(key, []) for key in history}
@@ -102,6 +120,7 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
         "history": split_history(history, clock), "epochs_run": epochs_run, "params": int(model.count_params()),
         "time_per_epoch_s": round(statistics.median(clock.seconds), 4) if clock.seconds else None,
         "train_class_counts": class_counts, "setup": setup,
+        "numerics": {"dtype_policy": model.dtype_policy.name, "jit_compile": bool(model.jit_compile)},
     }  # fmt: skip
     if not np.all(np.isfinite(history["loss"])):
         bad = int(np.argmin(np.isfinite(history["loss"]))) + 1
@@ -142,9 +161,10 @@ def fit_inputs(keras, data, batch_size: int, seed: int) -> tuple[dict[str, Any],
     return {"x": train, "shuffle": False}, val  # shuffled above; Keras warns about shuffle=True
 
 
-def compile_model(keras, model, cell: Cell, techniques: list, info, learning_rate: float) -> None:
+def compile_model(keras, model, cell: Cell, techniques: list, info, learning_rate: float, xla: bool = False) -> None:
     """Compile with the cell's optimizer at `learning_rate`, the (smoothed) cross-entropy, and
-    the metrics every record holds: accuracy and xent."""
+    the metrics every record holds: accuracy and xent. XLA only when asked: Keras' "auto" would
+    turn it on for TensorFlow on a GPU, and it changes the numbers. JAX always compiles with XLA."""
     binary = info.num_classes == 2
     xent = keras.metrics.BinaryCrossentropy if binary else keras.metrics.SparseCategoricalCrossentropy
     model.compile(
@@ -154,11 +174,13 @@ def compile_model(keras, model, cell: Cell, techniques: list, info, learning_rat
         metrics=["accuracy", xent(name="xent")],
         # Several steps per call cut per-step Python overhead on tiny data; the numbers are unchanged.
         steps_per_execution=32,
+        jit_compile=True if xla or keras.backend.backend() == "jax" else False,
     )
 
 
-def seeded_keras(seed: int, threads: int | None):
-    """Keras with a fresh session, every random generator seeded, and deterministic TensorFlow ops."""
+def seeded_keras(seed: int, threads: int | None, precision: str = "float32", xla: bool = False):
+    """Keras with a fresh session, every random generator seeded, deterministic TensorFlow ops, and
+    `precision` as the dtype policy of the layers built next (reset for every cell of a worker)."""
     import keras
 
     if keras.backend.backend() == "tensorflow":
@@ -171,10 +193,48 @@ def seeded_keras(seed: int, threads: int | None):
                 tf.config.threading.set_inter_op_parallelism_threads(threads)
             except RuntimeError:
                 pass
-        tf.config.experimental.enable_op_determinism()
+        # Keras refuses XLA while op determinism is on (not every op has a deterministic XLA kernel);
+        # XLA's CPU kernels are deterministic, its GPU ones made so by the flag below.
+        if xla:
+            from tensorflow.python.framework import config as tf_config  # public API has no "disable"
+
+            tf_config.disable_op_determinism()
+        else:
+            tf.config.experimental.enable_op_determinism()
     keras.backend.clear_session()
+    keras.config.set_dtype_policy(precision)
     keras.utils.set_random_seed(seed)
+    own_python_random(seed)
     return keras
+
+
+def own_python_random(seed: int) -> None:
+    """Keras draws the seed of every unseeded layer and initializer from Python's global `random`,
+    which other threads of the process draw from too (a Dask worker's event loop samples it to
+    compress messages), so weights depended on message timing. Keras gets a generator of its own,
+    in the state `random.seed(seed)` gives the global one: the same numbers as a plain process."""
+    import random
+
+    from keras.src.random import seed_generator  # private: Keras has no public hook for this
+
+    if hasattr(seed_generator, "python_random"):
+        seed_generator.python_random = random.Random(seed)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """TensorFlow's ResourceExhaustedError, XLA's RESOURCE_EXHAUSTED (JAX), torch's OutOfMemoryError."""
+    text = f"{type(exc).__name__} {exc}"
+    return any(mark in text for mark in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "OutOfMemory", "out of memory"))
+
+
+def free_memory() -> None:
+    """After a failed cell, drop its model and graphs so the next cell of this worker starts clean."""
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
 
 
 def make_optimizer(keras, cell: Cell, techniques: list, learning_rate: float | None = None) -> Any:
@@ -252,34 +312,41 @@ def split_history(history: dict[str, list[float]], clock) -> dict[str, dict[str,
 
 
 def environment() -> dict[str, Any]:
-    """device, versions and git_revision of this process."""
-    return {"device": device_name(), "versions": versions(), "git_revision": git_revision()}
+    """device, worker {host, pid, cuda_visible_devices}, versions and git_revision of this process."""
+    worker = {
+        "host": platform.node(),
+        "pid": os.getpid(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
+    return {"device": device_name(), "worker": worker, "versions": versions(), "git_revision": git_revision()}
 
 
 @lru_cache(maxsize=1)
 def device_name() -> str:
+    """'GPU 1 (NVIDIA H100 80GB HBM3)' (the physical index CUDA_VISIBLE_DEVICES gave this worker)
+    or 'CPU (x86_64, 2 cores)'."""
     import keras
 
-    backend = keras.backend.backend()
+    backend, gpu = keras.backend.backend(), None
     if backend == "tensorflow":
         import tensorflow as tf
 
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpus:
-            details = tf.config.experimental.get_device_details(gpus[0])
-            return f"GPU ({details.get('device_name', gpus[0].name)})"
+        if gpus := tf.config.list_physical_devices("GPU"):
+            gpu = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
     elif backend == "jax":
         import jax
 
-        device = jax.devices()[0]
-        if device.platform != "cpu":
-            return f"GPU ({device.device_kind})"
+        if (device := jax.devices()[0]).platform != "cpu":
+            gpu = device.device_kind
     elif backend == "torch":
         import torch
 
         if torch.cuda.is_available():
-            return f"GPU ({torch.cuda.get_device_name(0)})"
-    return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+            gpu = torch.cuda.get_device_name(0)
+    if gpu is None:
+        return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    return f"GPU {visible or 0} ({gpu})"
 
 
 @lru_cache(maxsize=1)
