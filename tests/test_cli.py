@@ -45,7 +45,8 @@ def test_run_then_resume_force_and_only(write_grid, tmp_path, capsys):
     assert (
         main(["run", str(grid), "--results", str(results), "--out", str(results / "reports")]) == 0
     )  # resume: nothing to do
-    assert "2 already stored, 0 to run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 already stored, 0 to run" in out and "(up to date)" in out  # the report is not rebuilt
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
 
     assert (
@@ -65,7 +66,7 @@ def test_run_then_resume_force_and_only(write_grid, tmp_path, capsys):
         == 0
     )
     out = capsys.readouterr().out
-    assert "1 to run" in out and "ran 1 cells" in out
+    assert "1 to run" in out and "ran 1 cells" in out and "(up to date)" not in out
     changed = [p for p in mtimes if p.stat().st_mtime_ns != mtimes[p]]
     assert len(changed) == 1 and "dropout" in json.loads(changed[0].read_text())["slug"]
     assert numbers(stored(results)[changed[0].stem]) == numbers(first[changed[0].stem])

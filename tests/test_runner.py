@@ -70,8 +70,40 @@ def test_exception_is_a_failed_cell(monkeypatch):
     from regbench import models
 
     def broken(*args, **kwargs):
-        raise RuntimeError("out of memory (simulated)")
+        raise RuntimeError("a broken model (simulated)")
 
     monkeypatch.setattr(models, "build", broken)
     record = run_cell(tiny_cell())
-    assert record["status"] == "failed" and record["error"].startswith("RuntimeError: out of memory (simulated)")
+    assert record["status"] == "failed" and record["error"].startswith("RuntimeError: a broken model (simulated)")
+
+
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow", reason="TensorFlow's OOM error")
+def test_running_out_of_gpu_memory_is_a_failed_cell_and_the_worker_goes_on(monkeypatch):
+    import tensorflow as tf
+
+    from regbench import runner
+
+    real_compile = runner.compile_model
+
+    def out_of_memory(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[4096,4096]")
+
+    monkeypatch.setattr(runner, "compile_model", out_of_memory)
+    record = run_cell(tiny_cell())
+    assert record["status"] == "failed"
+    assert record["error"].startswith("out of memory: ResourceExhaustedError: OOM when allocating tensor")
+    monkeypatch.setattr(runner, "compile_model", real_compile)
+    assert run_cell(tiny_cell())["status"] == "ok"
+
+
+def test_mixed_precision_and_xla_are_recorded_and_reset_for_the_next_cell():
+    from regbench.runner import RunOptions
+
+    cell = tiny_cell("digits", "small_cnn", {"batchnorm": {}}, epochs=2)
+    plain = run_cell(cell)
+    assert plain["numerics"] == {"dtype_policy": "float32", "jit_compile": plain["versions"]["backend"] == "jax"}
+    mixed = run_cell(cell, RunOptions(precision="mixed_bfloat16", xla=True))
+    assert mixed["status"] == "ok" and mixed["numerics"] == {"dtype_policy": "mixed_bfloat16", "jit_compile": True}
+    assert numbers(mixed)["final"] != numbers(plain)["final"]  # it changes the numbers: hence recorded
+    assert numbers(run_cell(cell, RunOptions(precision="mixed_bfloat16", xla=True))) == numbers(mixed)
+    assert numbers(run_cell(cell)) == numbers(plain)  # the next cell of the process is float32 again

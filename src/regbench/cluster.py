@@ -35,9 +35,9 @@ def connect(plan: Plan) -> Iterator[Any]:
     """A distributed Client: to `plan.scheduler`, else to a cluster started here and closed after."""
     distributed = import_distributed()
     if plan.scheduler:
-        try:
-            client = distributed.Client(plan.scheduler, timeout="30s")
-        except OSError as exc:
+        try:  # waits distributed.comm.timeouts.connect (Dask's config, 30 s by default)
+            client = distributed.Client(plan.scheduler)
+        except (OSError, ValueError) as exc:
             raise UsageError(
                 f"--scheduler {plan.scheduler}: no Dask scheduler answers there ({exc}); allowed: the address "
                 "`dask scheduler` prints, e.g. tcp://10.0.0.5:8786"
@@ -68,17 +68,25 @@ def local_cluster(distributed, plan: Plan):
 
 
 def dask_results(cells: list[Cell], options: RunOptions, plan: Plan) -> Iterator[dict[str, Any]]:
-    """Result records of `cells` in the order the cluster finishes them."""
-    distributed = import_distributed()
-    with connect(plan) as client:
-        if not plan.scheduler:  # our own workers share this machine's cores
-            options = replace(options, threads=options.threads or threads_per_worker(plan.workers))
+    """Result records of `cells` in the order the cluster finishes them. Connects now; the client
+    (and a cluster started here) closes when the records run out."""
+    stack = contextlib.ExitStack()
+    client = stack.enter_context(connect(plan))
+    if not plan.scheduler:  # our own workers share this machine's cores
+        options = replace(options, threads=options.threads or threads_per_worker(plan.workers))
+    return finished(stack, client, cells, options)
+
+
+def finished(stack: contextlib.ExitStack, client, cells: list[Cell], options: RunOptions) -> Iterator[dict[str, Any]]:
+    from distributed import as_completed
+
+    with stack:
         run = uuid.uuid4().hex[:8]  # task keys unique per run: a cluster keeps finished keys a while
         futures = {
             client.submit(run_in_worker, cell, options, key=f"regbench-{cell.slug}-{cell.cell_id}-{run}"): cell
             for cell in cells
         }
-        for future in distributed.as_completed(futures):
+        for future in as_completed(futures):
             yield collect(future, futures.pop(future), options)
 
 

@@ -73,12 +73,16 @@ def run_in_worker(cell: Cell, options: RunOptions, lock_dir: str | None = None, 
 
 
 def results(cells: list[Cell], options: RunOptions, plan: Plan = Plan()) -> Iterator[dict[str, Any]]:
-    """Result records of `cells` in the order they finish."""
+    """Result records of `cells` in the order they finish. A Dask cluster is connected to (or
+    started) before this returns, so a bad scheduler address fails before any cell."""
     if plan.backend == "dask":
         from regbench.cluster import dask_results
 
-        yield from dask_results(cells, options, plan)
-        return
+        return dask_results(cells, options, plan)
+    return local_results(cells, options, plan)
+
+
+def local_results(cells: list[Cell], options: RunOptions, plan: Plan) -> Iterator[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="regbench-slots-") as lock_dir:
         if plan.workers == 1 or len(cells) == 1:
             for cell in cells:
@@ -106,8 +110,9 @@ def run_and_store(
 ) -> Summary:
     """Run `cells`, store each result as it arrives, show progress; returns what ran and failed."""
     summary = Summary()
+    records = results(cells, options, plan)
     with tqdm(total=len(cells), desc=label, unit="cell", dynamic_ncols=True) as bar:
-        for record in results(cells, options, plan):
+        for record in records:
             store.write(record)
             summary.ran += 1
             if record["status"] != "ok":
