@@ -164,3 +164,30 @@ def test_sigkill_then_rerun_loses_nothing(kill_after_files, write_grid, tmp_path
     assert killed.keys() == clean.keys() and len(clean) == 6
     assert {k: numbers(v) for k, v in killed.items()} == {k: numbers(v) for k, v in clean.items()}
     assert sorted(p.name for p in cells.iterdir()) == sorted(f"{k}.json" for k in clean)  # no temp files
+
+
+def test_a_local_worker_that_dies_stops_the_run_with_one_line_and_a_rerun_completes(write_grid, tmp_path, capsys):
+    import threading
+
+    import psutil
+
+    grid = write_grid(TINY_GRID.replace("seeds = [1]", "seeds = [1, 2, 3]").replace("epochs = 3", "epochs = 30"))
+    argv = ["run", str(grid), "--jobs", "2", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "o")]
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.update(rc=main(argv)))
+    runner.start()
+
+    def loky_workers() -> list:
+        return [p for p in psutil.Process().children(recursive=True) if "popen_loky" in " ".join(p.cmdline())]
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not loky_workers():
+        time.sleep(0.1)
+    time.sleep(3)  # inside a cell
+    loky_workers()[0].kill()
+    runner.join(timeout=300)
+    err = capsys.readouterr().err
+    assert outcome == {"rc": 1}
+    assert "regbench: error: a worker process died" in err and "run the same command to resume" in err
+    assert all(r["status"] == "ok" for r in stored(tmp_path / "r").values())
+    assert main(argv) == 0 and len(stored(tmp_path / "r")) == 6

@@ -210,6 +210,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
     from regbench.executor import run_and_store
     from regbench.grid import expand
     from regbench.spec import load_spec
@@ -237,7 +239,15 @@ def cmd_run(args) -> int:
         plan = run_plan(args)
         print(f"running on {plan.describe()}")
         options = run_options(args, pretrained_dir=store.dir.parent / "pretrained")
-        summary = run_and_store(todo, store, options, plan, label=spec.name)
+        try:
+            summary = run_and_store(todo, store, options, plan, label=spec.name)
+        except TerminatedWorkerError as exc:  # killed, or a crash in native code (Dask retries instead)
+            first_line = str(exc).strip().splitlines()[0]
+            print(
+                f"regbench: error: a worker process died ({first_line}); the cells it finished are stored, run the same command to resume",
+                file=sys.stderr,
+            )
+            return 1
     failed = store.failed_ids(ids)
     report = args.out / f"{spec.name}.md"
     if store.stored_ids() and (summary or not up_to_date(report, store, spec)):

@@ -1,0 +1,62 @@
+"""Dask overhead: a tiny grid on a Dask LocalCluster (2 worker processes) vs joblib workers locally.
+
+Both from empty results, each in a fresh `regbench run` process with the same worker count; prints
+wall times and the ratio. Writes only into a temporary folder.
+
+    python benchmarks/dask_overhead.py [--workers 2] [--seeds 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Digits, an MLP, 5 epochs: baseline and dropout per seed (a few seconds per cell).
+GRID = """
+seeds = {seeds}
+models = ["mlp"]
+[budget]
+epochs = 5
+batch_size = 32
+[design]
+add_one = ["dropout"]
+[[datasets]]
+name = "digits"
+train_sizes = [200]
+"""
+
+
+def timed_run(grid: Path, folder: Path, extra: list[str]) -> float:
+    argv = [sys.executable, "-m", "regbench.cli", "run", str(grid), "--results", str(folder / "results")]
+    start = time.perf_counter()
+    subprocess.run([*argv, "--out", str(folder / "reports"), *extra], capture_output=True, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        grid = tmp / "tiny.toml"
+        grid.write_text(GRID.format(seeds=list(range(1, args.seeds + 1))))
+        jobs = ["--jobs", str(args.workers)]
+        local = timed_run(grid, tmp / "local", jobs)
+        dask = timed_run(grid, tmp / "dask", [*jobs, "--backend", "dask"])
+    cells = 2 * args.seeds
+    print(f"{cells} cells (digits, mlp, 5 epochs), {args.workers} workers, from empty results")
+    print(f"{'backend':34} {'wall (s)':>8}")
+    print(f"{'local (joblib loky)':34} {local:8.1f}")
+    print(f"{'dask (LocalCluster, started here)':34} {dask:8.1f}")
+    print(f"{'ratio dask / local':34} {dask / local:8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
