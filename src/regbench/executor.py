@@ -35,10 +35,12 @@ class Plan:
     scheduler: str | None = None
 
     def describe(self) -> str:
-        where = f"{len(set(self.devices))} GPU(s), {self.workers // max(1, len(set(self.devices)))} cell(s) per GPU"
-        where = where if self.devices else f"CPU, {self.workers} worker(s)"
-        engine = f"dask {self.scheduler or 'LocalCluster'}" if self.backend == "dask" else "local"
-        return f"{where}; {engine}"
+        """One line for the user, e.g. '2 GPU(s), 2 cell(s) per GPU; local'."""
+        if self.scheduler:
+            return f"the Dask cluster at {self.scheduler} (its workers)"
+        gpus = len(set(self.devices))
+        where = f"{gpus} GPU(s), {self.workers // gpus} cell(s) per GPU" if gpus else f"CPU, {self.workers} worker(s)"
+        return f"{where}; {'dask LocalCluster' if self.backend == 'dask' else 'local'}"
 
 
 def plan_run(

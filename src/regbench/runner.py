@@ -29,8 +29,6 @@ share_gpu_memory()  # workers that share one GPU (--cells-per-gpu) allocate as t
 # XLA (--xla) on a GPU: deterministic reductions and scatters, so a cell still repeats exactly.
 os.environ.setdefault("XLA_FLAGS", "--xla_gpu_deterministic_ops=true")
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies --mixed-precision sets
-
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -40,7 +38,7 @@ class RunOptions:
     threads: int | None = None  # TensorFlow threads for this process; None = all cores
     pretrained_dir: Path | None = None  # cache of pretrained backbones (transfer); None: this process only
     # Both change the numbers, so each record keeps them under "numerics".
-    precision: str = "float32"  # a Keras dtype policy from PRECISIONS; mixed_* keep the output in float32
+    precision: str = "float32"  # Keras dtype policy: float32, mixed_float16 or mixed_bfloat16 (output float32)
     xla: bool = False  # compile train and eval steps with XLA (jit_compile=True)
 
 
