@@ -27,7 +27,24 @@ def test_defaults_and_overrides(write_grid):
     assert spec.technique("dropout").rate == 0.5  # the technique's default
 
 
+SWEEP = '[[design.sweeps]]\ntechnique = "dropout"\nparam = "{param}"\nvalues = {values}\n'
+
 CASES = {
+    "sweep of an unknown parameter": (
+        TINY_GRID + SWEEP.format(param="ratio", values="[0.1, 0.2]"),
+        "design.sweeps[0].param: 'ratio' is not a parameter of dropout",
+        "allowed: rate, placement",
+    ),
+    "sweep value out of range": (
+        TINY_GRID + SWEEP.format(param="rate", values="[0.1, 1.5]"),
+        "design.sweeps[0].rate: 1.5 is out of range",
+        "0 <= rate < 1",
+    ),
+    "sweep of one value": (
+        TINY_GRID + SWEEP.format(param="rate", values="[0.1]"),
+        "design.sweeps[0].values",
+        "at least two distinct values",
+    ),
     "unknown top key": (
         TINY_GRID.replace("seeds = [1]", "seeds = [1]\nepoch = 3"),
         "epoch: unknown key",

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from regbench.cell import set_label, varying_params
 from regbench.stats import crosses_zero, holm, mean_ci, paired_p
 
 CONDITION = ["dataset", "train_size", "model"]
@@ -44,7 +45,7 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         row |= {k: cell.get(k) for k in ("dataset", "train_size", "val_size", "split_seed", "model", "imbalance")}
         if row["imbalance"] is not None:  # a long-tailed subset is a condition of its own
             row["dataset"] = f"{cell['dataset']}_imb{row['imbalance']:g}"
-        row["technique_set"] = "+".join(sorted(cell["techniques"])) or BASELINE
+        row["technique_set"] = cell["techniques"]  # labelled below, once every cell is known
         row["techniques"] = json.dumps(cell["techniques"], sort_keys=True)
         row |= {k: cell.get(k) for k in ("seed", "epochs", "batch_size", "optimizer", "learning_rate", "momentum")}
         for split in ("train", "val", "test"):
@@ -63,6 +64,10 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         row["transfer_backbone"] = transfer.get("backbone_id")
         row["source_test_accuracy"] = transfer.get("source_test_accuracy")
         rows.append(row)
+    # A sweep's cells differ in a parameter: labels show it ("dropout(rate=0.25)"), as slugs do.
+    varying = varying_params(row["technique_set"] for row in rows)
+    for row in rows:
+        row["technique_set"] = set_label(row["technique_set"], varying)
     columns = ["cell_id", "slug", "status", "error", *CONDITION[:2], "val_size", "split_seed", "model", "technique_set"]
     frame = pd.DataFrame(rows, columns=None if rows else columns)
     return (

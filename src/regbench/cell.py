@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, fields
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
@@ -28,6 +29,9 @@ class Cell:
     learning_rate: float
     momentum: float | None = None  # None for optimizers without momentum
     imbalance: float | None = None  # max/min class ratio of a long-tailed training subset; None: stratified
+    # Parameters shown in labels: those a sweep varies ({name: (param, ...)} as tuples). Not part
+    # of the identity: the parameters themselves are.
+    shown: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def technique_names(self) -> tuple[str, ...]:
@@ -35,8 +39,8 @@ class Cell:
 
     @property
     def technique_set(self) -> str:
-        """'dropout+l2', or 'baseline' for the empty set."""
-        return "+".join(self.technique_names) or "baseline"
+        """'dropout+l2', 'dropout(rate=0.25)' where a sweep varies the rate, or 'baseline'."""
+        return set_label({name: dict(params) for name, params in self.techniques}, dict(self.shown))
 
     @property
     def data_label(self) -> str:
@@ -51,7 +55,7 @@ class Cell:
     def canonical(self) -> dict[str, Any]:
         """Plain JSON-able dict; keys whose value is None are left out, so that a field added later
         with a None default keeps every existing cell id."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict deep-copies: slow
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.compare}  # asdict deep-copies: slow
         data["techniques"] = {name: dict(params) for name, params in self.techniques}
         return {k: v for k, v in data.items() if v is not None}
 
@@ -76,3 +80,29 @@ class Cell:
 def freeze_techniques(techniques: dict[str, dict[str, Any]]) -> TechniqueParams:
     """{name: {param: value}} -> the sorted tuple form stored in a Cell."""
     return tuple((name, tuple(sorted(techniques[name].items()))) for name in sorted(techniques))
+
+
+def set_label(techniques: dict[str, dict[str, Any]], shown: dict[str, Iterable[str]]) -> str:
+    """'dropout(rate=0.25)+l2': technique names, sorted, with the `shown` parameters' values;
+    'baseline' for none."""
+
+    def value(v: Any) -> str:
+        return f"{v:g}" if isinstance(v, float) else str(v).lower() if isinstance(v, bool) else str(v)
+
+    parts = []
+    for name in sorted(techniques):
+        keys = [k for k in shown.get(name, ()) if k in techniques[name]]
+        parts.append(name + (f"({','.join(f'{k}={value(techniques[name][k])}' for k in keys)})" if keys else ""))
+    return "+".join(parts) or "baseline"
+
+
+def varying_params(technique_sets: Iterable[dict[str, dict[str, Any]]]) -> dict[str, tuple[str, ...]]:
+    """{technique: parameters that take more than one value across `technique_sets`}: what a label
+    must show to tell a sweep's cells apart (e.g. {"dropout": ("rate",)})."""
+    seen: dict[str, dict[str, set]] = {}
+    for techniques in technique_sets:
+        for name, params in techniques.items():
+            for key, v in params.items():
+                seen.setdefault(name, {}).setdefault(key, set()).add(repr(v))
+    varying = {name: tuple(sorted(k for k, vs in by_key.items() if len(vs) > 1)) for name, by_key in seen.items()}
+    return {name: keys for name, keys in varying.items() if keys}

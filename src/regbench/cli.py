@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("regbench: interrupted; stored cells are kept, run again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `regbench list | head`: the reader has gone, nothing is wrong
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so that Python's exit flush stays quiet
+        return 0
 
 
 def positive_int(text: str) -> int:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
+from typing import Any
 
-from regbench.cell import Cell
+from regbench.cell import Cell, varying_params
 from regbench.datasets import get_dataset
 from regbench.errors import UsageError
 from regbench.models import get_model
 from regbench.spec import Design, GridSpec
 
-TechniqueSet = tuple[str, ...]  # sorted names; () is the baseline
+Member = tuple[str, tuple[tuple[str, Any], ...]]  # (technique, parameters a sweep sets)
+TechniqueSet = tuple[Member, ...]  # sorted by name; () is the baseline
 
 
 @dataclass(frozen=True)
@@ -30,24 +32,32 @@ class Expansion:
     excluded: tuple[Exclusion, ...]
 
 
-def unique(sets: Iterable[Iterable[str]]) -> list[TechniqueSet]:
+def plain(names: Iterable[str]) -> TechniqueSet:
+    """Techniques with the grid's parameters (no sweep value)."""
+    return tuple((name, ()) for name in names)
+
+
+def unique(sets: Iterable[Iterable[Member]]) -> list[TechniqueSet]:
     """Sorted, de-duplicated technique sets in order of first appearance."""
     return list(dict.fromkeys(tuple(sorted(set(s))) for s in sets))
 
 
 def design_sets(design: Design) -> list[TechniqueSet]:
     """Every technique set the design asks for (union of its parts, duplicates removed)."""
-    sets: list[Iterable[str]] = []
+    sets: list[Iterable[Member]] = []
     if design.baseline:
         sets.append(())
     if design.add_one:
-        sets += [(), *((t,) for t in design.add_one)]
+        sets += [(), *(plain([t]) for t in design.add_one)]
     if design.leave_one_out:
-        full = tuple(design.leave_one_out)
-        sets += [full, *(tuple(t for t in full if t != left) for left in full)]
+        full = plain(design.leave_one_out)
+        sets += [full, *(tuple(m for m in full if m != left) for left in full)]
     for r in range(len(design.factorial) + 1) if design.factorial else ():
-        sets += list(combinations(design.factorial, r))
-    sets += list(design.sets)
+        sets += list(combinations(plain(design.factorial), r))
+    sets += [plain(s) for s in design.sets]
+    for sweep in design.sweeps:  # the reference (the `with` set alone), then one set per value
+        reference = plain(sweep.with_)
+        sets += [reference, *(((sweep.technique, ((sweep.param, v),)), *reference) for v in sweep.values)]
     return unique(sets)
 
 
@@ -55,11 +65,11 @@ def check_conflicts(spec: GridSpec, sets: list[TechniqueSet]) -> None:
     """Reject sets with two techniques of one group (e.g. two augmentation policies)."""
     for members in sets:
         groups: dict[str, str] = {}
-        for name in members:
+        for name, _ in members:
             group = spec.technique(name).group
             if group and group in groups:
                 raise UsageError(
-                    f"{spec.path}: design: the set {'+'.join(members)} combines {groups[group]} and {name}, which contradict ({group}); allowed: one {group} technique per set"
+                    f"{spec.path}: design: the set {'+'.join(n for n, _ in members)} combines {groups[group]} and {name}, which contradict ({group}); allowed: one {group} technique per set"
                 )
             if group:
                 groups[group] = name
@@ -81,12 +91,12 @@ def expand(spec: GridSpec) -> Expansion:
             applicable: list[TechniqueSet] = []
             for members in sets:
                 kept = []
-                for name in members:
-                    reason = spec.technique(name).skip_reason(info, model)
+                for member in members:
+                    reason = spec.technique(member[0]).skip_reason(info, model)
                     if reason:
-                        excluded[Exclusion(entry.name, f"technique {name} ({model})", reason)] = None
+                        excluded[Exclusion(entry.name, f"technique {member[0]} ({model})", reason)] = None
                     else:
-                        kept.append(name)
+                        kept.append(member)
                 applicable.append(tuple(kept))
             for size in entry.train_sizes:
                 for members in unique(applicable):
@@ -97,7 +107,16 @@ def expand(spec: GridSpec) -> Expansion:
         raise UsageError(
             f"{spec.path}: the grid has no cells: every model was excluded ({'; '.join(e.what + ': ' + e.reason for e in excluded)})"
         )
-    return Expansion(tuple(cells.values()), tuple(excluded))
+    return Expansion(labelled(list(cells.values())), tuple(excluded))
+
+
+def labelled(cells: list[Cell]) -> tuple[Cell, ...]:
+    """The cells, with the parameters that differ between cells of one technique (a sweep) shown
+    in their labels and slugs: 'dropout(rate=0.25)'."""
+    varying = varying_params(dict((n, dict(p)) for n, p in c.techniques) for c in cells)
+    if not varying:
+        return tuple(cells)
+    return tuple(replace(c, shown=tuple((n, varying[n]) for n in c.technique_names if n in varying)) for c in cells)
 
 
 def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSet, seed: int) -> Cell:
@@ -108,7 +127,10 @@ def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSe
         val_size=entry.val_size,
         split_seed=entry.split_seed,
         model=model,
-        techniques=tuple((name, tuple(sorted(spec.technique(name).params().items()))) for name in members),
+        techniques=tuple(
+            (name, tuple(sorted((spec.technique(name).params() | dict(sweep_values)).items())))
+            for name, sweep_values in members
+        ),
         seed=seed,
         epochs=budget.epochs,
         batch_size=budget.batch_size,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import tomllib
 import types
 import typing
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -58,6 +58,18 @@ class Design:
     leave_one_out: tuple[str, ...] = ()  # all of them, and all minus each one
     factorial: tuple[str, ...] = ()  # every subset
     sets: tuple[tuple[str, ...], ...] = ()  # explicit sets
+    sweeps: tuple[Sweep, ...] = ()  # one technique parameter over several values ([[design.sweeps]])
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """`technique` with `param` set to each of `values`, on top of the techniques `with` (and that
+    set alone, the sweep's reference: the baseline when `with` is empty)."""
+
+    technique: str
+    param: str
+    values: tuple[Any, ...]
+    with_: tuple[str, ...] = ()  # TOML key "with"
 
 
 @dataclass(frozen=True)
@@ -131,13 +143,20 @@ def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
     techniques_table = table(data.get("techniques", {}), "techniques", fail)
     design = parse_design(table(data.get("design", {}), "design", fail), fail)
     used = sorted(
-        {t for t in design.add_one + design.leave_one_out + design.factorial} | {t for s in design.sets for t in s}
+        {t for t in design.add_one + design.leave_one_out + design.factorial}
+        | {t for s in design.sets for t in s}
+        | {t for sw in design.sweeps for t in (sw.technique, *sw.with_)}
     )
     techniques = []
     for tname in sorted(set(used) | set(techniques_table)):
         names([tname], f"techniques.{tname}", TECHNIQUES.names(), fail)
         params = table(techniques_table.get(tname, {}), f"techniques.{tname}", fail)
         techniques.append((tname, make_dataclass(get_technique(tname), params, f"techniques.{tname}", fail)))
+    sweeps = tuple(
+        check_sweep_values(sw, techniques_table.get(sw.technique, {}), f"design.sweeps[{i}]", fail)
+        for i, sw in enumerate(design.sweeps)
+    )
+    design = replace(design, sweeps=sweeps)
     description = typed(data.get("description", ""), str, "description", fail)
     return GridSpec(name, path, description, seeds, entries, design, tuple(techniques))
 
@@ -181,17 +200,57 @@ def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str
 
 
 def parse_design(data: dict, fail) -> Design:
-    design = make_dataclass(Design, data, "design", fail)
+    design = make_dataclass(Design, {k: v for k, v in data.items() if k != "sweeps"}, "design", fail)
     for key in ("add_one", "leave_one_out", "factorial"):
         names(list(getattr(design, key)), f"design.{key}", TECHNIQUES.names(), fail)
     for i, members in enumerate(design.sets):
         names(list(members), f"design.sets[{i}]", TECHNIQUES.names(), fail)
-    if not (design.baseline or design.add_one or design.leave_one_out or design.factorial or design.sets):
+    raw = data.get("sweeps", [])
+    if not isinstance(raw, list):
+        raise fail("design.sweeps", "must be an array of tables ([[design.sweeps]]) with technique, param, values")
+    sweeps = tuple(
+        parse_sweep(table(x, f"design.sweeps[{i}]", fail), f"design.sweeps[{i}]", fail) for i, x in enumerate(raw)
+    )
+    design = replace(design, sweeps=sweeps)
+    if not (design.baseline or design.add_one or design.leave_one_out or design.factorial or design.sets or sweeps):
         raise fail(
             "design",
-            "the grid has no technique sets; allowed keys: baseline = true, add_one, leave_one_out, factorial, sets",
+            "the grid has no technique sets; allowed keys: baseline = true, add_one, leave_one_out, factorial, sets, sweeps",
         )
     return design
+
+
+def parse_sweep(entry: dict, where: str, fail) -> Sweep:
+    """One [[design.sweeps]] table; the values' types and ranges are checked once the technique's
+    configured parameters are known (`check_sweep_values`)."""
+    check_keys(entry, ("param", "technique", "values", "with"), where, fail)
+    for key in ("technique", "param", "values"):
+        if key not in entry:
+            raise fail(f"{where}.{key}", "missing; a sweep needs technique, param and values")
+    technique = names(entry["technique"], f"{where}.technique", TECHNIQUES.names(), fail)[0]
+    params = [f.name for f in fields(get_technique(technique)) if f.init]
+    param = typed(entry["param"], str, f"{where}.param", fail)
+    if param not in params:
+        raise fail(
+            f"{where}.param", f"'{param}' is not a parameter of {technique}; allowed: {', '.join(params) or 'none'}"
+        )
+    values = entry["values"]
+    if not isinstance(values, list) or len(values) < 2 or len({repr(v) for v in values}) != len(values):
+        raise fail(f"{where}.values", "must be a list of at least two distinct values")
+    with_ = names(entry.get("with", []), f"{where}.with", TECHNIQUES.names(), fail)
+    if technique in with_:
+        raise fail(f"{where}.with", f"lists the swept technique {technique}; allowed: other techniques")
+    return Sweep(technique, param, tuple(values), with_)
+
+
+def check_sweep_values(sweep: Sweep, configured: dict, where: str, fail) -> Sweep:
+    """The sweep with each value typed and range-checked as `technique.param` (e.g. a dropout rate of
+    1.5 fails like `[techniques.dropout] rate = 1.5` would, naming the sweep)."""
+    cls = get_technique(sweep.technique)
+    values = tuple(
+        getattr(make_dataclass(cls, {**configured, sweep.param: v}, where, fail), sweep.param) for v in sweep.values
+    )
+    return replace(sweep, values=values)
 
 
 # -- small strict-config helpers ---------------------------------------------------------------
