@@ -119,3 +119,16 @@ def test_committed_quick_report_regenerates_identically(tmp_path):
     assert sorted(p.name for p in (tmp_path / "reports" / "quick").glob("*.png")) == sorted(
         p.name for p in (ROOT / "reports" / "reference" / "quick").glob("*.png")
     )
+
+
+def test_a_sweep_gets_its_table_and_effect_against_the_parameter(write_grid, tmp_path):
+    from tests.test_grid import SWEEP_GRID
+
+    spec = load_spec(str(write_grid(SWEEP_GRID, name="sweep")))
+    write_synthetic(list(expand(spec).cells), Store(tmp_path / "results", "sweep"))
+    text = build_report(spec, tmp_path / "results", tmp_path / "reports", jobs=1).read_text()
+    section = text.split("## Sweeps: effect against the parameter")[1].split("\n## ")[0]
+    for label in ("dropout(rate=0.1)", "dropout(rate=0.5)", "dropout(rate=0.8)", "batchnorm+l2(factor=0.01)"):
+        assert f"| {label} " in section
+    assert "l2(factor=0.001) " not in section  # add_one's l2 is not a sweep point
+    assert (tmp_path / "reports" / "sweep" / "effect_vs_parameter.png").stat().st_size > 10_000

@@ -269,3 +269,15 @@ def ranking(table: pd.DataFrame) -> pd.DataFrame:
             row[f"tied_{prefix}"] = ", ".join(t for t in tied["technique_set"] if t != best["technique_set"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def sweep_effects(effects: pd.DataFrame, points: dict[str, tuple[str, Any]]) -> pd.DataFrame:
+    """The effects (against the baseline) of a sweep's sets, keyed by the swept value. `points`
+    maps a set label to (sweep name, value), e.g. "dropout(rate=0.25)" -> ("dropout.rate", 0.25).
+    Columns: sweep, value, then those of `effects`."""
+    if effects.empty or not points:
+        return pd.DataFrame()
+    part = effects[effects["technique_set"].isin(points.keys())].copy()
+    part.insert(0, "value", [points[s][1] for s in part["technique_set"]])
+    part.insert(0, "sweep", [points[s][0] for s in part["technique_set"]])
+    return part.sort_values(["sweep", "metric", *CONDITION, "value"], ignore_index=True)

@@ -265,3 +265,32 @@ def interaction_heatmap(factorial: pd.DataFrame, metric: str = "accuracy_gap") -
     fig.colorbar(mesh, ax=axes, label="pp", shrink=0.6)
     fig.suptitle(f"Factorial: main effects (diagonal) and interactions on {METRICS[metric]}, pp")
     return fig
+
+
+def effect_vs_parameter(sweeps: pd.DataFrame) -> plt.Figure:
+    """Figure 7: one row per sweep: change against baseline in accuracy gap (left) and test
+    accuracy (right) against the swept value, one line per dataset, train size and model."""
+    names = sorted(sweeps["sweep"].unique())
+    metrics = [("accuracy_gap", "change in accuracy gap (pp)"), ("test_accuracy", "change in test accuracy (pp)")]
+    fig, axes = plt.subplots(len(names), 2, figsize=(11, 3.6 * len(names)), squeeze=False, layout="constrained")
+    for row, name in enumerate(names):
+        for ax, (metric, ylabel) in zip(axes[row], metrics, strict=True):
+            part = sweeps[(sweeps["sweep"] == name) & (sweeps["metric"] == metric)]
+            for condition, line in part.groupby(["dataset", "train_size", "model"], sort=True):
+                line = line.sort_values("value")
+                ax.errorbar(
+                    line["value"].astype(float),
+                    line["mean"] * 100,
+                    yerr=np.nan_to_num(np.vstack([line["mean"] - line["low"], line["high"] - line["mean"]]) * 100),
+                    marker="o",
+                    capsize=3,
+                    label=condition_label(*condition),
+                )
+            ax.axhline(0, color=BASELINE_COLOR, linewidth=1)
+            values = part["value"].astype(float)
+            if len(values) and values.min() > 0 and values.max() / values.min() >= 20:  # penalty factors
+                ax.set_xscale("log")
+            ax.set_xlabel(name)
+            ax.set_ylabel(ylabel)
+        axes[row, 1].legend(fontsize=7)
+    return fig

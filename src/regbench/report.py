@@ -34,6 +34,7 @@ class Tables:
     factorial: pd.DataFrame
     leave_one_out: pd.DataFrame
     ranking: pd.DataFrame
+    sweeps: pd.DataFrame  # effects of the sets of each [[design.sweeps]], keyed by the swept value
     missing: list[tuple[str, str]]  # (cell_id, slug) of grid cells without a stored result
     ignored: int  # stored results that are not cells of this grid
     environment: str  # library versions seen in the results, e.g. "keras 3.15.1, python 3.11.7"
@@ -47,11 +48,13 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
     cells, history, environment = read_results(store, sorted(stored & expected.keys()))
     summary = agg.summary(cells) if len(cells) else pd.DataFrame()
     design = spec.design
+    effects = agg.effects(cells) if len(cells) else pd.DataFrame()
     return Tables(
         cells=cells,
         history=history,
         summary=summary,
-        effects=agg.effects(cells) if len(cells) else pd.DataFrame(),
+        effects=effects,
+        sweeps=agg.sweep_effects(effects, sweep_points(spec, expected.values())),
         factorial=agg.factorial_effects(cells, design.factorial) if design.factorial and len(cells) else pd.DataFrame(),
         leave_one_out=agg.leave_one_out(cells, design.leave_one_out)
         if design.leave_one_out and len(cells)
@@ -61,6 +64,20 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
         ignored=len(stored - expected.keys()),
         environment=environment,
     )
+
+
+def sweep_points(spec: GridSpec, cells) -> dict[str, tuple[str, Any]]:
+    """{set label: (sweep name, value)} of every [[design.sweeps]] point, e.g.
+    "batchnorm+dropout(rate=0.25)" -> ("dropout.rate with batchnorm", 0.25)."""
+    points = {}
+    for sweep in spec.design.sweeps:
+        name = f"{sweep.technique}.{sweep.param}" + (f" with {'+'.join(sweep.with_)}" if sweep.with_ else "")
+        members = {sweep.technique, *sweep.with_}
+        for cell in cells:
+            params = dict(cell.techniques)
+            if set(params) == members and dict(params[sweep.technique])[sweep.param] in sweep.values:
+                points[cell.technique_set] = (name, dict(params[sweep.technique])[sweep.param])
+    return points
 
 
 def read_results(store: Store, ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -170,6 +187,8 @@ def figure_tasks(t: Tables, folder: Path) -> list[tuple[str, Callable[..., Any],
             tasks.append((f"curves_{dataset} {model}", plots.learning_curves, (curve, cells[dataset, model]), path))
     if len(t.factorial):
         tasks.append(("interactions", plots.interaction_heatmap, (t.factorial,), folder / "interactions.png"))
+    if len(t.sweeps):
+        tasks.append(("sweeps", plots.effect_vs_parameter, (t.sweeps,), folder / "effect_vs_parameter.png"))
     if len(t.effects):
         tasks.append(("heatmap", plots.effect_heatmap, (t.effects,), folder / "effect_heatmap.png"))
         if t.effects.groupby(["dataset", "model"])["train_size"].nunique().max() > 1:
@@ -495,6 +514,17 @@ def render(spec: GridSpec, t: Tables, links: dict[str, str]) -> str:
                 links,
                 "interactions",
                 "Figure 6: main effects (diagonal) and two-way interactions on the accuracy gap, pp.",
+            )
+        )
+    if len(t.sweeps):
+        out.append(
+            "## Sweeps: effect against the parameter\n\nEach value of a swept parameter against the baseline, paired by seed.\n\n"
+            + effects_table(t.sweeps.drop(columns="sweep"), "technique_set")
+            + "\n\n"
+            + figure(
+                links,
+                "sweeps",
+                "Figure 7: change against baseline in accuracy gap and test accuracy as the swept parameter grows, 95% CI.",
             )
         )
     if len(t.leave_one_out):
