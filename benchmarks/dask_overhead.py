@@ -9,11 +9,13 @@ wall times and the ratio. Writes only into a temporary folder.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.regbench_run
+
+from benchmarks.regbench_run import timed_run  # noqa: E402
 
 # Digits, an MLP, 5 epochs: baseline and dropout per seed (a few seconds per cell).
 GRID = """
@@ -30,13 +32,6 @@ train_sizes = [200]
 """
 
 
-def timed_run(grid: Path, folder: Path, extra: list[str]) -> float:
-    argv = [sys.executable, "-m", "regbench.cli", "run", str(grid), "--results", str(folder / "results")]
-    start = time.perf_counter()
-    subprocess.run([*argv, "--out", str(folder / "reports"), *extra], capture_output=True, check=True)
-    return time.perf_counter() - start
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
@@ -47,8 +42,8 @@ def main() -> int:
         grid = tmp / "tiny.toml"
         grid.write_text(GRID.format(seeds=list(range(1, args.seeds + 1))))
         jobs = ["--jobs", str(args.workers)]
-        local = timed_run(grid, tmp / "local", jobs)
-        dask = timed_run(grid, tmp / "dask", [*jobs, "--backend", "dask"])
+        local, _ = timed_run(grid, tmp / "local", *jobs)
+        dask, _ = timed_run(grid, tmp / "dask", *jobs, "--backend", "dask")
     cells = 2 * args.seeds
     print(f"{cells} cells (digits, mlp, 5 epochs), {args.workers} workers, from empty results")
     print(f"{'backend':34} {'wall (s)':>8}")

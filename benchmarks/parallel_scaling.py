@@ -9,27 +9,15 @@ prints a table (wall time, speed-up, cells per minute). Writes only into a tempo
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import joblib
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.regbench_run
 
+import joblib  # noqa: E402
 
-def run_grid(grid: str, jobs: int, folder: Path, only: list[str]) -> tuple[float, str]:
-    """Seconds to run `grid` with `jobs` workers into `folder`, and regbench's last output line."""
-    argv = [sys.executable, "-m", "regbench.cli", "run", grid, "--jobs", str(jobs)]
-    argv += ["--results", str(folder / "results"), "--out", str(folder / "reports")]
-    for pattern in only:
-        argv += ["--only", pattern]
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"regbench run --jobs {jobs} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return seconds, done.stdout.strip().splitlines()[-1]
+from benchmarks.regbench_run import timed_run  # noqa: E402
 
 
 def main() -> int:
@@ -41,7 +29,8 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for jobs in args.jobs:
-            seconds, last = run_grid(args.grid, jobs, Path(tmp) / f"jobs{jobs}", args.only)
+            only = [a for pattern in args.only for a in ("--only", pattern)]
+            seconds, last = timed_run(args.grid, Path(tmp) / f"jobs{jobs}", "--jobs", str(jobs), *only)
             cells = int(last.split("ran ")[1].split()[0])
             rows.append((jobs, seconds, cells))
             print(f"--jobs {jobs}: {last}", flush=True)

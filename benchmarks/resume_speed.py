@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.synthetic_results
 
+from benchmarks.regbench_run import timed_run  # noqa: E402
 from benchmarks.synthetic_results import write_synthetic  # noqa: E402
 from regbench.grid import expand  # noqa: E402
 from regbench.spec import load_spec  # noqa: E402
@@ -41,13 +40,6 @@ train_sizes = [100, 300, 1000]
 """
 
 
-def regbench_run(grid: Path, tmp: Path) -> tuple[float, str]:
-    argv = [sys.executable, "-m", "regbench.cli", "run", str(grid), "--results", str(tmp / "results")]
-    start = time.perf_counter()
-    done = subprocess.run([*argv, "--out", str(tmp / "reports")], capture_output=True, text=True, check=True)
-    return time.perf_counter() - start, done.stdout.strip().splitlines()[-1]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=11)
@@ -59,8 +51,8 @@ def main() -> int:
         grid.write_text(GRID.format(seeds=list(range(1, args.seeds + 1))))
         cells = expand(load_spec(str(grid))).cells
         write_synthetic(cells, Store(tmp / "results", "resume"))
-        first, _ = regbench_run(grid, tmp)
-        resumes = [regbench_run(grid, tmp) for _ in range(args.repeats)]
+        first, _ = timed_run(grid, tmp)
+        resumes = [timed_run(grid, tmp) for _ in range(args.repeats)]
     print(f"{len(cells):,} stored cells; last line: {resumes[-1][1]}")
     print(f"{'regbench run':44} {'seconds':>8}")
     print(f"{'first (writes the report)':44} {first:8.2f}")

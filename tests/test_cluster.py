@@ -12,23 +12,12 @@ from pathlib import Path
 import pytest
 
 from regbench.cli import main
+from tests.conftest import TINY_GRID
 
 distributed = pytest.importorskip("distributed")
 
 # Four cells of a few seconds: two seeds, baseline and dropout (dropout draws Keras seeds).
-GRID = """
-seeds = [1, 2]
-models = ["mlp"]
-[budget]
-epochs = {epochs}
-batch_size = 32
-[design]
-add_one = ["dropout"]
-[[datasets]]
-name = "digits"
-train_sizes = [60]
-val_size = 60
-"""
+GRID = TINY_GRID.replace("seeds = [1]", "seeds = [1, 2]").replace("epochs = 3", "epochs = {epochs}")
 
 
 def stored(results: Path) -> dict[str, dict]:
