@@ -191,3 +191,15 @@ def test_a_local_worker_that_dies_stops_the_run_with_one_line_and_a_rerun_comple
     assert "regbench: error: a worker process died" in err and "run the same command to resume" in err
     assert all(r["status"] == "ok" for r in stored(tmp_path / "r").values())
     assert main(argv) == 0 and len(stored(tmp_path / "r")) == 6
+
+
+def test_list_into_a_reader_that_stops_early_exits_quietly(write_grid):
+    proc = subprocess.Popen(
+        # 4,000 cells: far more output than a pipe holds, so writing goes on after the reader left
+        [sys.executable, "-m", "regbench.cli", "list", str(write_grid(TINY_GRID.replace("seeds = [1]", f"seeds = {list(range(1, 2001))}")))],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+    )  # fmt: skip
+    proc.stdout.readline()
+    proc.stdout.close()  # like `regbench list | head -1`
+    assert proc.wait(timeout=60) == 0 and b"Traceback" not in proc.stderr.read()
+    proc.stderr.close()

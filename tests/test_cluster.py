@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -90,4 +91,20 @@ def test_an_unreachable_scheduler_is_a_one_line_error(write_grid, tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "\n" not in err
     assert "--scheduler tcp://127.0.0.1:9: no Dask scheduler answers there" in err
+    assert not list(tmp_path.glob("*/cells/*.json"))
+
+
+def test_without_dask_or_dask_cuda_the_error_says_what_to_install(monkeypatch, write_grid, tmp_path, capsys):
+    from regbench.errors import UsageError
+    from regbench.executor import Plan, results
+    from regbench.runner import RunOptions
+
+    monkeypatch.setitem(sys.modules, "dask_cuda", None)  # a GPU box without dask-cuda
+    with pytest.raises(UsageError, match=r"needs dask-cuda; allowed: `pip install dask-cuda`"):
+        results([], RunOptions(), Plan(workers=2, devices=("0", "1"), backend="dask"))
+    monkeypatch.setitem(sys.modules, "distributed", None)  # no dask at all
+    grid = str(write_grid(GRID.format(epochs=1)))
+    assert main(["run", grid, "--backend", "dask", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("regbench: error: --backend dask needs dask.distributed") and "regbench[dask]" in err
     assert not list(tmp_path.glob("*/cells/*.json"))
