@@ -52,11 +52,12 @@ def test_report_sections_figures_and_tables(write_grid, tmp_path):
         assert f"(synth/{name})" in text  # embedded by relative link
     assert "None: every cell of the grid ran" in text and "n=3 seeds" in text
     cells_csv = pd.read_csv(tmp_path / "results" / "synth" / "cells.csv")
-    assert len(cells_csv) == len(cells) and list(cells_csv.columns[:6]) == [
+    assert len(cells_csv) == len(cells) and list(cells_csv.columns[:7]) == [
         "cell_id",
         "slug",
         "status",
         "error",
+        "section",
         "dataset",
         "train_size",
     ]

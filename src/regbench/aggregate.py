@@ -1,7 +1,8 @@
 """Results -> tidy DataFrames and statistics across seeds. Never imports TensorFlow.
 
 A *condition* is (dataset, train_size, model): effects are paired against the baseline cell of the
-same condition and seed.
+same condition and seed. In a grid with sections the dataset is labelled with its section
+('A-cpu/fashion_mnist'): each section is its own setting.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ EFFECT_METRICS = ("accuracy_gap", "loss_gap", "test_accuracy")
 
 
 def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per stored cell. Columns: cell_id, slug, status, error, dataset (with '_imb<r>' for
-    a long-tailed training subset), train_size, val_size, split_seed, model, imbalance,
+    """One row per stored cell. Columns: cell_id, slug, status, error, section, dataset (with
+    '_imb<r>' for a long-tailed training subset, '<section>/' in front in a section), train_size, val_size, split_seed, model, imbalance,
     technique_set, techniques (JSON parameters), seed, epochs, batch_size, optimizer,
     learning_rate, momentum, {train,val,test}_{loss,accuracy}, accuracy_gap, loss_gap, best_epoch,
     epochs_run, time_per_epoch_s, wall_time_s, params, device, numerics (dtype policy, "+ XLA"),
@@ -42,9 +43,13 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     for r in records:
         cell = r["cell"]
         row = {"cell_id": r["cell_id"], "slug": r["slug"], "status": r["status"], "error": r["error"]}
-        row |= {k: cell.get(k) for k in ("dataset", "train_size", "val_size", "split_seed", "model", "imbalance")}
+        row |= {
+            k: cell.get(k) for k in ("section", "dataset", "train_size", "val_size", "split_seed", "model", "imbalance")
+        }
         if row["imbalance"] is not None:  # a long-tailed subset is a condition of its own
-            row["dataset"] = f"{cell['dataset']}_imb{row['imbalance']:g}"
+            row["dataset"] = f"{row['dataset']}_imb{row['imbalance']:g}"
+        if row["section"] is not None:
+            row["dataset"] = f"{row['section']}/{row['dataset']}"
         row["technique_set"] = cell["techniques"]  # labelled below, once every cell is known
         row["techniques"] = json.dumps(cell["techniques"], sort_keys=True)
         row |= {k: cell.get(k) for k in ("seed", "epochs", "batch_size", "optimizer", "learning_rate", "momentum")}
@@ -64,11 +69,25 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         row["transfer_backbone"] = transfer.get("backbone_id")
         row["source_test_accuracy"] = transfer.get("source_test_accuracy")
         rows.append(row)
-    # A sweep's cells differ in a parameter: labels show it ("dropout(rate=0.25)"), as slugs do.
-    varying = varying_params(row["technique_set"] for row in rows)
-    for row in rows:
-        row["technique_set"] = set_label(row["technique_set"], varying)
-    columns = ["cell_id", "slug", "status", "error", *CONDITION[:2], "val_size", "split_seed", "model", "technique_set"]
+    # A sweep's cells differ in a parameter: labels show it ("dropout(rate=0.25)"), as slugs do
+    # (within a section: sections set their own parameters).
+    for section in {row["section"] for row in rows}:
+        part = [row for row in rows if row["section"] == section]
+        varying = varying_params(row["technique_set"] for row in part)
+        for row in part:
+            row["technique_set"] = set_label(row["technique_set"], varying)
+    columns = [
+        "cell_id",
+        "slug",
+        "status",
+        "error",
+        "section",
+        *CONDITION[:2],
+        "val_size",
+        "split_seed",
+        "model",
+        "technique_set",
+    ]
     frame = pd.DataFrame(rows, columns=None if rows else columns)
     return (
         frame.sort_values(["dataset", "train_size", "model", "technique_set", "seed"], ignore_index=True)

@@ -29,6 +29,7 @@ class Cell:
     learning_rate: float
     momentum: float | None = None  # None for optimizers without momentum
     imbalance: float | None = None  # max/min class ratio of a long-tailed training subset; None: stratified
+    section: str | None = None  # the grid section ([[sections]]) the cell belongs to; None: no sections
     # Parameters shown in labels: those a sweep varies ({name: (param, ...)} as tuples). Not part
     # of the identity: the parameters themselves are.
     shown: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False, repr=False)
@@ -49,8 +50,10 @@ class Cell:
 
     @property
     def slug(self) -> str:
-        """Readable name, e.g. 'digits/n300/small_cnn/dropout+l2/s1' (ids, not slugs, name files)."""
-        return f"{self.data_label}/n{self.train_size}/{self.model}/{self.technique_set}/s{self.seed}"
+        """Readable name, e.g. 'digits/n300/small_cnn/dropout+l2/s1', 'A-cpu/fashion_mnist/...' in a
+        grid section (ids, not slugs, name files)."""
+        where = f"{self.section}/" if self.section else ""
+        return f"{where}{self.data_label}/n{self.train_size}/{self.model}/{self.technique_set}/s{self.seed}"
 
     def canonical(self) -> dict[str, Any]:
         """Plain JSON-able dict; keys whose value is None are left out, so that a field added later

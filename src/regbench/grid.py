@@ -76,7 +76,21 @@ def check_conflicts(spec: GridSpec, sets: list[TechniqueSet]) -> None:
 
 
 def expand(spec: GridSpec) -> Expansion:
-    """All cells of the grid in a stable order: dataset, train size, model, technique set, seed."""
+    """All cells of the grid in a stable order: section, dataset, train size, model, technique
+    set, seed."""
+    cells: list[Cell] = []
+    excluded: list[Exclusion] = []
+    for part in spec.parts():
+        expansion = expand_part(part)
+        cells += expansion.cells
+        excluded += [
+            replace(e, dataset=f"{part.section}/{e.dataset}") if part.section else e for e in expansion.excluded
+        ]
+    return Expansion(tuple(cells), tuple(excluded))
+
+
+def expand_part(spec: GridSpec) -> Expansion:
+    """The cells of a grid without sections, or of one section (tagged with its name)."""
     sets = design_sets(spec.design)
     check_conflicts(spec, sets)
     cells: dict[str, Cell] = {}
@@ -104,8 +118,9 @@ def expand(spec: GridSpec) -> Expansion:
                         cell = make_cell(spec, entry, size, model, members, seed)
                         cells.setdefault(cell.cell_id, cell)
     if not cells:
+        where = f"section {spec.section}" if spec.section else "the grid"
         raise UsageError(
-            f"{spec.path}: the grid has no cells: every model was excluded ({'; '.join(e.what + ': ' + e.reason for e in excluded)})"
+            f"{spec.path}: {where} has no cells: every model was excluded ({'; '.join(e.what + ': ' + e.reason for e in excluded)})"
         )
     return Expansion(labelled(list(cells.values())), tuple(excluded))
 
@@ -138,4 +153,5 @@ def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSe
         learning_rate=budget.learning_rate,
         momentum=budget.momentum if budget.optimizer in ("sgd", "rmsprop") else None,
         imbalance=entry.imbalance,
+        section=spec.section,
     )

@@ -47,7 +47,9 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
     stored = store.stored_ids()
     cells, history, environment = read_results(store, sorted(stored & expected.keys()))
     summary = agg.summary(cells) if len(cells) else pd.DataFrame()
-    design = spec.design
+    # Each section's sets stay in its own conditions, so the sections' designs can be pooled.
+    factorial = tuple(dict.fromkeys(t for part in spec.parts() for t in part.design.factorial))
+    leave_one_out = tuple(dict.fromkeys(t for part in spec.parts() for t in part.design.leave_one_out))
     effects = agg.effects(cells) if len(cells) else pd.DataFrame()
     return Tables(
         cells=cells,
@@ -55,10 +57,8 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
         summary=summary,
         effects=effects,
         sweeps=agg.sweep_effects(effects, sweep_points(spec, expected.values())),
-        factorial=agg.factorial_effects(cells, design.factorial) if design.factorial and len(cells) else pd.DataFrame(),
-        leave_one_out=agg.leave_one_out(cells, design.leave_one_out)
-        if design.leave_one_out and len(cells)
-        else pd.DataFrame(),
+        factorial=agg.factorial_effects(cells, factorial) if factorial and len(cells) else pd.DataFrame(),
+        leave_one_out=agg.leave_one_out(cells, leave_one_out) if leave_one_out and len(cells) else pd.DataFrame(),
         ranking=agg.ranking(summary) if len(summary) else pd.DataFrame(),
         missing=sorted((i, expected[i].slug) for i in expected.keys() - stored),
         ignored=len(stored - expected.keys()),
@@ -70,10 +70,10 @@ def sweep_points(spec: GridSpec, cells) -> dict[str, tuple[str, Any]]:
     """{set label: (sweep name, value)} of every [[design.sweeps]] point, e.g.
     "batchnorm+dropout(rate=0.25)" -> ("dropout.rate with batchnorm", 0.25)."""
     points = {}
-    for sweep in spec.design.sweeps:
+    for section, sweep in ((p.section, sweep) for p in spec.parts() for sweep in p.design.sweeps):
         name = f"{sweep.technique}.{sweep.param}" + (f" with {'+'.join(sweep.with_)}" if sweep.with_ else "")
         members = {sweep.technique, *sweep.with_}
-        for cell in cells:
+        for cell in (c for c in cells if c.section == section):
             params = dict(cell.techniques)
             if set(params) == members and dict(params[sweep.technique])[sweep.param] in sweep.values:
                 points[cell.technique_set] = (name, dict(params[sweep.technique])[sweep.param])
@@ -183,7 +183,8 @@ def figure_tasks(t: Tables, folder: Path) -> list[tuple[str, Callable[..., Any],
         curves = dict(tuple(agg.curves(t.history, t.cells).groupby(["dataset", "model"], sort=True)))
         cells = dict(tuple(agg.ok(t.cells).groupby(["dataset", "model"], sort=True)))
         for (dataset, model), curve in curves.items():
-            path = folder / f"learning_curves_{dataset}_{model}.png"
+            path = folder / f"learning_curves_{dataset.replace('/', '_')}_{model}.png"  # 'A-cpu/fashion_mnist'
+
             tasks.append((f"curves_{dataset} {model}", plots.learning_curves, (curve, cells[dataset, model]), path))
     if len(t.factorial):
         tasks.append(("interactions", plots.interaction_heatmap, (t.factorial,), folder / "interactions.png"))
@@ -288,6 +289,60 @@ def summary_sentences(t: Tables) -> list[str]:
 
 
 def grid_section(spec: GridSpec, t: Tables) -> str:
+    cells = t.cells
+    n_ok = int((cells["status"] == "ok").sum()) if len(cells) else 0
+    n_failed = len(cells) - n_ok
+    where = (
+        f"{len(spec.sections)} sections ({', '.join(s.section for s in spec.sections)})"
+        if spec.sections
+        else f"design: {design_text(spec.design)}; seeds: {', '.join(map(str, spec.seeds))}"
+    )
+    lines = [
+        f"- Grid file: `{Path(spec.path).name}`; {where}.",
+        f"- Cells: {len(cells) + len(t.missing)} in the grid; {n_ok} ok, {n_failed} failed, {len(t.missing)} missing."
+        + (f" ({t.ignored} stored results of cells no longer in this grid were ignored.)" if t.ignored else ""),
+    ]
+    if len(cells):
+        lines.append(
+            f"- Training time: {cells['wall_time_s'].sum() / 60:.1f} min summed over cells ({cells['wall_time_s'].median():.1f} s median per cell)."
+        )
+        lines.append(f"- Devices: {counted(cells['device'])}; numerics: {counted(cells['numerics'])}.")
+        lines.append(
+            f"- regbench git revisions: {', '.join(sorted(cells['git_revision'].dropna().unique())) or 'unknown'}."
+        )
+        lines.append(f"- Environment: {t.environment}.")
+        lines += transfer_lines(cells)
+    if not spec.sections:
+        return "\n".join(lines) + "\n\n" + setup_tables(spec)
+    parts = ["\n".join(lines) + "\n"]
+    missing = pd.Series([slug.split("/")[0] for _, slug in t.missing], dtype=object)
+    for part in spec.sections:
+        mine = cells[cells["section"] == part.section] if len(cells) else cells
+        ok_here = int((mine["status"] == "ok").sum()) if len(mine) else 0
+        parts.append(
+            f"### Section {part.section} ({part.setting})\n\n"
+            + (f"{part.description}\n\n" if part.description else "")
+            + f"- Design: {design_text(part.design)}; seeds: {', '.join(map(str, part.seeds))}.\n"
+            + f"- Cells: {ok_here} ok, {len(mine) - ok_here} failed, {int((missing == part.section).sum())} missing.\n\n"
+            + setup_tables(part)
+        )
+    return "\n".join(parts)
+
+
+def design_text(d) -> str:
+    """'add_one(dropout, l2); sweeps dropout.rate [0.1, 0.5]': the parts of a design."""
+    return "; ".join(
+        part for part in (
+            "baseline" if d.baseline else "", f"add_one({', '.join(d.add_one)})" if d.add_one else "",
+            f"leave_one_out({', '.join(d.leave_one_out)})" if d.leave_one_out else "", f"factorial({', '.join(d.factorial)})" if d.factorial else "",
+            f"sets {[list(s) for s in d.sets]}" if d.sets else "",
+            *(f"sweep {w.technique}.{w.param} {list(w.values)}" + (f" with {'+'.join(w.with_)}" if w.with_ else "") for w in d.sweeps),
+        ) if part
+    )  # fmt: skip
+
+
+def setup_tables(spec: GridSpec) -> str:
+    """The datasets with their budgets, and the technique parameters, of a grid or section."""
     datasets = pd.DataFrame(
         [
             {"dataset": d.name, "train sizes": ", ".join(map(str, d.train_sizes)), "models": ", ".join(d.models), "val size": d.val_size,
@@ -302,35 +357,7 @@ def grid_section(spec: GridSpec, t: Tables) -> str:
             for n, t_ in spec.techniques
         ]
     )
-    d = spec.design
-    design = "; ".join(
-        part for part in (
-            "baseline" if d.baseline else "", f"add_one({', '.join(d.add_one)})" if d.add_one else "",
-            f"leave_one_out({', '.join(d.leave_one_out)})" if d.leave_one_out else "", f"factorial({', '.join(d.factorial)})" if d.factorial else "",
-            f"sets {[list(s) for s in d.sets]}" if d.sets else "",
-        ) if part
-    )  # fmt: skip
-    cells = t.cells
-    n_ok = int((cells["status"] == "ok").sum()) if len(cells) else 0
-    n_failed = len(cells) - n_ok
-    lines = [
-        f"- Grid file: `{Path(spec.path).name}`; design: {design}; seeds: {', '.join(map(str, spec.seeds))}.",
-        f"- Cells: {len(cells) + len(t.missing)} in the grid; {n_ok} ok, {n_failed} failed, {len(t.missing)} missing."
-        + (f" ({t.ignored} stored results of cells no longer in this grid were ignored.)" if t.ignored else ""),
-    ]
-    if len(cells):
-        lines.append(
-            f"- Training time: {cells['wall_time_s'].sum() / 60:.1f} min summed over cells ({cells['wall_time_s'].median():.1f} s median per cell)."
-        )
-        lines.append(f"- Devices: {counted(cells['device'])}; numerics: {counted(cells['numerics'])}.")
-        lines.append(
-            f"- regbench git revisions: {', '.join(sorted(cells['git_revision'].dropna().unique())) or 'unknown'}."
-        )
-        lines.append(f"- Environment: {t.environment}.")
-        lines += transfer_lines(cells)
-    return (
-        "\n".join(lines) + "\n\n" + md_table(datasets) + "\n\nTechnique parameters:\n\n" + md_table(techniques) + "\n"
-    )
+    return md_table(datasets) + "\n\nTechnique parameters:\n\n" + md_table(techniques) + "\n"
 
 
 def counted(values: pd.Series) -> str:

@@ -74,6 +74,9 @@ class Sweep:
 
 @dataclass(frozen=True)
 class GridSpec:
+    """A grid, or one section of a grid with [[sections]] (each a grid of its own: seeds, budget,
+    design, technique parameters and datasets; its cells carry the section's name)."""
+
     name: str
     path: str
     description: str
@@ -81,12 +84,22 @@ class GridSpec:
     datasets: tuple[DatasetEntry, ...]
     design: Design
     techniques: tuple[tuple[str, Technique], ...]  # configured parameters, by name
+    sections: tuple[GridSpec, ...] = ()  # a grid with [[sections]]: its own fields above are unused
+    section: str | None = None  # this section's name ("A-cpu")
+    setting: str = "full"  # a section's setting: "full" (as the source describes it) or "cpu-sized"
 
     def technique(self, name: str) -> Technique:
         return dict(self.techniques)[name]
 
+    def parts(self) -> tuple[GridSpec, ...]:
+        """The sections, or the grid itself when it has none."""
+        return self.sections or (self,)
+
 
 TOP_KEYS = ("budget", "datasets", "description", "design", "models", "seeds", "techniques")
+SECTIONED_KEYS = ("budget", "description", "models", "sections", "seeds", "techniques")
+SECTION_KEYS = ("budget", "datasets", "description", "design", "models", "name", "seeds", "setting", "techniques")
+SETTINGS = ("full", "cpu-sized")
 DATASET_KEYS = ("name", "train_sizes", "models", "val_size", "split_seed", "imbalance")
 
 
@@ -121,8 +134,49 @@ def load_spec(grid: str) -> GridSpec:
 
 
 def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
+    """A grid from its TOML table; with [[sections]], each section is parsed as a grid whose
+    seeds, budget, models and technique parameters default to the top level's."""
+    if "sections" not in data:
+        return parse_grid(data, name, path)
+
     def fail(key: str, problem: str) -> UsageError:
         return UsageError(f"{path}: {key}: {problem}")
+
+    check_keys(data, SECTIONED_KEYS, "", fail)
+    raw = data["sections"]
+    if not isinstance(raw, list) or not raw:
+        raise fail("sections", "must be a non-empty array of tables ([[sections]]) with name, design and datasets")
+    sections = []
+    for i, entry in enumerate(raw):
+        where = f"sections[{i}]"
+        entry = table(entry, where, fail)
+        check_keys(entry, SECTION_KEYS, where, fail)
+        section = typed(entry.get("name"), str, f"{where}.name", fail) if "name" in entry else ""
+        if not section or not all(c.isalnum() or c in "-_" for c in section):
+            raise fail(f"{where}.name", f"{section!r} is not allowed; allowed: letters, digits, - and _ (e.g. 'A-cpu')")
+        if section in (s.section for s in sections):
+            raise fail(f"{where}.name", f"'{section}' names two sections; allowed: a name per section")
+        setting = typed(entry.get("setting", "full"), Literal[SETTINGS], f"{where}.setting", fail)
+        techniques = table(data.get("techniques", {}), "techniques", fail)
+        own = table(entry.get("techniques", {}), f"{where}.techniques", fail)
+        merged = {
+            "seeds": data.get("seeds", [0]),
+            "models": data.get("models", ["mlp"]),
+            "budget": table(data.get("budget", {}), "budget", fail)
+            | table(entry.get("budget", {}), f"{where}.budget", fail),
+            "techniques": {
+                t: table(techniques.get(t, {}), f"techniques.{t}", fail) | own.get(t, {}) for t in techniques | own
+            },
+        } | {k: v for k, v in entry.items() if k in TOP_KEYS and k not in ("budget", "techniques")}
+        spec = parse_grid(merged, name, path, where)
+        sections.append(replace(spec, section=section, setting=setting))
+    description = typed(data.get("description", ""), str, "description", fail)
+    return GridSpec(name, path, description, sections[0].seeds, (), Design(), (), tuple(sections))
+
+
+def parse_grid(data: dict[str, Any], name: str, path: str, where: str = "") -> GridSpec:
+    def fail(key: str, problem: str) -> UsageError:
+        return UsageError(f"{path}: {where + '.' if where else ''}{key}: {problem}")
 
     check_keys(data, TOP_KEYS, "", fail)
     seeds = typed(data.get("seeds", [0]), tuple[int, ...], "seeds", fail)
