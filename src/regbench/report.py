@@ -19,7 +19,7 @@ import pandas as pd
 from joblib.externals.loky import get_reusable_executor
 
 from regbench import aggregate as agg
-from regbench import plots
+from regbench import claims, plots
 from regbench.grid import expand
 from regbench.spec import GridSpec
 from regbench.store import Store, atomic_write
@@ -35,6 +35,7 @@ class Tables:
     leave_one_out: pd.DataFrame
     ranking: pd.DataFrame
     sweeps: pd.DataFrame  # effects of the sets of each [[design.sweeps]], keyed by the swept value
+    claims: pd.DataFrame  # each [[claims]] row tested: measured effect, n, verdict (claims.evaluate)
     missing: list[tuple[str, str]]  # (cell_id, slug) of grid cells without a stored result
     ignored: int  # stored results that are not cells of this grid
     environment: str  # library versions seen in the results, e.g. "keras 3.15.1, python 3.11.7"
@@ -60,6 +61,7 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
         factorial=agg.factorial_effects(cells, factorial) if factorial and len(cells) else pd.DataFrame(),
         leave_one_out=agg.leave_one_out(cells, leave_one_out) if leave_one_out and len(cells) else pd.DataFrame(),
         ranking=agg.ranking(summary) if len(summary) else pd.DataFrame(),
+        claims=claims.evaluate(spec, cells, history) if spec.claims else pd.DataFrame(),
         missing=sorted((i, expected[i].slug) for i in expected.keys() - stored),
         ignored=len(stored - expected.keys()),
         environment=environment,
@@ -329,6 +331,17 @@ def grid_section(spec: GridSpec, t: Tables) -> str:
     return "\n".join(parts)
 
 
+def claims_section(table: pd.DataFrame) -> str:
+    """The claims table: one row per claim, section and condition, with its verdict."""
+    return (
+        "## Claims against the evidence\n\n"
+        "Each claim of the grid's sources, tested where the grid measures it: Δ is the paired difference "
+        "across seeds with its 95% CI; *supported* = the CI lies on the claimed side of zero (or a level lies in "
+        "the claimed range), *not supported* = the CI includes zero, *contradicted* = the CI lies on the other "
+        f"side. Rows: {claims.tally(table)}.\n\n" + md_table(table) + "\n"
+    )
+
+
 def design_text(d) -> str:
     """'add_one(dropout, l2); sweeps dropout.rate [0.1, 0.5]': the parts of a design."""
     return "; ".join(
@@ -490,6 +503,8 @@ METHOD = """\
 def render(spec: GridSpec, t: Tables, links: dict[str, str]) -> str:
     out = [f"# regbench report: {spec.name}\n", f"{spec.description}\n" if spec.description else ""]
     out.append("## Summary\n\n" + "\n".join(f"- {s}" for s in summary_sentences(t)) + "\n")
+    if len(t.claims):
+        out.append(claims_section(t.claims))
     out.append("## The grid as run\n\n" + grid_section(spec, t))
     if len(t.summary):
         out.append("## Results per technique set\n\nMean ± 95% CI half-width across seeds.\n\n" + results_section(t))

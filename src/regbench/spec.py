@@ -72,6 +72,44 @@ class Sweep:
     with_: tuple[str, ...] = ()  # TOML key "with"
 
 
+CLAIM_KINDS = ("effect", "level", "effect_shrinks_with_size", "val_loss_rises", "rises_after_lr_drop")
+CLAIM_METRICS = (
+    "accuracy_gap", "loss_gap", "test_accuracy", "test_loss", "val_accuracy", "val_loss", "train_accuracy",
+    "train_loss", "epochs_run", "best_epoch",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A sentence from a source ([[claims]]) and how the report tests it in each of `sections`:
+    effect: `set` minus `against` (paired by seed) moves `metric` in the `expect`ed direction
+      (with `epoch`: the validation metric after that epoch, from the learning curve);
+    level: `metric` of `set` lies within [low, high];
+    effect_shrinks_with_size: the effect at the smallest train size minus at the largest;
+    val_loss_rises: `set`'s validation loss ends above its minimum;
+    rises_after_lr_drop: `metric` over the `window` epochs after `set`'s first learning-rate drop,
+      minus at the drop, against the same epochs of the `against` run of the same seed."""
+
+    article: str
+    claim: str
+    kind: Literal[CLAIM_KINDS] = "effect"  # type: ignore[valid-type]
+    sections: tuple[str, ...] = ()  # () in a grid without sections
+    set: str = "baseline"  # a technique set's label, as in `regbench list`
+    against: str = "baseline"
+    metric: Literal[CLAIM_METRICS] = "accuracy_gap"  # type: ignore[valid-type]
+    expect: Literal["increase", "decrease"] = "decrease"
+    epoch: int = 0  # effect: the validation metric after this epoch (0: the final value)
+    window: int = 3  # rises_after_lr_drop: epochs after the drop
+    low: float = 0.0  # level: the claimed range
+    high: float = 1.0
+    claimed: str = ""  # the source's own figure, e.g. "~75% -> ~85%"
+
+    def check(self) -> None:
+        require(self.epoch >= 0, "epoch", "epoch >= 0")
+        require(self.window >= 1, "window", "window >= 1")
+        require(self.low <= self.high, "high", "high >= low")
+
+
 @dataclass(frozen=True)
 class GridSpec:
     """A grid, or one section of a grid with [[sections]] (each a grid of its own: seeds, budget,
@@ -87,6 +125,7 @@ class GridSpec:
     sections: tuple[GridSpec, ...] = ()  # a grid with [[sections]]: its own fields above are unused
     section: str | None = None  # this section's name ("A-cpu")
     setting: str = "full"  # a section's setting: "full" (as the source describes it) or "cpu-sized"
+    claims: tuple[Claim, ...] = ()  # [[claims]] the report tests
 
     def technique(self, name: str) -> Technique:
         return dict(self.techniques)[name]
@@ -96,8 +135,8 @@ class GridSpec:
         return self.sections or (self,)
 
 
-TOP_KEYS = ("budget", "datasets", "description", "design", "models", "seeds", "techniques")
-SECTIONED_KEYS = ("budget", "description", "models", "sections", "seeds", "techniques")
+TOP_KEYS = ("budget", "claims", "datasets", "description", "design", "models", "seeds", "techniques")
+SECTIONED_KEYS = ("budget", "claims", "description", "models", "sections", "seeds", "techniques")
 SECTION_KEYS = ("budget", "datasets", "description", "design", "models", "name", "seeds", "setting", "techniques")
 SETTINGS = ("full", "cpu-sized")
 DATASET_KEYS = ("name", "train_sizes", "models", "val_size", "split_seed", "imbalance")
@@ -137,7 +176,8 @@ def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
     """A grid from its TOML table; with [[sections]], each section is parsed as a grid whose
     seeds, budget, models and technique parameters default to the top level's."""
     if "sections" not in data:
-        return parse_grid(data, name, path)
+        spec = parse_grid(data, name, path)
+        return replace(spec, claims=parse_claims(data.get("claims", []), (), path))
 
     def fail(key: str, problem: str) -> UsageError:
         return UsageError(f"{path}: {key}: {problem}")
@@ -167,11 +207,34 @@ def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
             "techniques": {
                 t: table(techniques.get(t, {}), f"techniques.{t}", fail) | own.get(t, {}) for t in techniques | own
             },
-        } | {k: v for k, v in entry.items() if k in TOP_KEYS and k not in ("budget", "techniques")}
+        } | {k: v for k, v in entry.items() if k in TOP_KEYS and k not in ("budget", "claims", "techniques")}
         spec = parse_grid(merged, name, path, where)
         sections.append(replace(spec, section=section, setting=setting))
     description = typed(data.get("description", ""), str, "description", fail)
-    return GridSpec(name, path, description, sections[0].seeds, (), Design(), (), tuple(sections))
+    claims = parse_claims(data.get("claims", []), tuple(s.section for s in sections), path)
+    return GridSpec(name, path, description, sections[0].seeds, (), Design(), (), tuple(sections), claims=claims)
+
+
+def parse_claims(raw: Any, sections: tuple[str, ...], path: str) -> tuple[Claim, ...]:
+    """[[claims]]: each names sections of this grid (none in a grid without sections). Whether
+    `set` and `against` are technique sets of those sections is checked when the grid is expanded."""
+
+    def fail(key: str, problem: str) -> UsageError:
+        return UsageError(f"{path}: {key}: {problem}")
+
+    if not isinstance(raw, list):
+        raise fail("claims", "must be an array of tables ([[claims]]) with article, claim and sections")
+    claims = []
+    for i, entry in enumerate(raw):
+        claim = make_dataclass(Claim, table(entry, f"claims[{i}]", fail), f"claims[{i}]", fail)
+        for section in claim.sections:
+            if section not in sections:
+                allowed = ", ".join(sections) if sections else "none (the grid has no [[sections]])"
+                raise fail(f"claims[{i}].sections", f"unknown section '{section}'; allowed: {allowed}")
+        if sections and not claim.sections:
+            raise fail(f"claims[{i}].sections", f"missing; allowed: {', '.join(sections)}")
+        claims.append(claim)
+    return tuple(claims)
 
 
 def parse_grid(data: dict[str, Any], name: str, path: str, where: str = "") -> GridSpec:

@@ -1,0 +1,274 @@
+"""A grid's [[claims]] tested against its stored cells: one row per claim, section and condition
+with the measured effect, its 95% CI and n, and a verdict. Never imports TensorFlow.
+
+Verdicts: *supported* (the CI lies on the claimed side of zero, or a level inside the claimed
+range), *not supported* (the CI includes zero), *contradicted* (the CI lies on the other side, or
+a level wholly outside the range), *not measured* (with the reason: data missing, not run yet,
+one seed, no learning-rate drop).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from regbench import aggregate as agg
+from regbench.errors import UsageError
+from regbench.spec import Claim, GridSpec
+from regbench.stats import mean_ci
+
+COLUMNS = ["article", "claim", "setting", "condition", "compared", "measured", "n", "claimed", "verdict"]
+# A claim's metric -> (split, name) in the learning curves; losses are the data cross-entropy.
+CURVES = {"val_accuracy": ("val", "accuracy"), "val_loss": ("val", "xent"),
+          "train_accuracy": ("train", "accuracy"), "train_loss": ("train", "xent")}  # fmt: skip
+PERCENT = ("accuracy_gap", "test_accuracy", "val_accuracy", "train_accuracy")
+LABELS = agg.METRICS | {"val_accuracy": "validation accuracy", "train_accuracy": "train accuracy",
+                        "val_loss": "validation loss", "test_loss": "test loss", "train_loss": "train loss",
+                        "best_epoch": "best epoch"}  # fmt: skip
+
+
+def evaluate(spec: GridSpec, cells: pd.DataFrame, history: pd.DataFrame, data_dir=None) -> pd.DataFrame:
+    """Columns: article, claim, setting ("cpu-sized (A-cpu)"), condition, compared (the sets),
+    measured (effect with 95% CI), n (seeds), claimed (the source's figure), verdict."""
+    rows = []
+    good = agg.ok(cells)
+    for claim in spec.claims:
+        for section in claim.sections or (None,):
+            part = next(p for p in spec.parts() if p.section == section)
+            setting = f"{part.setting} ({section})" if section else part.setting
+            head = {"article": claim.article, "claim": claim.claim, "setting": setting, "claimed": claim.claimed}
+            mine = good[good["section"] == section] if section else good
+            measured = list(MEASURES[claim.kind](claim, mine, history)) if len(mine) else []
+            if not measured:
+                why = unmeasured_reason(spec, part, cells, data_dir)
+                measured = [{"condition": "-", "compared": compared(claim), "measured": "-", "n": 0, "verdict": why}]
+            rows += [head | row for row in measured]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def unmeasured_reason(spec: GridSpec, part: GridSpec, cells: pd.DataFrame, data_dir) -> str:
+    """'not measured: data missing (cifar10 is not on this machine)', or not run yet."""
+    from regbench.datasets import load_raw
+
+    missing = []
+    for entry in part.datasets:
+        try:
+            load_raw(entry.name, data_dir, offline=True)
+        except UsageError:
+            missing.append(entry.name)
+    if missing:
+        return f"not measured: data missing ({', '.join(missing)} not on this machine; its cells are listed as missing)"
+    stored = len(cells[cells["section"] == part.section]) if part.section and len(cells) else len(cells)
+    where = f" --only '{part.section}/*'" if part.section else ""
+    if stored:
+        return "not measured: every stored cell of the section failed"
+    return f"not measured: not run yet (`regbench run {spec.name}{where}`)"
+
+
+def compared(claim: Claim) -> str:
+    if claim.kind in ("level", "val_loss_rises"):
+        return claim.set
+    return f"{claim.set} vs {claim.against}"
+
+
+def verdict(mean: float, low: float, high: float, n: int, expect: str) -> str:
+    if n < 2 or not math.isfinite(low):
+        return "not measured: one seed, no confidence interval"
+    sign = 1 if expect == "increase" else -1
+    if (low > 0 and sign > 0) or (high < 0 and sign < 0):
+        return "supported"
+    if (high < 0 and sign > 0) or (low > 0 and sign < 0):
+        return "contradicted"
+    return "not supported (CI includes 0)"
+
+
+def value_text(metric: str, mean: float, low: float, high: float, delta: bool = True) -> str:
+    """'+3.1 pp [+1.0, +5.2]' for accuracies (Δ), '73.2% [72.5, 73.9]' for a level, else 3 decimals."""
+    if metric in PERCENT:
+        unit, scale, sign = (" pp", 100, "+") if delta else ("%", 100, "")
+        ci = f" [{scale * low:{sign}.1f}, {scale * high:{sign}.1f}]" if math.isfinite(low) else ""
+        return f"{scale * mean:{sign}.1f}{unit}{ci}"
+    sign = "+" if delta else ""
+    ci = f" [{low:{sign}.3f}, {high:{sign}.3f}]" if math.isfinite(low) else ""
+    return f"{mean:{sign}.3f}{ci}"
+
+
+def metric_values(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
+    """The claim's metric per cell: a final column, or (epoch > 0) the learning curve's value
+    after that epoch (the last one recorded where a run stopped earlier)."""
+    if not claim.epoch:
+        return cells[claim.metric].astype(float)
+    split, name = CURVES[claim.metric]
+    rows = history[(history["split"] == split) & (history["metric"] == name)]
+    rows = rows[rows["cell_id"].isin(cells["cell_id"]) & (rows["epoch"] <= claim.epoch)]
+    last = rows.sort_values("epoch").groupby("cell_id", observed=True)["value"].last()
+    return cells["cell_id"].map(last).astype(float)
+
+
+def by_seed(cells: pd.DataFrame, values: pd.Series) -> Iterator[tuple[dict[str, Any], pd.DataFrame]]:
+    """(condition, wide table: seed x technique set) per condition."""
+    frame = cells.assign(value=values.to_numpy())
+    for condition, group in frame.groupby(agg.CONDITION, sort=True):
+        yield (
+            dict(zip(agg.CONDITION, condition, strict=True)),
+            group.pivot_table(index="seed", columns="technique_set", values="value", aggfunc="first"),
+        )
+
+
+def condition_text(condition: dict[str, Any]) -> str:
+    return f"{condition['dataset'].split('/')[-1]} n={condition['train_size']} {condition['model']}"
+
+
+def effect(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    for condition, wide in by_seed(cells, metric_values(claim, cells, history)):
+        if claim.set in wide and claim.against in wide:
+            diff = (wide[claim.set] - wide[claim.against]).dropna().to_numpy()
+            mean, low, high, n = mean_ci(diff)
+            after = f" after epoch {claim.epoch}" if claim.epoch else ""
+            yield {
+                "condition": condition_text(condition),
+                "compared": compared(claim),
+                "measured": f"Δ {LABELS[claim.metric]}{after} {value_text(claim.metric, mean, low, high)}",
+                "n": n,
+                "verdict": verdict(mean, low, high, n, claim.expect),
+            }
+
+
+def level(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    for condition, wide in by_seed(cells, metric_values(claim, cells, history)):
+        if claim.set in wide:
+            mean, low, high, n = mean_ci(wide[claim.set].dropna().to_numpy())
+            if n < 2:
+                text = verdict(mean, low, high, n, claim.expect)
+            elif claim.low <= mean <= claim.high:
+                text = "supported"
+            elif high < claim.low or low > claim.high:
+                text = "contradicted"
+            else:
+                text = "not supported (CI overlaps the range, mean outside)"
+            yield {
+                "condition": condition_text(condition),
+                "compared": compared(claim),
+                "measured": f"{LABELS[claim.metric]} {value_text(claim.metric, mean, low, high, delta=False)}",
+                "n": n,
+                "verdict": text,
+            }
+
+
+def effect_shrinks_with_size(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """(effect at the smallest train size) - (effect at the largest), seeds paired by number."""
+    values = metric_values(claim, cells, history)
+    for (dataset, model), group in cells.groupby(["dataset", "model"], sort=True):
+        per_size = {}
+        for condition, wide in by_seed(group, values[group.index]):
+            if claim.set in wide and claim.against in wide:
+                per_size[condition["train_size"]] = (wide[claim.set] - wide[claim.against]).dropna()
+        if len(per_size) < 2:
+            continue
+        small, large = min(per_size), max(per_size)
+        diff = (per_size[small] - per_size[large]).dropna().to_numpy()
+        mean, low, high, n = mean_ci(diff)
+        at = ", ".join(
+            f"{value_text(claim.metric, *mean_ci(per_size[s].to_numpy())[:3])} at n={s}" for s in (small, large)
+        )
+        yield {
+            "condition": f"{dataset.split('/')[-1]} n={small} vs n={large} {model}",
+            "compared": compared(claim),
+            "measured": f"Δ {LABELS[claim.metric]} {at}; difference {value_text(claim.metric, mean, low, high)}",
+            "n": n,
+            "verdict": verdict(mean, low, high, n, claim.expect),
+        }
+
+
+def curves_of(history: pd.DataFrame, ids: pd.Series, split: str, name: str) -> dict[str, np.ndarray]:
+    """{cell_id: values by epoch} of one learning curve."""
+    rows = history[(history["split"] == split) & (history["metric"] == name) & history["cell_id"].isin(ids)]
+    return {cid: g.sort_values("epoch")["value"].to_numpy() for cid, g in rows.groupby("cell_id", observed=True)}
+
+
+def val_loss_rises(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """The validation loss at the last epoch minus its minimum, and the epoch of the minimum."""
+    for condition, group in cells[cells["technique_set"] == claim.set].groupby(agg.CONDITION, sort=True):
+        curves = curves_of(history, group["cell_id"], "val", "xent")
+        if not curves:
+            continue
+        rises = np.array([c[-1] - np.nanmin(c) for c in curves.values()])
+        lowest = int(np.median([int(np.nanargmin(c)) + 1 for c in curves.values()]))
+        mean, low, high, n = mean_ci(rises)
+        yield {
+            "condition": condition_text(dict(zip(agg.CONDITION, condition, strict=True))),
+            "compared": compared(claim),
+            "measured": f"validation loss ends {value_text('val_loss', mean, low, high)} above its minimum "
+            f"(at epoch {lowest}, median, of {len(next(iter(curves.values())))})",
+            "n": n,
+            "verdict": verdict(mean, low, high, n, "increase"),
+        }
+
+
+def rises_after_lr_drop(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """Per seed: the metric's mean over the `window` epochs after the first learning-rate drop minus
+    its value at the drop, in the `set` run and, at the same epochs, in the `against` run."""
+    split, name = CURVES[claim.metric]
+    for condition, group in cells.groupby(agg.CONDITION, sort=True):
+        runs = {t: g.set_index("seed")["cell_id"] for t, g in group.groupby("technique_set") if t in (claim.set, claim.against)}
+        if len(runs) < 2:
+            continue
+        rates = curves_of(history, runs[claim.set], "train", "learning_rate")
+        treated = curves_of(history, runs[claim.set], split, name)
+        control = curves_of(history, runs[claim.against], split, name)
+        diffs, rises, epochs = [], [], []
+        for seed, cid in runs[claim.set].items():
+            other, rate = runs[claim.against].get(seed), rates.get(cid)
+            dropped = np.flatnonzero(rate < rate[0]) if rate is not None else []
+            if other not in control or not len(dropped):
+                continue
+            # The rate recorded after epoch i (0-based) is the one set at its end: epoch i ran at the old rate.
+            i = int(dropped[0])
+            after = slice(i + 1, i + 1 + claim.window)
+            mine, theirs = treated[cid], control[other]
+            if len(mine[after]) == 0 or len(theirs[after]) == 0:
+                continue
+            rises.append(mine[after].mean() - mine[i])
+            diffs.append(rises[-1] - (theirs[after].mean() - theirs[i]))
+            epochs.append(i + 1)
+        text = f"{LABELS[claim.metric]}, mean of the {claim.window} epochs after the first drop minus at the drop"
+        if not diffs:
+            yield {
+                "condition": condition_text(dict(zip(agg.CONDITION, condition, strict=True))),
+                "compared": compared(claim),
+                "measured": "-",
+                "n": 0,
+                "verdict": "not measured: the learning rate was never reduced within the budget",
+            }
+            continue
+        mean, low, high, n = mean_ci(np.array(diffs))
+        own = mean_ci(np.array(rises))
+        yield {
+            "condition": condition_text(dict(zip(agg.CONDITION, condition, strict=True))),
+            "compared": compared(claim),
+            "measured": f"{text} (drop after epoch {int(np.median(epochs))}, median): "
+            f"{value_text(claim.metric, *own[:3])}; minus the same epochs without the drop: "
+            f"{value_text(claim.metric, mean, low, high)}",
+            "n": n,
+            "verdict": verdict(mean, low, high, n, claim.expect),
+        }
+
+
+MEASURES: dict[str, Callable[[Claim, pd.DataFrame, pd.DataFrame], Iterator[dict[str, Any]]]] = {
+    "effect": effect,
+    "level": level,
+    "effect_shrinks_with_size": effect_shrinks_with_size,
+    "val_loss_rises": val_loss_rises,
+    "rises_after_lr_drop": rises_after_lr_drop,
+}
+
+
+def tally(table: pd.DataFrame) -> str:
+    """'12 supported, 5 not supported, 1 contradicted, 9 not measured' over the claims table's rows."""
+    kinds = table["verdict"].str.extract(r"^(supported|not supported|contradicted|not measured)")[0]
+    counts = kinds.value_counts()
+    return ", ".join(f"{counts.get(k, 0)} {k}" for k in ("supported", "not supported", "contradicted", "not measured"))
