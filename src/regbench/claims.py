@@ -214,7 +214,11 @@ def rises_after_lr_drop(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame
     its value at the drop, in the `set` run and, at the same epochs, in the `against` run."""
     split, name = CURVES[claim.metric]
     for condition, group in cells.groupby(agg.CONDITION, sort=True):
-        runs = {t: g.set_index("seed")["cell_id"] for t, g in group.groupby("technique_set") if t in (claim.set, claim.against)}
+        runs = {
+            t: g.set_index("seed")["cell_id"]
+            for t, g in group.groupby("technique_set")
+            if t in (claim.set, claim.against)
+        }
         if len(runs) < 2:
             continue
         rates = curves_of(history, runs[claim.set], "train", "learning_rate")

@@ -86,7 +86,24 @@ def expand(spec: GridSpec) -> Expansion:
         excluded += [
             replace(e, dataset=f"{part.section}/{e.dataset}") if part.section else e for e in expansion.excluded
         ]
+    check_claims(spec, cells)
     return Expansion(tuple(cells), tuple(excluded))
+
+
+PAIRED = ("effect", "effect_shrinks_with_size", "rises_after_lr_drop")  # claim kinds that compare two sets
+
+
+def check_claims(spec: GridSpec, cells: list[Cell]) -> None:
+    """Every [[claims]] `set` (and `against`) is the label of a technique set in each of its sections."""
+    for i, claim in enumerate(spec.claims):
+        for section in claim.sections or (None,):
+            labels = sorted({c.technique_set for c in cells if c.section == section})
+            for key in ("set", "against") if claim.kind in PAIRED else ("set",):
+                if getattr(claim, key) not in labels:
+                    where = f" of section {section}" if section else ""
+                    raise UsageError(
+                        f"{spec.path}: claims[{i}].{key}: '{getattr(claim, key)}' is not a technique set{where}; allowed: {', '.join(labels)}"
+                    )
 
 
 def expand_part(spec: GridSpec) -> Expansion:

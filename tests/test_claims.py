@@ -1,0 +1,159 @@
+"""Grid sections and [[claims]]: parsing, cells per section, and each kind of claim's verdict on
+stored results whose numbers the test chooses."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from benchmarks.synthetic_results import synthetic_record
+from regbench.cli import main
+from regbench.grid import expand
+from regbench.report import build_report, collect
+from regbench.spec import load_spec
+from regbench.store import Store
+
+GRID = """
+description = "sections and claims"
+seeds = [1, 2, 3]
+models = ["mlp"]
+[budget]
+epochs = 6
+[techniques.dropout]
+rate = 0.5
+
+[[sections]]
+name = "S"
+setting = "cpu-sized"
+design = { add_one = ["dropout", "l2", "reduce_lr_on_plateau"], sets = [["l2", "reduce_lr_on_plateau"]] }
+techniques.dropout = { rate = 0.25 }
+datasets = [{ name = "digits", train_sizes = [50, 200] }]
+
+[[sections]]
+name = "T"
+budget = { epochs = 4 }
+design = { add_one = ["dropout"] }
+datasets = [{ name = "cifar10", train_sizes = [100] }]
+"""
+CLAIM = '\n[[claims]]\narticle = "X"\nclaim = "{text}"\nsections = ["{section}"]\n{more}\n'
+CLAIMS = "".join(
+    CLAIM.format(text=text, section=section, more=more)
+    for text, section, more in (
+        ("dropout shrinks the gap", "S", 'set = "dropout"'),
+        ("l2 shrinks the gap", "S", 'set = "l2"'),
+        ("reducing the rate shrinks the gap", "S", 'set = "reduce_lr_on_plateau"'),
+        ("baseline is near 80%", "S", 'kind = "level"\nset = "baseline"\nmetric = "test_accuracy"\nlow = 0.75\nhigh = 0.85'),
+        ("dropout helps most with little data", "S",
+         'kind = "effect_shrinks_with_size"\nset = "dropout"\nmetric = "test_accuracy"\nexpect = "increase"'),
+        ("validation loss rises", "S", 'kind = "val_loss_rises"'),
+        ("a rate drop lifts validation accuracy", "S",
+         'kind = "rises_after_lr_drop"\nset = "l2+reduce_lr_on_plateau"\nagainst = "l2"\nmetric = "val_accuracy"\nexpect = "increase"'),
+        ("dropout helps on CIFAR-10", "T", 'set = "dropout"'),
+    )
+)  # fmt: skip
+GAP = {"baseline": 0.20, "dropout": 0.10, "l2": 0.30, "reduce_lr_on_plateau": 0.20}
+DROP_AFTER = 2  # 0-based epoch after which the treated run's learning rate falls
+
+
+def record(cell) -> dict:
+    """A stored result with chosen numbers: gaps per set, dropout's gain 5 pp at n=50 and 1 pp
+    at n=200, a U-shaped validation loss, and a learning-rate drop that lifts validation accuracy."""
+    r = synthetic_record(cell)
+    noise = 0.002 * (cell.seed - 2)  # -0.002, 0, +0.002: a small spread across seeds
+    name = cell.technique_set
+    r["gap"]["accuracy"] = GAP.get(name, 0.2) + noise + 0.001 * cell.seed * (name == "reduce_lr_on_plateau")
+    gain = (0.05 if cell.train_size == 50 else 0.01) if name == "dropout" else 0.0
+    r["final"]["test"]["accuracy"] = 0.80 + gain + noise
+    epochs = len(r["history"]["val"]["xent"])
+    r["history"]["val"]["xent"] = [1.0 - 0.1 * e + 0.05 * max(0, e - 2) ** 2 + noise for e in range(epochs)]
+    accuracy = [0.5 + 0.01 * e + noise for e in range(epochs)]
+    rate = [cell.learning_rate] * epochs
+    if "reduce_lr_on_plateau" in name and "l2" in name:
+        accuracy = [a + (0.04 + noise if e > DROP_AFTER else 0.0) for e, a in enumerate(accuracy)]
+        rate = [lr * (0.1 if e >= DROP_AFTER else 1.0) for e, lr in enumerate(rate)]
+    r["history"]["val"]["accuracy"] = accuracy
+    r["history"]["train"]["learning_rate"] = rate
+    return r
+
+
+@pytest.fixture
+def claims_grid(write_grid, tmp_path):
+    spec = load_spec(str(write_grid(GRID + CLAIMS, name="claimed")))
+    store = Store(tmp_path / "results", "claimed")
+    for cell in expand(spec).cells:
+        if cell.section == "S":
+            store.write(record(cell))
+    return spec, tmp_path
+
+
+def test_sections_set_their_own_parameters_and_tag_their_cells(claims_grid):
+    spec, _ = claims_grid
+    assert [p.section for p in spec.parts()] == ["S", "T"] and spec.parts()[0].setting == "cpu-sized"
+    assert spec.parts()[1].setting == "full" and spec.parts()[1].datasets[0].budget.epochs == 4
+    cells = expand(spec).cells
+    rates = {
+        (c.section, dict(dict(c.techniques)["dropout"])["rate"]) for c in cells if c.technique_names == ("dropout",)
+    }
+    assert rates == {("S", 0.25), ("T", 0.5)}  # the section's value, else the top level's
+    assert all(c.slug.startswith(f"{c.section}/") for c in cells)
+    assert len({c.cell_id for c in cells}) == len(cells) == 2 * 5 * 3 + 2 * 3
+
+
+def test_each_kind_of_claim_gets_its_verdict(claims_grid):
+    spec, tmp_path = claims_grid
+    table = collect(spec, tmp_path / "results").claims
+    verdicts = {claim: list(rows["verdict"]) for claim, rows in table.groupby("claim", sort=False)}
+    assert verdicts["dropout shrinks the gap"] == ["supported", "supported"]  # one row per train size
+    assert verdicts["l2 shrinks the gap"] == ["contradicted", "contradicted"]
+    assert verdicts["reducing the rate shrinks the gap"] == ["not supported (CI includes 0)"] * 2
+    assert verdicts["baseline is near 80%"] == ["supported", "supported"]
+    assert verdicts["dropout helps most with little data"] == ["supported"]
+    assert verdicts["validation loss rises"] == ["supported", "supported"]
+    assert verdicts["a rate drop lifts validation accuracy"] == ["supported", "supported"]
+    cifar = table[table["claim"] == "dropout helps on CIFAR-10"].iloc[0]
+    assert cifar["verdict"].startswith("not measured: data missing (cifar10") and cifar["setting"] == "full (T)"
+    row = table[table["claim"] == "dropout helps most with little data"].iloc[0]
+    assert row["n"] == 3 and "+5.0 pp" in row["measured"] and "+1.0 pp" in row["measured"]
+    assert "difference +4.0 pp [" in row["measured"]
+    lr = table[table["claim"] == "a rate drop lifts validation accuracy"].iloc[0]
+    assert f"drop after epoch {DROP_AFTER + 1}" in lr["measured"] and "+4.0 pp [" in lr["measured"]
+
+
+def test_the_report_has_the_claims_table_and_the_sections(claims_grid):
+    spec, tmp_path = claims_grid
+    text = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text()
+    assert "## Claims against the evidence" in text
+    assert re.search(r"Rows: 9 supported, 2 not supported, 2 contradicted, 1 not measured\.", text)
+    assert "### Section S (cpu-sized)" in text and "### Section T (full)" in text
+    assert "S/digits n=50 mlp" in text  # conditions carry their section
+    assert "(claimed/learning_curves_S_digits_mlp.png)" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('sections = ["S"]\nset = "dropout"', 'sections = ["Q"]\nset = "dropout"'), "claims[0].sections: unknown section 'Q'; allowed: S, T"),
+        (('sections = ["S"]\nset = "dropout"', 'sections = ["S"]\nset = "dropuot"'), "claims[0].set: 'dropuot' is not a technique set of section S; allowed: baseline, dropout, l2"),
+        (('name = "T"', 'name = "S"'), "sections[1].name: 'S' names two sections"),
+        (('setting = "cpu-sized"', 'setting = "small"'), "sections[0].setting: 'small' is not allowed; allowed: full, cpu-sized"),
+        (('kind = "level"', 'kind = "vibes"'), "claims[3].kind: 'vibes' is not allowed; allowed: effect, level"),
+    ],
+)  # fmt: skip
+def test_bad_sections_and_claims_are_one_line_errors(write_grid, capsys, change, message):
+    path = write_grid((GRID + CLAIMS).replace(*change, 1), name="claimed")
+    assert main(["list", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and str(path) in err
+
+
+def test_the_articles_grid_tests_every_article_in_a_cpu_sized_or_full_cpu_section():
+    spec = load_spec("articles")
+    cells = expand(spec).cells  # also checks that every claim names sets its sections have
+    settings = {p.section: p.setting for p in spec.parts()}
+    for article in "ABCDE":
+        sections = {s for c in spec.claims if c.article == article for s in c.sections}
+        assert sections & {f"{article}-cpu", "D"}, article  # evidence offline for every article
+    cpu = [c for c in cells if settings[c.section] == "cpu-sized"]
+    assert all(c.epochs <= 40 for c in cpu) and {c.dataset for c in cpu} == {"fashion_mnist", "digits"}  # offline
+    assert {c.epochs for c in cells if c.section == "D"} == {4000} and settings["D"] == "full"
