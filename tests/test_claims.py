@@ -128,6 +128,7 @@ def test_the_report_has_the_claims_table_and_the_sections(claims_grid):
     assert "### Section S (cpu-sized)" in text and "### Section T (full)" in text
     assert "S/digits n=50 mlp" in text  # conditions carry their section
     assert "(claimed/learning_curves_S_digits_mlp.png)" in text
+    assert re.search(r"\| T +\| full +\| +6 \| data missing \(cifar10 not on this machine\)", text)
 
 
 @pytest.mark.parametrize(

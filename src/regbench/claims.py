@@ -50,8 +50,8 @@ def evaluate(spec: GridSpec, cells: pd.DataFrame, history: pd.DataFrame, data_di
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def unmeasured_reason(spec: GridSpec, part: GridSpec, cells: pd.DataFrame, data_dir) -> str:
-    """'not measured: data missing (cifar10 is not on this machine)', or not run yet."""
+def missing_data(part: GridSpec, data_dir=None) -> list[str]:
+    """The datasets of a grid or section that are not on this machine (checked offline)."""
     from regbench.datasets import load_raw
 
     missing = []
@@ -60,13 +60,23 @@ def unmeasured_reason(spec: GridSpec, part: GridSpec, cells: pd.DataFrame, data_
             load_raw(entry.name, data_dir, offline=True)
         except UsageError:
             missing.append(entry.name)
+    return missing
+
+
+def not_run_reason(spec: GridSpec, part: GridSpec, data_dir=None) -> str:
+    """'data missing (cifar10 not on this machine)', or 'not run yet (`regbench run ...`)'."""
+    missing = missing_data(part, data_dir)
     if missing:
-        return f"not measured: data missing ({', '.join(missing)} not on this machine; its cells are listed as missing)"
-    stored = len(cells[cells["section"] == part.section]) if part.section and len(cells) else len(cells)
+        return f"data missing ({', '.join(missing)} not on this machine)"
     where = f" --only '{part.section}/*'" if part.section else ""
-    if stored:
+    return f"not run yet (`regbench run {spec.name}{where}`)"
+
+
+def unmeasured_reason(spec: GridSpec, part: GridSpec, cells: pd.DataFrame, data_dir) -> str:
+    stored = cells[cells["section"] == part.section] if part.section and len(cells) else cells
+    if len(stored):
         return "not measured: every stored cell of the section failed"
-    return f"not measured: not run yet (`regbench run {spec.name}{where}`)"
+    return f"not measured: {not_run_reason(spec, part, data_dir)}"
 
 
 def compared(claim: Claim) -> str:

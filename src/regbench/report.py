@@ -464,12 +464,25 @@ def effects_table(frame: pd.DataFrame, label: str) -> str:
     return md_table(pd.DataFrame(rows))
 
 
-def failures_section(t: Tables) -> str:
+def failures_section(spec: GridSpec, t: Tables) -> str:
     failed = t.cells[t.cells["status"] != "ok"] if len(t.cells) else t.cells
     parts = []
     if len(failed):
         parts.append(md_table(failed[["cell_id", "slug", "error"]].rename(columns={"cell_id": "id"})))
-    if t.missing:
+    if t.missing and spec.sections:  # whole sections tend to be missing: count them, say why
+        missing = pd.Series([slug.split("/")[0] for _, slug in t.missing]).value_counts()
+        table = pd.DataFrame(
+            [
+                {"section": p.section, "setting": p.setting, "missing cells": int(missing[p.section]),
+                 "why": claims.not_run_reason(spec, p) if missing[p.section] == len(expand(p).cells) else "not run yet"}
+                for p in spec.sections
+                if p.section in missing
+            ]
+        )  # fmt: skip
+        parts.append(
+            f"Missing (`regbench list {spec.name}` lists them; `regbench run` resumes them):\n\n{md_table(table)}"
+        )
+    elif t.missing:
         shown = pd.DataFrame(t.missing[:50], columns=["id", "slug"])
         more = f"\n\n…and {len(t.missing) - 50} more (`regbench list` shows all)." if len(t.missing) > 50 else ""
         parts.append(f"Missing (not run yet; `regbench run` resumes them):\n\n{md_table(shown)}{more}")
@@ -586,5 +599,5 @@ def render(spec: GridSpec, t: Tables, links: dict[str, str]) -> str:
         )
         out.append("## Ranking\n\n" + md_table(rank) + "\n")
     out.append("## Method\n\n" + METHOD)
-    out.append("## Failed and missing cells\n\n" + failures_section(t) + "\n")
+    out.append("## Failed and missing cells\n\n" + failures_section(spec, t) + "\n")
     return "\n".join(part for part in out if part).rstrip() + "\n"
