@@ -44,7 +44,8 @@ def evaluate(spec: GridSpec, cells: pd.DataFrame, history: pd.DataFrame, data_di
             mine = good[good["section"] == section] if section else good
             measured = list(MEASURES[claim.kind](claim, mine, history)) if len(mine) else []
             if not measured:
-                why = unmeasured_reason(spec, part, cells, data_dir)
+                stored = cells[cells["section"] == section] if section and len(cells) else cells
+                why = unmeasured_reason(spec, part, stored, data_dir)
                 measured = [{"condition": "-", "compared": compared(claim), "measured": "-", "n": 0, "verdict": why}]
             rows += [head | row for row in measured]
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -72,8 +73,10 @@ def not_run_reason(spec: GridSpec, part: GridSpec, data_dir=None) -> str:
     return f"not run yet (`regbench run {spec.name}{where}`)"
 
 
-def unmeasured_reason(spec: GridSpec, part: GridSpec, cells: pd.DataFrame, data_dir) -> str:
-    stored = cells[cells["section"] == part.section] if part.section and len(cells) else cells
+def unmeasured_reason(spec: GridSpec, part: GridSpec, stored: pd.DataFrame, data_dir) -> str:
+    """Why a claim has no measurement in `part`, whose stored cells (ok and failed) are `stored`."""
+    if len(agg.ok(stored)):
+        return "not measured: the compared sets have no seed stored in common yet"
     if len(stored):
         return "not measured: every stored cell of the section failed"
     return f"not measured: {not_run_reason(spec, part, data_dir)}"
