@@ -143,6 +143,8 @@ def test_the_report_has_the_claims_table_and_the_sections(claims_grid):
         (('name = "T"', 'name = "S"'), "sections[1].name: 'S' names two sections"),
         (('setting = "cpu-sized"', 'setting = "small"'), "sections[0].setting: 'small' is not allowed; allowed: full, cpu-sized"),
         (('kind = "level"', 'kind = "vibes"'), "claims[3].kind: 'vibes' is not allowed; allowed: effect, level"),
+        (('kind = "level"', 'epoch = 3\nkind = "level"'), "claims[3].metric: 'test_accuracy' is out of range; allowed: val_accuracy"),
+        (("techniques.dropout = { rate = 0.25 }", "techniques.dropout = 0.25"), "sections[0].techniques.dropout: must be a table"),
     ],
 )  # fmt: skip
 def test_bad_sections_and_claims_are_one_line_errors(write_grid, capsys, change, message):

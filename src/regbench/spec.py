@@ -77,6 +77,7 @@ CLAIM_METRICS = (
     "accuracy_gap", "loss_gap", "test_accuracy", "test_loss", "val_accuracy", "val_loss", "train_accuracy",
     "train_loss", "epochs_run", "best_epoch",
 )  # fmt: skip
+CURVE_METRICS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss")  # recorded per epoch
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,9 @@ class Claim:
     claimed: str = ""  # the source's own figure, e.g. "~75% -> ~85%"
 
     def check(self) -> None:
+        curves = "val_accuracy, val_loss, train_accuracy, train_loss (a learning curve)"
+        if self.epoch or self.kind == "rises_after_lr_drop":
+            require(self.metric in CURVE_METRICS, "metric", curves)
         require(self.epoch >= 0, "epoch", "epoch >= 0")
         require(self.window >= 1, "window", "window >= 1")
         require(self.low <= self.high, "high", "high >= low")
@@ -205,7 +209,9 @@ def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
             "budget": table(data.get("budget", {}), "budget", fail)
             | table(entry.get("budget", {}), f"{where}.budget", fail),
             "techniques": {
-                t: table(techniques.get(t, {}), f"techniques.{t}", fail) | own.get(t, {}) for t in techniques | own
+                t: table(techniques.get(t, {}), f"techniques.{t}", fail)
+                | table(own.get(t, {}), f"{where}.techniques.{t}", fail)
+                for t in techniques | own
             },
         } | {k: v for k, v in entry.items() if k in TOP_KEYS and k not in ("budget", "claims", "techniques")}
         spec = parse_grid(merged, name, path, where)
