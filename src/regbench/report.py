@@ -48,9 +48,6 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
     stored = store.stored_ids()
     cells, history, environment = read_results(store, sorted(stored & expected.keys()))
     summary = agg.summary(cells) if len(cells) else pd.DataFrame()
-    # Each section's sets stay in its own conditions, so the sections' designs can be pooled.
-    factorial = tuple(dict.fromkeys(t for part in spec.parts() for t in part.design.factorial))
-    leave_one_out = tuple(dict.fromkeys(t for part in spec.parts() for t in part.design.leave_one_out))
     effects = agg.effects(cells) if len(cells) else pd.DataFrame()
     return Tables(
         cells=cells,
@@ -58,14 +55,27 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
         summary=summary,
         effects=effects,
         sweeps=agg.sweep_effects(effects, sweep_points(spec, expected.values())),
-        factorial=agg.factorial_effects(cells, factorial) if factorial and len(cells) else pd.DataFrame(),
-        leave_one_out=agg.leave_one_out(cells, leave_one_out) if leave_one_out and len(cells) else pd.DataFrame(),
+        factorial=per_section(spec, cells, "factorial", agg.factorial_effects),
+        leave_one_out=per_section(spec, cells, "leave_one_out", agg.leave_one_out),
         ranking=agg.ranking(summary) if len(summary) else pd.DataFrame(),
         claims=claims.evaluate(spec, cells, history) if spec.claims else pd.DataFrame(),
         missing=sorted((i, expected[i].slug) for i in expected.keys() - stored),
         ignored=len(stored - expected.keys()),
         environment=environment,
     )
+
+
+def per_section(spec: GridSpec, cells: pd.DataFrame, part_of_design: str, analyse: Callable) -> pd.DataFrame:
+    """`analyse(cells, techniques)` for the design's `factorial` or `leave_one_out` techniques, per
+    section with its own techniques (Holm's correction within each section)."""
+    frames = []
+    for part in spec.parts():
+        mine = cells[cells["section"] == part.section] if part.section and len(cells) else cells
+        techniques = getattr(part.design, part_of_design)
+        if techniques and len(mine):
+            frames.append(analyse(mine, techniques))
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def sweep_points(spec: GridSpec, cells) -> dict[str, tuple[str, Any]]:
@@ -186,7 +196,6 @@ def figure_tasks(t: Tables, folder: Path) -> list[tuple[str, Callable[..., Any],
         cells = dict(tuple(agg.ok(t.cells).groupby(["dataset", "model"], sort=True)))
         for (dataset, model), curve in curves.items():
             path = folder / f"learning_curves_{dataset.replace('/', '_')}_{model}.png"  # 'A-cpu/fashion_mnist'
-
             tasks.append((f"curves_{dataset} {model}", plots.learning_curves, (curve, cells[dataset, model]), path))
     if len(t.factorial):
         tasks.append(("interactions", plots.interaction_heatmap, (t.factorial,), folder / "interactions.png"))
