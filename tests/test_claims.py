@@ -53,6 +53,8 @@ CLAIMS = "".join(
         ("validation loss rises", "S", 'kind = "val_loss_rises"'),
         ("a rate drop lifts validation accuracy", "S",
          'kind = "rises_after_lr_drop"\nset = "l2+reduce_lr_on_plateau"\nagainst = "l2"\nmetric = "val_accuracy"\nexpect = "increase"'),
+        ("the drop shows by epoch 5", "S",
+         'set = "l2+reduce_lr_on_plateau"\nagainst = "l2"\nmetric = "val_accuracy"\nepoch = 5\nexpect = "increase"'),
         ("dropout helps on CIFAR-10", "T", 'set = "dropout"'),
     )
 )  # fmt: skip
@@ -115,6 +117,9 @@ def test_each_kind_of_claim_gets_its_verdict(claims_grid):
     assert verdicts["dropout helps most with little data"] == ["supported"]
     assert verdicts["validation loss rises"] == ["supported", "supported"]
     assert verdicts["a rate drop lifts validation accuracy"] == ["supported", "supported"]
+    assert verdicts["the drop shows by epoch 5"] == ["supported", "supported"]
+    by_epoch_5 = table[table["claim"] == "the drop shows by epoch 5"].iloc[0]["measured"]
+    assert by_epoch_5.startswith("Δ validation accuracy after epoch 5 +4.0 pp [")
     cifar = table[table["claim"] == "dropout helps on CIFAR-10"].iloc[0]
     assert cifar["verdict"].startswith("not measured: data missing (cifar10") and cifar["setting"] == "full (T)"
     row = table[table["claim"] == "dropout helps most with little data"].iloc[0]
@@ -128,7 +133,7 @@ def test_the_report_has_the_claims_table_and_the_sections(claims_grid):
     spec, tmp_path = claims_grid
     text = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text()
     assert "## Claims against the evidence" in text
-    assert re.search(r"Rows: 9 supported, 2 not supported, 2 contradicted, 1 not measured\.", text)
+    assert re.search(r"Rows: 11 supported, 2 not supported, 2 contradicted, 1 not measured\.", text)
     assert "### Section S (cpu-sized)" in text and "### Section T (full)" in text
     assert "S/digits n=50 mlp" in text  # conditions carry their section
     assert "(claimed/learning_curves_S_digits_mlp.png)" in text
