@@ -17,7 +17,7 @@ def test_shipped_grids_parse():
     assert "quick" in shipped_grids()
     for name in shipped_grids():
         spec = load_spec(name)
-        assert spec.name == name and spec.datasets
+        assert spec.name == name and all(part.datasets for part in spec.parts())
 
 
 def test_defaults_and_overrides(write_grid):
@@ -48,7 +48,7 @@ CASES = {
     "unknown top key": (
         TINY_GRID.replace("seeds = [1]", "seeds = [1]\nepoch = 3"),
         "epoch: unknown key",
-        "allowed: budget, datasets",
+        "allowed: budget, claims, datasets",
     ),
     "unknown budget key": (
         TINY_GRID.replace("epochs = 3", "epochs = 3\nlr = 0.1"),
