@@ -37,8 +37,8 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     '_imb<r>' for a long-tailed training subset, '<section>/' in front in a section), train_size,
     val_size, split_seed, model, imbalance, technique_set, techniques (JSON parameters), seed,
     epochs, batch_size, optimizer, learning_rate, momentum, {train,val,test}_{loss,accuracy},
-    accuracy_gap, loss_gap, best_epoch, epochs_run, time_per_epoch_s, wall_time_s, params, device, numerics (dtype policy, "+ XLA"),
-    git_revision, transfer_source, transfer_backbone, source_test_accuracy."""
+    accuracy_gap, loss_gap, best_epoch, epochs_run, time_per_epoch_s, wall_time_s, params, device,
+    numerics (dtype policy, "+ XLA"), git_revision, transfer_source, transfer_backbone, source_test_accuracy."""
     rows = []
     for r in records:
         cell = r["cell"]
