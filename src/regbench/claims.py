@@ -115,11 +115,8 @@ def metric_values(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> p
     after that epoch (the last one recorded where a run stopped earlier)."""
     if not claim.epoch:
         return cells[claim.metric].astype(float)
-    split, name = CURVES[claim.metric]
-    rows = history[(history["split"] == split) & (history["metric"] == name)]
-    rows = rows[rows["cell_id"].isin(cells["cell_id"]) & (rows["epoch"] <= claim.epoch)]
-    last = rows.sort_values("epoch").groupby("cell_id", observed=True)["value"].last()
-    return cells["cell_id"].map(last).astype(float)
+    curves = curves_of(history, cells["cell_id"], *CURVES[claim.metric])
+    return cells["cell_id"].map(lambda cid: curves[cid][: claim.epoch][-1] if cid in curves else np.nan).astype(float)
 
 
 def by_seed(cells: pd.DataFrame, values: pd.Series) -> Iterator[tuple[dict[str, Any], pd.DataFrame]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -326,7 +327,7 @@ def grid_section(spec: GridSpec, t: Tables) -> str:
     if not spec.sections:
         return "\n".join(lines) + "\n\n" + setup_tables(spec)
     parts = ["\n".join(lines) + "\n"]
-    missing = pd.Series([slug.split("/")[0] for _, slug in t.missing], dtype=object)
+    missing = missing_per_section(t)
     for part in spec.sections:
         mine = cells[cells["section"] == part.section] if len(cells) else cells
         ok_here = int((mine["status"] == "ok").sum()) if len(mine) else 0
@@ -334,10 +335,15 @@ def grid_section(spec: GridSpec, t: Tables) -> str:
             f"### Section {part.section} ({part.setting})\n\n"
             + (f"{part.description}\n\n" if part.description else "")
             + f"- Design: {design_text(part.design)}; seeds: {', '.join(map(str, part.seeds))}.\n"
-            + f"- Cells: {ok_here} ok, {len(mine) - ok_here} failed, {int((missing == part.section).sum())} missing.\n\n"
+            + f"- Cells: {ok_here} ok, {len(mine) - ok_here} failed, {missing.get(part.section, 0)} missing.\n\n"
             + setup_tables(part)
         )
     return "\n".join(parts)
+
+
+def missing_per_section(t: Tables) -> dict[str, int]:
+    """{section: cells without a stored result} (a slug starts with its section)."""
+    return dict(Counter(slug.split("/")[0] for _, slug in t.missing))
 
 
 def claims_section(table: pd.DataFrame) -> str:
@@ -479,11 +485,11 @@ def failures_section(spec: GridSpec, t: Tables) -> str:
     if len(failed):
         parts.append(md_table(failed[["cell_id", "slug", "error"]].rename(columns={"cell_id": "id"})))
     if t.missing and spec.sections:  # whole sections tend to be missing: count them, say why
-        missing = pd.Series([slug.split("/")[0] for _, slug in t.missing]).value_counts()
+        missing = missing_per_section(t)
         table = pd.DataFrame(
             [
                 {"section": p.section, "setting": p.setting, "missing cells": int(missing[p.section]),
-                 "why": claims.not_run_reason(spec, p) if missing[p.section] == len(expand(p).cells) else "not run yet"}
+                 "why": "not run yet" if len(t.cells) and (t.cells["section"] == p.section).any() else claims.not_run_reason(spec, p)}
                 for p in spec.sections
                 if p.section in missing
             ]
