@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.synthetic_results import synthetic_record
+from benchmarks.synthetic_results import synthetic_record, write_synthetic
 from regbench.cli import main
 from regbench.grid import expand
 from regbench.report import build_report, collect
@@ -184,3 +184,37 @@ def test_committed_articles_report_regenerates_identically(tmp_path):
     shutil.copytree(ROOT / "results" / "reference" / "articles", results / "articles")
     path = build_report(spec, results, tmp_path / "reports")
     assert path.read_text() == (ROOT / "reports" / "articles.md").read_text()
+
+
+def test_factorial_runs_per_section_and_a_half_run_section_says_what_is_missing(write_grid, tmp_path):
+    grid = """
+seeds = [1, 2]
+models = ["mlp"]
+budget = { epochs = 5 }
+[[sections]]
+name = "P"
+design = { factorial = ["dropout", "l2"] }
+datasets = [{ name = "digits", train_sizes = [50] }]
+[[sections]]
+name = "Q"
+design = { add_one = ["l2"], factorial = ["batchnorm"] }
+datasets = [{ name = "digits", train_sizes = [50] }]
+[[claims]]
+article = "Y"
+claim = "l2 shrinks the gap"
+sections = ["Q"]
+set = "l2"
+"""
+    spec = load_spec(str(write_grid(grid, name="halves")))
+    cells = [c for c in expand(spec).cells if c.section == "P" or c.technique_set != "l2"]
+    write_synthetic(cells, Store(tmp_path / "results", "halves"))
+    tables = collect(spec, tmp_path / "results")
+    # Each section's factors alone: pooled (dropout, l2, batchnorm) no section has every subset.
+    terms = set(zip(tables.factorial["dataset"], tables.factorial["term"], strict=True))
+    assert terms == {
+        ("P/digits", "dropout"),
+        ("P/digits", "l2"),
+        ("P/digits", "dropout x l2"),
+        ("Q/digits", "batchnorm"),
+    }
+    assert list(tables.claims["verdict"]) == ["not measured: the compared sets have no seed stored in common yet"]
