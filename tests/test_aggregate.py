@@ -100,8 +100,8 @@ def test_history_frame_long_form_and_schema_1_records():
         {"epoch": 1, "split": "train", "metric": "accuracy", "value": 0.6},
     ]}  # fmt: skip
     frame = agg.history_frame([upgrade(old), new])
-    assert list(frame.columns) == ["cell_id", "epoch", "split", "metric", "value"]
-    assert frame.astype({"split": str, "metric": str}).values.tolist() == [
+    assert list(frame.columns) == ["cell_id", "epoch", "step", "split", "metric", "value"]
+    assert frame.drop(columns="step").astype({"split": str, "metric": str}).values.tolist() == [
         ["a", 1, "train", "accuracy", 0.6],
         ["a", 2, "train", "accuracy", 0.7],
         ["b", 1, "train", "xent", 0.9],

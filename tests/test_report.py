@@ -63,7 +63,7 @@ def test_report_sections_figures_and_tables(write_grid, tmp_path):
     ]
     assert sorted(cells_csv["cell_id"]) == sorted(c.cell_id for c in cells)
     history = pd.read_csv(tmp_path / "results" / "synth" / "history.csv")
-    assert list(history.columns) == ["cell_id", "epoch", "split", "metric", "value"]
+    assert list(history.columns) == ["cell_id", "epoch", "step", "split", "metric", "value"]
     assert set(history["cell_id"]) == set(cells_csv["cell_id"]) and history["value"].notna().all()
 
 

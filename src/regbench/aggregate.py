@@ -23,10 +23,13 @@ CONDITION = ["dataset", "train_size", "model"]
 BASELINE = "baseline"
 # Metric column -> label (units) used in tables and figures.
 METRICS = {
+    "train_accuracy": "train accuracy (clean pass)",
     "test_accuracy": "test accuracy",
+    "best_val_test_accuracy": "test accuracy at the best validation accuracy",
     "accuracy_gap": "accuracy gap (train - test)",
     "loss_gap": "loss gap (test - train)",
     "epochs_run": "epochs run",
+    "steps_run": "optimizer steps run",
     "time_per_epoch_s": "time per epoch (s)",
 }
 EFFECT_METRICS = ("accuracy_gap", "loss_gap", "test_accuracy")
@@ -36,9 +39,12 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """One row per stored cell. Columns: cell_id, slug, status, error, section, dataset (with
     '_imb<r>' for a long-tailed training subset, '<section>/' in front in a section), train_size,
     val_size, split_seed, model, imbalance, technique_set, techniques (JSON parameters), seed,
-    epochs, batch_size, optimizer, learning_rate, momentum, {train,val,test}_{loss,accuracy},
-    accuracy_gap, loss_gap, best_epoch, epochs_run, time_per_epoch_s, wall_time_s, params, device,
-    numerics (dtype policy, "+ XLA"), git_revision, transfer_source, transfer_backbone, source_test_accuracy."""
+    epochs, steps, eval_every, batch_size, optimizer, learning_rate, momentum,
+    {train,val,test}_{loss,accuracy}, accuracy_gap, loss_gap, best_epoch, best_step, epochs_run,
+    steps_run, best_val_step, best_val_test_accuracy (test accuracy at the best validation
+    accuracy), time_per_epoch_s, wall_time_s, params, device, numerics (dtype policy, "+ XLA"),
+    git_revision, transfer_source, transfer_backbone, source_test_accuracy, and
+    <technique>_triggered (bool) for each technique with a trigger (early stopping, ...)."""
     rows = []
     for r in records:
         cell = r["cell"]
@@ -52,7 +58,8 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
             row["dataset"] = f"{row['section']}/{row['dataset']}"
         row["technique_set"] = cell["techniques"]  # labelled below, once every cell is known
         row["techniques"] = json.dumps(cell["techniques"], sort_keys=True)
-        row |= {k: cell.get(k) for k in ("seed", "epochs", "batch_size", "optimizer", "learning_rate", "momentum")}
+        budget = ("seed", "epochs", "steps", "eval_every", "batch_size", "optimizer", "learning_rate", "momentum")
+        row |= {k: cell.get(k) for k in budget}
         for split in ("train", "val", "test"):
             for metric in ("loss", "accuracy"):
                 row[f"{split}_{metric}"] = r["final"][split][metric] if r["final"] else np.nan
@@ -60,8 +67,13 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         row["loss_gap"] = r["gap"]["loss"] if r["gap"] else np.nan
         row |= {
             k: r.get(k)
-            for k in ("best_epoch", "epochs_run", "time_per_epoch_s", "wall_time_s", "params", "device", "git_revision")
+            for k in ("best_epoch", "best_step", "epochs_run", "steps_run", "time_per_epoch_s", "wall_time_s")
+            + ("params", "device", "git_revision")
         }
+        at_best = r.get("at_best_val") or {}
+        row["best_val_step"] = at_best.get("step")
+        row["best_val_test_accuracy"] = at_best["test"]["accuracy"] if at_best else np.nan
+        row |= {f"{name}_triggered": facts["triggered"] for name, facts in (r.get("mechanisms") or {}).items()}
         numerics = r.get("numerics") or {}  # absent in records from before --mixed-precision/--xla
         row["numerics"] = numerics.get("dtype_policy", "float32") + (" + XLA" if numerics.get("jit_compile") else "")
         transfer = (r.get("setup") or {}).get("transfer", {})
@@ -97,11 +109,14 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 
 def history_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """Per-epoch history in long form. Columns: cell_id, epoch, split, metric, value."""
+    """The history in long form, one row per evaluation, split and metric. Columns: cell_id,
+    epoch (the evaluation's number, from 1: the epoch under an epochs budget), step (optimizer
+    steps done at that evaluation), split, metric, value."""
     # Built column by column from the stored lists: one DataFrame per cell is 10x slower on large
     # grids. Order: records as given (sorted by id), then split, metric, epoch: deterministic.
-    ids, splits, metrics, lengths, values = [], [], [], [], []
+    ids, splits, metrics, lengths, values, steps = [], [], [], [], [], []
     for r in records:
+        at = np.asarray(r.get("eval_steps") or [], dtype=np.float64)
         for split, by_metric in sorted(r["history"].items()):
             for metric, series in sorted(by_metric.items()):
                 ids.append(r["cell_id"])
@@ -109,12 +124,15 @@ def history_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
                 metrics.append(metric)
                 lengths.append(len(series))
                 values.append(series)
+                # NaN where a record has fewer evaluation steps than values (none should)
+                steps.append(at[: len(series)] if len(at) >= len(series) else np.full(len(series), np.nan))
     lengths = np.asarray(lengths, dtype=np.int64)
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
     return pd.DataFrame(
         {
             "cell_id": repeated_categorical(ids, lengths),
             "epoch": np.arange(lengths.sum(), dtype=np.int64) - starts + 1,
+            "step": np.concatenate(steps) if steps else np.empty(0),
             "split": repeated_categorical(splits, lengths),
             "metric": repeated_categorical(metrics, lengths),
             # A list, not fromiter: NaN is stored as null, and only np.array turns None into NaN.
@@ -131,7 +149,7 @@ def repeated_categorical(labels: list[str], repeats: np.ndarray) -> pd.Categoric
 
 def curves(history: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Learning curves over seeds, for ok cells. Columns: dataset, train_size, model,
-    technique_set, metric (xent | accuracy), split (train | val), epoch, mean, std."""
+    technique_set, metric (xent | accuracy), split (train | val), epoch, step, mean, std."""
     labels = [*CONDITION, "technique_set"]
     good = ok(cells)
     # Rows are grouped by a small integer per (condition, set), not by merged label columns:
@@ -139,11 +157,13 @@ def curves(history: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     group = pd.Series(good.groupby(labels, sort=True).ngroup().to_numpy(), index=good["cell_id"].to_numpy())
     rows = history[history["metric"].isin(["xent", "accuracy"])]
     rows = rows.assign(group=rows["cell_id"].astype(object).map(group)).dropna(subset=["group"])
-    out = rows.groupby(["group", "metric", "split", "epoch"], observed=True, sort=True)["value"].agg(["mean", "std"])
+    out = rows.groupby(["group", "metric", "split", "epoch", "step"], observed=True, sort=True, dropna=False)[
+        "value"
+    ].agg(["mean", "std"])
     out = out.reset_index().astype({"group": int, "metric": str, "split": str})
     names = good[labels].drop_duplicates().sort_values(labels, ignore_index=True)
     return names.join(out.set_index("group"), how="inner").reset_index(drop=True)[
-        [*labels, "metric", "split", "epoch", "mean", "std"]
+        [*labels, "metric", "split", "epoch", "step", "mean", "std"]
     ]
 
 
@@ -158,7 +178,8 @@ def summary(cells: pd.DataFrame) -> pd.DataFrame:
     for key, group in ok(cells).groupby([*CONDITION, "technique_set"], sort=True):
         row = dict(zip([*CONDITION, "technique_set"], key, strict=True)) | {"n": len(group)}
         for metric in METRICS:
-            mean, low, high, _ = mean_ci(group[metric].to_numpy(dtype=float))
+            values = group[metric].to_numpy(dtype=float) if metric in group else np.full(len(group), np.nan)
+            mean, low, high, _ = mean_ci(values)
             row |= {f"{metric}_mean": mean, f"{metric}_low": low, f"{metric}_high": high}
         rows.append(row)
     return pd.DataFrame(rows)

@@ -23,16 +23,20 @@ class Cell:
     model: str
     techniques: TechniqueParams  # sorted by name; every parameter, defaults included
     seed: int
-    epochs: int
+    epochs: int | None  # None under a steps budget
     batch_size: int
     optimizer: str
     learning_rate: float
     momentum: float | None = None  # None for optimizers without momentum
     imbalance: float | None = None  # max/min class ratio of a long-tailed training subset; None: stratified
     section: str | None = None  # the grid section ([[sections]]) the cell belongs to; None: no sections
+    steps: int | None = None  # a steps budget: exactly this many optimizer steps (epochs is None)
+    eval_every: int | None = None  # steps between evaluations under a steps budget
     # Parameters shown in labels: those a sweep varies ({name: (param, ...)} as tuples). Not part
     # of the identity: the parameters themselves are.
     shown: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False, repr=False)
+    # True where the grid trains each set at several learning rates: slugs then show the rate.
+    show_lr: bool = field(default=False, compare=False, repr=False)
 
     @property
     def technique_names(self) -> tuple[str, ...]:
@@ -51,9 +55,21 @@ class Cell:
     @property
     def slug(self) -> str:
         """Readable name, e.g. 'digits/n300/small_cnn/dropout+l2/s1', 'A-cpu/fashion_mnist/...' in a
-        grid section (ids, not slugs, name files)."""
+        grid section, '.../dropout+l2/lr0.003/s1' in a grid that tunes the learning rate (ids, not
+        slugs, name files)."""
         where = f"{self.section}/" if self.section else ""
-        return f"{where}{self.data_label}/n{self.train_size}/{self.model}/{self.technique_set}/s{self.seed}"
+        rate = f"lr{self.learning_rate:g}/" if self.show_lr else ""
+        return f"{where}{self.data_label}/n{self.train_size}/{self.model}/{self.technique_set}/{rate}s{self.seed}"
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps in one pass over the train set (the last batch may be smaller)."""
+        return -(-self.train_size // self.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        """The budget in optimizer steps (before early stopping)."""
+        return self.steps if self.steps is not None else self.epochs * self.steps_per_epoch
 
     def canonical(self) -> dict[str, Any]:
         """Plain JSON-able dict; keys whose value is None are left out, so that a field added later

@@ -3,25 +3,29 @@ with the measured effect, its 95% CI and n, and a verdict. Never imports TensorF
 
 Verdicts: *supported* (the CI lies on the claimed side of zero, or a level inside the claimed
 range), *not supported* (the CI includes zero), *contradicted* (the CI lies on the other side, or
-a level wholly outside the range), *not measured* (with the reason: data missing, not run yet,
-one seed, no learning-rate drop).
+a level wholly outside the range), *not testable* (the condition's baseline underfits, or a
+compared technique's trigger never fired: see `evidence`), *not measured* (with the reason: data
+missing, not run yet, one seed, no learning-rate drop).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from regbench import aggregate as agg
+from regbench import evidence
 from regbench.errors import UsageError
-from regbench.spec import Claim, GridSpec
+from regbench.spec import PAIRED, Claim, GridSpec
 from regbench.stats import mean_ci
+from regbench.techniques import TECHNIQUES, get_technique
 
-COLUMNS = ["article", "claim", "setting", "condition", "compared", "measured", "n", "claimed", "verdict"]
+COLUMNS = ["article", "claim", "setting", "condition", "compared", "measured", "n", "claimed", "testable", "verdict"]
 # A claim's metric -> (split, name) in the learning curves; losses are the data cross-entropy.
 CURVES = {"val_accuracy": ("val", "accuracy"), "val_loss": ("val", "xent"),
           "train_accuracy": ("train", "accuracy"), "train_loss": ("train", "xent")}  # fmt: skip
@@ -31,9 +35,18 @@ LABELS = agg.METRICS | {"val_accuracy": "validation accuracy", "train_accuracy":
                         "best_epoch": "best epoch"}  # fmt: skip
 
 
-def evaluate(spec: GridSpec, cells: pd.DataFrame, history: pd.DataFrame, data_dir=None) -> pd.DataFrame:
-    """Columns: article, claim, setting ("cpu-sized (A-cpu)"), condition, compared (the sets),
-    measured (effect with 95% CI), n (seeds), claimed (the source's figure), verdict."""
+def evaluate(
+    spec: GridSpec,
+    cells: pd.DataFrame,
+    history: pd.DataFrame,
+    regime: pd.DataFrame | None = None,
+    engagement: pd.DataFrame | None = None,
+    data_dir=None,
+) -> pd.DataFrame:
+    """Columns: article, claim, setting ("cpu-sized (A-cpu)"), condition, compared (the sets, in
+    short labels), measured (effect with 95% CI), n (seeds), claimed (the source's figure),
+    testable ("yes", or "no: " and why), verdict. `cells` are the tuned arms; `regime` and
+    `engagement` (evidence.regime, evidence.engagement) decide what is testable."""
     rows = []
     good = agg.ok(cells)
     for claim in spec.claims:
@@ -43,12 +56,35 @@ def evaluate(spec: GridSpec, cells: pd.DataFrame, history: pd.DataFrame, data_di
             head = {"article": claim.article, "claim": claim.claim, "setting": setting, "claimed": claim.claimed}
             mine = good[good["section"] == section] if section else good
             measured = list(MEASURES[claim.kind](claim, mine, history)) if len(mine) else []
+            measured = [judged(row, claim, regime, engagement) for row in measured]
             if not measured:
                 stored = cells[cells["section"] == section] if section and len(cells) else cells
                 why = unmeasured_reason(spec, part, stored, data_dir)
-                measured = [{"condition": "-", "compared": compared(claim), "measured": "-", "n": 0, "verdict": why}]
+                measured = [{"condition": "-", "compared": compared(claim), "measured": "-", "n": 0, "testable": "-",
+                             "verdict": why}]  # fmt: skip
             rows += [head | row for row in measured]
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def judged(row: dict[str, Any], claim: Claim, regime: pd.DataFrame | None, engagement: pd.DataFrame | None) -> dict:
+    """A measured row with its testable column, and the verdict replaced by "not testable" where
+    a condition it rests on (`row["keys"]`) has an underfitting baseline or a compared set's
+    trigger fired in no seed; partial firing is noted beside the measurement."""
+    keys = row.pop("keys")
+    underfit = {}
+    if regime is not None and len(regime):
+        underfit = {tuple(r[c] for c in agg.CONDITION): r["reason"] for _, r in regime.iterrows() if not r["testable"]}
+    sets = (claim.set, claim.against) if claim.kind in PAIRED else (claim.set,)
+    idle, notes = {}, {}
+    if engagement is not None and len(engagement):
+        idle, notes = evidence.never_engaged(engagement), evidence.trigger_notes(engagement)
+    why = [underfit[k] for k in keys if k in underfit] + [idle[(*k, s)] for k in keys for s in sets if (*k, s) in idle]
+    partial = sorted({notes[(*k, s)] for k in keys for s in sets if (*k, s) in notes and (*k, s) not in idle})
+    if partial:
+        row["measured"] += f" ({'; '.join(partial)})"
+    if why:
+        return row | {"testable": f"no: {why[0]}", "verdict": f"not testable: {why[0]}"}
+    return row | {"testable": "yes"}
 
 
 def missing_data(part: GridSpec, data_dir=None) -> list[str]:
@@ -82,10 +118,25 @@ def unmeasured_reason(spec: GridSpec, part: GridSpec, stored: pd.DataFrame, data
     return f"not measured: {not_run_reason(spec, part, data_dir)}"
 
 
+SHORT = {name: get_technique(name).short for name in TECHNIQUES.names()} | {agg.BASELINE: agg.BASELINE}
+
+
+def short(label: str) -> str:
+    """'augmentation+batchnorm+dropout(rate=0.9)' -> 'aug+bn+do(rate=0.9)': technique names in a set
+    label replaced by their short names, so that a claims table fits a screen."""
+    return re.sub(r"[a-z][a-z0-9_]*", lambda m: SHORT.get(m.group(0), m.group(0)), label)
+
+
+def legend(labels: Iterable[str]) -> str:
+    """'aug = augmentation, bn = batchnorm': the short names used in `labels`."""
+    used = sorted({name for label in labels for name in re.findall(r"[a-z][a-z0-9_]*", label) if name in SHORT})
+    return ", ".join(f"{SHORT[n]} = {n}" for n in used if SHORT[n] != n)
+
+
 def compared(claim: Claim) -> str:
-    if claim.kind in ("level", "val_loss_rises"):
-        return claim.set
-    return f"{claim.set} vs {claim.against}"
+    if claim.kind not in PAIRED:
+        return short(claim.set)
+    return f"{short(claim.set)} vs {short(claim.against)}"
 
 
 def verdict(mean: float, low: float, high: float, n: int, expect: str) -> str:
@@ -111,12 +162,23 @@ def value_text(metric: str, mean: float, low: float, high: float, delta: bool = 
 
 
 def metric_values(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
-    """The claim's metric per cell: a final column, or (epoch > 0) the learning curve's value
-    after that epoch (the last one recorded where a run stopped earlier)."""
-    if not claim.epoch:
+    """The claim's metric per cell: a final column, or (with `epoch` or `step`) the learning
+    curve's value at the first evaluation once that many epochs' steps (or steps) were done (the
+    last one recorded where a run stopped earlier)."""
+    if not (claim.epoch or claim.step):
         return cells[claim.metric].astype(float)
-    curves = curves_of(history, cells["cell_id"], *CURVES[claim.metric])
-    return cells["cell_id"].map(lambda cid: curves[cid][: claim.epoch][-1] if cid in curves else np.nan).astype(float)
+    split, name = CURVES[claim.metric]
+    rows = history[
+        (history["split"] == split) & (history["metric"] == name) & history["cell_id"].isin(cells["cell_id"])
+    ]
+    per_epoch = -(-cells["train_size"] // cells["batch_size"])
+    target = dict(zip(cells["cell_id"], claim.step or claim.epoch * per_epoch, strict=True))
+    values = {}
+    for cid, g in rows.groupby("cell_id", observed=True):
+        g = g.sort_values("step")
+        reached = g[g["step"] >= target[cid]]
+        values[cid] = (reached if len(reached) else g)["value"].iloc[0 if len(reached) else -1]
+    return cells["cell_id"].map(values).astype(float)
 
 
 def by_seed(cells: pd.DataFrame, values: pd.Series) -> Iterator[tuple[dict[str, Any], pd.DataFrame]]:
@@ -129,6 +191,11 @@ def by_seed(cells: pd.DataFrame, values: pd.Series) -> Iterator[tuple[dict[str, 
         )
 
 
+def key_of(condition: dict[str, Any]) -> tuple:
+    """(dataset, train_size, model): the condition as the evidence tables key it."""
+    return tuple(condition[c] for c in agg.CONDITION)
+
+
 def condition_text(condition: dict[str, Any]) -> str:
     return f"{condition['dataset'].split('/')[-1]} n={condition['train_size']} {condition['model']}"
 
@@ -138,8 +205,9 @@ def effect(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator
         if claim.set in wide and claim.against in wide:
             diff = (wide[claim.set] - wide[claim.against]).dropna().to_numpy()
             mean, low, high, n = mean_ci(diff)
-            after = f" after epoch {claim.epoch}" if claim.epoch else ""
+            after = f" after epoch {claim.epoch}" if claim.epoch else f" after step {claim.step}" if claim.step else ""
             yield {
+                "keys": [key_of(condition)],
                 "condition": condition_text(condition),
                 "compared": compared(claim),
                 "measured": f"Δ {LABELS[claim.metric]}{after} {value_text(claim.metric, mean, low, high)}",
@@ -161,6 +229,7 @@ def level(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[
             else:
                 text = "not supported (CI overlaps the range, mean outside)"
             yield {
+                "keys": [key_of(condition)],
                 "condition": condition_text(condition),
                 "compared": compared(claim),
                 "measured": f"{LABELS[claim.metric]} {value_text(claim.metric, mean, low, high, delta=False)}",
@@ -186,6 +255,7 @@ def effect_shrinks_with_size(claim: Claim, cells: pd.DataFrame, history: pd.Data
             f"{value_text(claim.metric, *mean_ci(per_size[s].to_numpy())[:3])} at n={s}" for s in (small, large)
         )
         yield {
+            "keys": [(dataset, size, model) for size in (small, large)],
             "condition": f"{dataset.split('/')[-1]} n={small} vs n={large} {model}",
             "compared": compared(claim),
             "measured": f"Δ {LABELS[claim.metric]} {at}; difference {value_text(claim.metric, mean, low, high)}",
@@ -210,6 +280,7 @@ def val_loss_rises(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> 
         lowest = int(np.median([int(np.nanargmin(c)) + 1 for c in curves.values()]))
         mean, low, high, n = mean_ci(rises)
         yield {
+            "keys": [condition],
             "condition": condition_text(dict(zip(agg.CONDITION, condition, strict=True))),
             "compared": compared(claim),
             "measured": f"validation loss ends {value_text('val_loss', mean, low, high)} above its minimum "
@@ -252,6 +323,7 @@ def rises_after_lr_drop(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame
         text = f"{LABELS[claim.metric]}, mean of the {claim.window} epochs after the first drop minus at the drop"
         if not diffs:
             yield {
+                "keys": [condition],
                 "condition": condition_text(dict(zip(agg.CONDITION, condition, strict=True))),
                 "compared": compared(claim),
                 "measured": "-",
@@ -262,6 +334,7 @@ def rises_after_lr_drop(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame
         mean, low, high, n = mean_ci(np.array(diffs))
         own = mean_ci(np.array(rises))
         yield {
+            "keys": [condition],
             "condition": condition_text(dict(zip(agg.CONDITION, condition, strict=True))),
             "compared": compared(claim),
             "measured": f"{text} (drop after epoch {int(np.median(epochs))}, median): "
@@ -282,7 +355,9 @@ MEASURES: dict[str, Callable[[Claim, pd.DataFrame, pd.DataFrame], Iterator[dict[
 
 
 def tally(table: pd.DataFrame) -> str:
-    """'12 supported, 5 not supported, 1 contradicted, 9 not measured' over the claims table's rows."""
-    kinds = table["verdict"].str.extract(r"^(supported|not supported|contradicted|not measured)")[0]
+    """'12 supported, 5 not supported, 1 contradicted, 2 not testable, 9 not measured' over the
+    claims table's rows."""
+    verdicts = ("supported", "not supported", "contradicted", "not testable", "not measured")
+    kinds = table["verdict"].str.extract(f"^({'|'.join(verdicts)})")[0]
     counts = kinds.value_counts()
-    return ", ".join(f"{counts.get(k, 0)} {k}" for k in ("supported", "not supported", "contradicted", "not measured"))
+    return ", ".join(f"{counts.get(k, 0)} {k}" for k in verdicts)

@@ -11,7 +11,7 @@ from regbench.cell import Cell, varying_params
 from regbench.datasets import get_dataset
 from regbench.errors import UsageError
 from regbench.models import get_model
-from regbench.spec import Design, GridSpec
+from regbench.spec import PAIRED, Design, GridSpec
 
 Member = tuple[str, tuple[tuple[str, Any], ...]]  # (technique, parameters a sweep sets)
 TechniqueSet = tuple[Member, ...]  # sorted by name; () is the baseline
@@ -77,7 +77,7 @@ def check_conflicts(spec: GridSpec, sets: list[TechniqueSet]) -> None:
 
 def expand(spec: GridSpec) -> Expansion:
     """All cells of the grid in a stable order: section, dataset, train size, model, technique
-    set, seed."""
+    set, learning rate, seed."""
     cells: list[Cell] = []
     excluded: list[Exclusion] = []
     for part in spec.parts():
@@ -88,9 +88,6 @@ def expand(spec: GridSpec) -> Expansion:
         ]
     check_claims(spec, cells)
     return Expansion(tuple(cells), tuple(excluded))
-
-
-PAIRED = ("effect", "effect_shrinks_with_size", "rises_after_lr_drop")  # claim kinds that compare two sets
 
 
 def check_claims(spec: GridSpec, cells: list[Cell]) -> None:
@@ -131,9 +128,10 @@ def expand_part(spec: GridSpec) -> Expansion:
                 applicable.append(tuple(kept))
             for size in entry.train_sizes:
                 for members in unique(applicable):
-                    for seed in spec.seeds:
-                        cell = make_cell(spec, entry, size, model, members, seed)
-                        cells.setdefault(cell.cell_id, cell)
+                    for rate in entry.budget.rates:
+                        for seed in spec.seeds:
+                            cell = make_cell(spec, entry, size, model, members, seed, rate)
+                            cells.setdefault(cell.cell_id, cell)
     if not cells:
         where = f"section {spec.section}" if spec.section else "the grid"
         raise UsageError(
@@ -151,7 +149,7 @@ def labelled(cells: list[Cell]) -> tuple[Cell, ...]:
     return tuple(replace(c, shown=tuple((n, varying[n]) for n in c.technique_names if n in varying)) for c in cells)
 
 
-def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSet, seed: int) -> Cell:
+def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSet, seed: int, rate: float) -> Cell:
     budget = entry.budget
     return Cell(
         dataset=entry.name,
@@ -167,8 +165,11 @@ def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSe
         epochs=budget.epochs,
         batch_size=budget.batch_size,
         optimizer=budget.optimizer,
-        learning_rate=budget.learning_rate,
+        learning_rate=rate,
         momentum=budget.momentum if budget.optimizer in ("sgd", "rmsprop") else None,
         imbalance=entry.imbalance,
         section=spec.section,
+        steps=budget.steps,
+        eval_every=budget.eval_every,
+        show_lr=len(budget.rates) > 1,
     )

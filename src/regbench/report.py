@@ -20,7 +20,7 @@ import pandas as pd
 from joblib.externals.loky import get_reusable_executor
 
 from regbench import aggregate as agg
-from regbench import claims, plots
+from regbench import claims, evidence, plots
 from regbench.grid import expand
 from regbench.spec import GridSpec
 from regbench.store import Store, atomic_write
@@ -28,10 +28,14 @@ from regbench.store import Store, atomic_write
 
 @dataclass(frozen=True)
 class Tables:
-    cells: pd.DataFrame  # every stored cell of the grid (ok and failed)
+    cells: pd.DataFrame  # every stored cell of the grid (ok and failed, every learning rate)
+    arms: pd.DataFrame  # the cells of each technique set at its tuned learning rate: what is compared
     history: pd.DataFrame
+    rates: pd.DataFrame  # the learning rate chosen per condition and set (evidence.choose_rates)
+    regime: pd.DataFrame  # per condition: did the baseline overfit? (evidence.regime)
+    engagement: pd.DataFrame  # per condition, set and trigger: seeds in which it fired
     summary: pd.DataFrame
-    effects: pd.DataFrame
+    effects: pd.DataFrame  # with testable and why_not (evidence.judge)
     factorial: pd.DataFrame
     leave_one_out: pd.DataFrame
     ranking: pd.DataFrame
@@ -48,18 +52,32 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
     expected = {c.cell_id: c for c in expand(spec).cells}
     stored = store.stored_ids()
     cells, history, environment = read_results(store, sorted(stored & expected.keys()))
-    summary = agg.summary(cells) if len(cells) else pd.DataFrame()
-    effects = agg.effects(cells) if len(cells) else pd.DataFrame()
+    rates = evidence.choose_rates(cells) if len(cells) else pd.DataFrame()
+    arms = evidence.tuned(cells, rates)
+    thresholds = {part.section: part.min_train_accuracy for part in spec.parts()}
+    regime = evidence.regime(arms, thresholds) if len(arms) else pd.DataFrame()
+    engagement = evidence.engagement(arms) if len(arms) else pd.DataFrame()
+    summary = agg.summary(arms) if len(arms) else pd.DataFrame()
+    effects = evidence.judge(agg.effects(arms), regime, engagement) if len(arms) else pd.DataFrame()
+
+    def judged(part_of_design: str, analyse: Callable, label: str) -> pd.DataFrame:
+        frame = per_section(spec, arms, part_of_design, analyse)
+        return evidence.judge(frame, regime, engagement, label) if len(frame) else frame
+
     return Tables(
         cells=cells,
+        arms=arms,
         history=history,
+        rates=rates,
+        regime=regime,
+        engagement=engagement,
         summary=summary,
         effects=effects,
         sweeps=agg.sweep_effects(effects, sweep_points(spec, expected.values())),
-        factorial=per_section(spec, cells, "factorial", agg.factorial_effects),
-        leave_one_out=per_section(spec, cells, "leave_one_out", agg.leave_one_out),
+        factorial=judged("factorial", agg.factorial_effects, "term"),
+        leave_one_out=judged("leave_one_out", agg.leave_one_out, "technique"),
         ranking=agg.ranking(summary) if len(summary) else pd.DataFrame(),
-        claims=claims.evaluate(spec, cells, history) if spec.claims else pd.DataFrame(),
+        claims=claims.evaluate(spec, arms, history, regime, engagement) if spec.claims else pd.DataFrame(),
         missing=sorted((i, expected[i].slug) for i in expected.keys() - stored),
         ignored=len(stored - expected.keys()),
         environment=environment,
@@ -104,7 +122,13 @@ def read_results(store: Store, ids: list[str]) -> tuple[pd.DataFrame, pd.DataFra
 def write_tables(tables: Tables, results_root: Path, grid: str) -> None:
     """results/<grid>/cells.csv (one row per cell) and history.csv (long form) for users' own analysis."""
     folder = Path(results_root) / grid
-    atomic_write(folder / "cells.csv", csv_bytes(tables.cells))
+    # `arm`: the cell is at its technique set's tuned learning rate (what the analyses compare)
+    cells = (
+        tables.cells.assign(arm=tables.cells["cell_id"].isin(tables.arms["cell_id"]))
+        if len(tables.cells)
+        else tables.cells
+    )
+    atomic_write(folder / "cells.csv", csv_bytes(cells))
     atomic_write(folder / "history.csv", csv_bytes(tables.history))
 
 
@@ -193,8 +217,8 @@ def figure_tasks(t: Tables, folder: Path) -> list[tuple[str, Callable[..., Any],
     first (learning curves, heatmaps), so that parallel workers finish together."""
     tasks: list[tuple[str, Callable[..., Any], tuple, Path]] = []
     if len(t.summary):
-        curves = dict(tuple(agg.curves(t.history, t.cells).groupby(["dataset", "model"], sort=True)))
-        cells = dict(tuple(agg.ok(t.cells).groupby(["dataset", "model"], sort=True)))
+        curves = dict(tuple(agg.curves(t.history, t.arms).groupby(["dataset", "model"], sort=True)))
+        cells = dict(tuple(agg.ok(t.arms).groupby(["dataset", "model"], sort=True)))
         for (dataset, model), curve in curves.items():
             path = folder / f"learning_curves_{dataset.replace('/', '_')}_{model}.png"  # 'A-cpu/fashion_mnist'
             tasks.append((f"curves_{dataset} {model}", plots.learning_curves, (curve, cells[dataset, model]), path))
@@ -208,7 +232,7 @@ def figure_tasks(t: Tables, folder: Path) -> list[tuple[str, Callable[..., Any],
             tasks.append(("sizes", plots.effect_vs_train_size, (t.effects,), folder / "effect_vs_train_size.png"))
     if len(t.summary):
         tasks.append(("gap", plots.gap_by_set, (t.summary,), folder / "gap_by_set.png"))
-        tasks.append(("scatter", plots.train_vs_test, (t.cells,), folder / "train_vs_test.png"))
+        tasks.append(("scatter", plots.train_vs_test, (t.arms,), folder / "train_vs_test.png"))
     return tasks
 
 
@@ -249,27 +273,46 @@ def figure(links: dict[str, str], name: str, caption: str) -> str:
 # -- sections --------------------------------------------------------------------------------------
 
 
+def regime_sentence(t: Tables) -> str:
+    """How many conditions can answer the gap question, and which cannot, and why."""
+    if t.regime.empty:
+        return ""
+    bad = t.regime[~t.regime["testable"]]
+    text = (
+        f"{len(t.regime) - len(bad)} of {len(t.regime)} conditions are testable: their baseline fits its training set "
+        "(clean train accuracy at or above the grid's threshold), so there is overfitting for a technique to reduce"
+    )
+    if len(bad):
+        listed = "; ".join(f"{cond(r)}: {r['reason']}" for _, r in bad.iterrows())
+        text += f". Not testable, so no verdict is given there: {listed}"
+    return text + " (see *Is there overfitting to reduce?*)."
+
+
 def summary_sentences(t: Tables) -> list[str]:
-    """3-6 sentences generated from the numbers, each pointing at its figure."""
+    """3-7 sentences generated from the numbers, each pointing at its figure; effects in
+    conditions that cannot answer the question (evidence.judge) are left out."""
     if t.effects.empty:
         return [
             "No effects against a baseline could be computed yet: the grid needs baseline cells and at least one technique set with stored results."
         ]
-    out = []
-    gap = t.effects[t.effects["metric"] == "accuracy_gap"]
-    acc = t.effects[t.effects["metric"] == "test_accuracy"]
+    out = [regime_sentence(t)] if len(t.regime) else []
+    testable = t.effects[t.effects["testable"]]
+    gap = testable[testable["metric"] == "accuracy_gap"]
+    acc = testable[testable["metric"] == "test_accuracy"]
+    if gap.empty:
+        return out + ["No comparison can be judged: no testable condition has an effect to show."]
     lower = gap[gap["distinguishable"] & (gap["mean"] < 0)].sort_values(["mean", "technique_set"])
     if len(lower):
         r = lower.iloc[0]
         out.append(
-            f"The largest reduction of the accuracy gap came from **{r['technique_set']}** on {cond(r)}: {pp(r['mean'], r['low'], r['high'])} against the baseline (n={r['n']} seeds; Holm-corrected p={p_text(r['p_holm'])} across {len(gap)} comparisons; Figure 3)."
+            f"The largest reduction of the accuracy gap came from **{r['technique_set']}** on {cond(r)}: {pp(r['mean'], r['low'], r['high'])} against the baseline (n={r['n']} seeds; Holm-corrected p={p_text(r['p_holm'])} across {len(gap)} testable comparisons; Figure 3)."
         )
         out.append(
-            f"{len(lower)} of {len(gap)} technique-set comparisons shrank the accuracy gap with a 95% CI that excludes zero ({', '.join(sorted(set(lower['technique_set'])))}; Figure 1)."
+            f"{len(lower)} of {len(gap)} testable technique-set comparisons shrank the accuracy gap with a 95% CI that excludes zero ({', '.join(sorted(set(lower['technique_set'])))}; Figure 1)."
         )
     else:
         out.append(
-            f"No technique set shrank the accuracy gap distinguishably from baseline in any of {len(gap)} comparisons (Figure 3)."
+            f"No technique set shrank the accuracy gap distinguishably from baseline in any of {len(gap)} testable comparisons (Figure 3)."
         )
     gains = acc[acc["distinguishable"] & (acc["mean"] > 0)].sort_values(
         ["mean", "technique_set"], ascending=[False, True]
@@ -295,9 +338,9 @@ def summary_sentences(t: Tables) -> list[str]:
         out.append("No technique set lowered test accuracy distinguishably from baseline (Figure 3).")
     same = int((~gap["distinguishable"]).sum())
     out.append(
-        f"{same} of {len(gap)} comparisons were not distinguishable from baseline on the accuracy gap (95% CI includes zero); with few seeds, absence of evidence is not evidence of absence (Figure 4 shows every cell)."
+        f"{same} of {len(gap)} testable comparisons were not distinguishable from baseline on the accuracy gap (95% CI includes zero); with few seeds, absence of evidence is not evidence of absence (Figure 4 shows every cell)."
     )
-    return out[:6]
+    return out[:7]
 
 
 def grid_section(spec: GridSpec, t: Tables) -> str:
@@ -346,14 +389,18 @@ def missing_per_section(t: Tables) -> dict[str, int]:
     return dict(Counter(slug.split("/")[0] for _, slug in t.missing))
 
 
-def claims_section(table: pd.DataFrame) -> str:
+def claims_section(table: pd.DataFrame, spec: GridSpec) -> str:
     """The claims table: one row per claim, section and condition, with its verdict."""
+    labels = [label for c in spec.claims for label in (c.set, c.against)]
     return (
         "## Claims against the evidence\n\n"
         "Each claim of the grid's sources, tested where the grid measures it: Δ is the paired difference "
         "across seeds with its 95% CI; *supported* = the CI lies on the claimed side of zero (or a level lies in "
         "the claimed range), *not supported* = the CI includes zero, *contradicted* = the CI lies on the other "
-        f"side. Rows: {claims.tally(table)}.\n\n" + md_table(table) + "\n"
+        "side, *not testable* = the condition's baseline does not overfit (or a compared technique's trigger never "
+        f"fired), so the claim cannot be judged there. Rows: {claims.tally(table)}.\n\n"
+        + md_table(table)
+        + f"\n\nSet labels: {claims.legend(labels)}.\n"
     )
 
 
@@ -369,12 +416,20 @@ def design_text(d) -> str:
     )  # fmt: skip
 
 
+def budget_text(budget) -> str:
+    """'25 epochs' or '2,000 steps, evaluated every 50'."""
+    if budget.steps is None:
+        return f"{budget.epochs} epochs"
+    return f"{budget.steps:,} steps, evaluated every {budget.eval_every:,}"
+
+
 def setup_tables(spec: GridSpec) -> str:
     """The datasets with their budgets, and the technique parameters, of a grid or section."""
     datasets = pd.DataFrame(
         [
             {"dataset": d.name, "train sizes": ", ".join(map(str, d.train_sizes)), "models": ", ".join(d.models), "val size": d.val_size,
-             "epochs": d.budget.epochs, "batch": d.budget.batch_size, "optimizer": d.budget.optimizer, "learning rate": d.budget.learning_rate}
+             "budget": budget_text(d.budget), "batch": d.budget.batch_size, "optimizer": d.budget.optimizer,
+             "learning rate": ", ".join(f"{r:g}" for r in d.budget.rates)}
             | ({"imbalance (max/min)": d.imbalance if d.imbalance is not None else "-"} if any(e.imbalance for e in spec.datasets) else {})
             for d in spec.datasets
         ]
@@ -416,42 +471,78 @@ def results_section(t: Tables) -> str:
     parts = []
     for condition, group in t.summary.groupby(agg.CONDITION, sort=True):
         group = group.sort_values("technique_set", key=lambda s: s.map(lambda v: (v != agg.BASELINE, v)))
+        rows = list(group.itertuples())
+
+        def column(metric: str, scale: float = 100, digits: int = 1, rows=rows) -> list[str]:
+            return [
+                plus_minus(getattr(r, f"{metric}_mean"), getattr(r, f"{metric}_low"), getattr(r, f"{metric}_high"), scale, digits)
+                for r in rows
+            ]  # fmt: skip
+
         table = pd.DataFrame(
             {
                 "technique set": group["technique_set"],
                 "n": group["n"],
-                "test accuracy (%)": [
-                    plus_minus(r.test_accuracy_mean, r.test_accuracy_low, r.test_accuracy_high, 100)
-                    for r in group.itertuples()
-                ],
-                "accuracy gap (pp)": [
-                    plus_minus(r.accuracy_gap_mean, r.accuracy_gap_low, r.accuracy_gap_high, 100)
-                    for r in group.itertuples()
-                ],
-                "loss gap": [
-                    plus_minus(r.loss_gap_mean, r.loss_gap_low, r.loss_gap_high, 1, 3) for r in group.itertuples()
-                ],
-                "epochs run": [
-                    plus_minus(r.epochs_run_mean, r.epochs_run_low, r.epochs_run_high, 1, 1) for r in group.itertuples()
-                ],
-                "s/epoch": [
-                    plus_minus(r.time_per_epoch_s_mean, r.time_per_epoch_s_low, r.time_per_epoch_s_high, 1, 3)
-                    for r in group.itertuples()
-                ],
+                "train accuracy (%)": column("train_accuracy"),
+                "test accuracy (%)": column("test_accuracy"),
+                "test at best val (%)": column("best_val_test_accuracy"),
+                "accuracy gap (pp)": column("accuracy_gap"),
+                "loss gap": column("loss_gap", 1, 3),
+                "steps run": column("steps_run", 1, 0),
+                "s/evaluation": column("time_per_epoch_s", 1, 3),
             }
         )
         parts.append(f"### {plots.condition_label(*condition)}\n\n{md_table(table)}\n")
     return "\n".join(parts)
 
 
-def effects_table(frame: pd.DataFrame, label: str) -> str:
-    """One row per condition and set/term: gap and accuracy effects side by side."""
+def regime_section(t: Tables) -> str:
+    """Per condition: the baseline's clean train and test accuracy, its gap, and whether the
+    condition can answer the gap question."""
+    rows = [
+        {"condition": cond(r), "baseline n": int(r["n"]),
+         "train accuracy (%)": f"{100 * r['train_accuracy']:.1f}" if r["n"] else "-",
+         "test accuracy (%)": f"{100 * r['test_accuracy']:.1f}" if r["n"] else "-",
+         "accuracy gap (pp)": pp(r["gap_mean"], r["gap_low"], r["gap_high"]) if r["n"] else "-",
+         "threshold (%)": f"{100 * r['threshold']:g}", "testable": "yes" if r["testable"] else f"no: {r['reason']}"}
+        for _, r in t.regime.iterrows()
+    ]  # fmt: skip
+    return (
+        "## Is there overfitting to reduce?\n\nA regularizer can only shrink a gap that exists: a condition is "
+        "testable when its baseline (at its tuned learning rate) fits its training set, i.e. its mean clean train "
+        "accuracy reaches the grid's threshold (`min_train_accuracy`). Effects and claims in the other conditions "
+        "read *not testable*.\n\n" + md_table(pd.DataFrame(rows)) + "\n"
+    )
+
+
+def rates_section(rates: pd.DataFrame) -> str:
+    """The learning rate each technique set kept, per condition, and what each rate scored."""
+    table = pd.DataFrame(
+        {
+            "condition": [cond(r) for _, r in rates.iterrows()],
+            "technique set": rates["technique_set"],
+            "chosen rate": [f"{v:g}" for v in rates["learning_rate"]],
+            "validation accuracy per rate (mean over seeds)": rates["tried"],
+        }
+    )
+    return (
+        "## Tuned learning rates\n\nEvery cell ran at each rate of the grid; each technique set keeps, per "
+        "condition, the rate with the best mean validation accuracy (never test accuracy). All other tables "
+        "compare these tuned arms.\n\n" + md_table(table) + "\n"
+    )
+
+
+def effects_table(frame: pd.DataFrame, label: str, notes: dict[tuple, str] | None = None) -> str:
+    """One row per condition and set/term: gap and accuracy effects side by side, and verdicts;
+    "not testable" with the reason where evidence.judge found one. `notes`: whether techniques
+    with a trigger fired, per (dataset, train_size, model, set) (evidence.trigger_notes)."""
     if frame.empty:
         return "_none_"
     key = [*agg.CONDITION, label]
     wide = frame.pivot_table(
         index=key, columns="metric", values=["mean", "low", "high", "p_holm", "n", "distinguishable"], aggfunc="first"
     )
+    why_not = frame.groupby(key, sort=True)["why_not"].first() if "why_not" in frame else {}
     rows = []
     for index, r in wide.iterrows():
         row = dict(zip(key, index, strict=True))
@@ -459,7 +550,9 @@ def effects_table(frame: pd.DataFrame, label: str) -> str:
         def get(stat, metric, r=r):
             return r.get((stat, metric), math.nan)
 
-        def verdict(metric, better, get=get):
+        def verdict(metric, better, get=get, index=index):
+            if why_not.get(index):
+                return f"not testable: {why_not[index]}"
             if not get("distinguishable", metric):
                 return "not distinguishable from baseline"
             return better if (get("mean", metric) < 0) == (metric != "test_accuracy") else "worse"
@@ -474,7 +567,7 @@ def effects_table(frame: pd.DataFrame, label: str) -> str:
                 "p (Holm) ": p_text(get("p_holm", "test_accuracy")),
                 "gap verdict": verdict("accuracy_gap", "smaller gap"),
                 "accuracy verdict": verdict("test_accuracy", "higher accuracy"),
-            }
+            } | ({"triggers": notes.get(index, "")} if notes else {})
         )  # fmt: skip
     return md_table(pd.DataFrame(rows))
 
@@ -508,6 +601,21 @@ METHOD = """\
 - **Cell**: one training run, determined by dataset, train size, validation size, split seed, model,
   technique set with every parameter, seed and budget. Train and validation examples come from the
   official training data (stratified, fixed split seed); test is the official test set.
+- **Budget**: epochs (passes over the train set, validation after each) or optimizer steps (the
+  same number of updates whatever the train size, an endless reshuffled stream of full batches,
+  validation every `eval_every` steps). Patience of early stopping and of the plateau schedule
+  counts evaluations. *Test at best val* is the test accuracy of the weights with the best
+  validation accuracy seen during training.
+- **Tuned arms**: where the grid lists several learning rates, every cell runs at each; per
+  condition and technique set the rate with the best mean *validation* accuracy is kept (never
+  test accuracy), the baseline chosen the same way, and every table compares these tuned arms.
+- **Regime check**: a technique can only shrink overfitting that exists. A condition is testable
+  when its (tuned) baseline's mean clean train accuracy reaches the grid's `min_train_accuracy`;
+  elsewhere every effect and claim reads *not testable* with the reason.
+- **Triggers**: early stopping counts as triggered when it stopped before the budget ran out, the
+  plateau schedule when it reduced the rate at least once, a best checkpoint when the weights it
+  restored are not the last evaluation's. A set whose trigger fired in no seed is *not testable*
+  (the technique did nothing); partial firing is shown beside the effect.
 - **Final metrics** come from a clean evaluation pass (no dropout, batch norm in inference mode) at
   the weights the run ends with (the restored best weights where early stopping restores them).
   Loss is the data cross-entropy, without weight penalties.
@@ -532,8 +640,12 @@ def render(spec: GridSpec, t: Tables, links: dict[str, str]) -> str:
     out = [f"# regbench report: {spec.name}\n", f"{spec.description}\n" if spec.description else ""]
     out.append("## Summary\n\n" + "\n".join(f"- {s}" for s in summary_sentences(t)) + "\n")
     if len(t.claims):
-        out.append(claims_section(t.claims))
+        out.append(claims_section(t.claims, spec))
+    if len(t.regime):
+        out.append(regime_section(t))
     out.append("## The grid as run\n\n" + grid_section(spec, t))
+    if len(t.rates) and t.rates["rates"].max() > 1:
+        out.append(rates_section(t.rates))
     if len(t.summary):
         out.append("## Results per technique set\n\nMean ± 95% CI half-width across seeds.\n\n" + results_section(t))
         out.append(
@@ -541,7 +653,9 @@ def render(spec: GridSpec, t: Tables, links: dict[str, str]) -> str:
         )
         out.append(
             "## Effects against the baseline\n\nPaired by seed; Δ in percentage points (pp) with 95% CI.\n\n"
-            + effects_table(t.effects, "technique_set")
+            + effects_table(
+                t.effects, "technique_set", evidence.trigger_notes(t.engagement) if len(t.engagement) else None
+            )
             + "\n"
         )
         out.append(

@@ -8,6 +8,7 @@ import statistics
 import subprocess
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -45,11 +46,15 @@ class RunOptions:
 def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
     """Train one cell and return its result record (status 'ok' or 'failed', never raises for a
     training error; missing data raises UsageError). Keys: schema, cell_id, slug, cell, status,
-    error, history ({train,val: {metric: [value per epoch]}}), final {train,val,test: {loss,
-    accuracy, objective}}, gap {accuracy, loss}, best_epoch, epochs_run, wall_time_s,
-    time_per_epoch_s, train_class_counts, setup ({technique: facts}, e.g. the transfer source),
-    numerics {dtype_policy, jit_compile}, params, device, versions, git_revision. Running out of
-    memory fails the cell with an error starting "out of memory"."""
+    error, history ({train,val: {metric: [value per evaluation]}}), eval_steps (optimizer steps
+    done at each evaluation), final {train,val,test: {loss, accuracy, objective}}, gap {accuracy,
+    loss}, best_epoch (the best evaluation, 1-based), best_step, epochs_run, steps_run,
+    at_best_val {step, val, test} (the weights of the best validation accuracy), mechanisms
+    ({technique: {triggered, ...}} for techniques with a trigger), wall_time_s, time_per_epoch_s
+    (per evaluation interval under a steps budget), train_class_counts, setup ({technique:
+    facts}, e.g. the transfer source), numerics {dtype_policy, jit_compile}, params, device,
+    versions, git_revision. Running out of memory fails the cell with an error starting "out of
+    memory"."""
     start = time.perf_counter()
     record = empty_record(cell, options)
     try:
@@ -69,8 +74,9 @@ def empty_record(cell: Cell, options: RunOptions, status: str = "ok", error: str
     """A record with the cell and no results: what a cell that failed before training holds."""
     return {
         "schema": SCHEMA_VERSION, "cell_id": cell.cell_id, "slug": cell.slug, "cell": cell.canonical(),
-        "status": status, "error": error, "history": {}, "final": None, "gap": None, "best_epoch": None,
-        "epochs_run": 0, "time_per_epoch_s": None, "params": None,
+        "status": status, "error": error, "history": {}, "eval_steps": [], "final": None, "gap": None,
+        "best_epoch": None, "best_step": None, "epochs_run": 0, "steps_run": 0, "at_best_val": None,
+        "mechanisms": {}, "time_per_epoch_s": None, "params": None,
         "numerics": {"dtype_policy": options.precision, "jit_compile": options.xla},
     }  # fmt: skip
 
@@ -92,48 +98,60 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
     model = models.build(cell.model, info.input_shape, info.num_classes, techniques, dataset=info, seed=cell.seed)
     for technique in techniques:
         technique.prepare(model, context)
+    per_eval = cell.eval_every or cell.steps_per_epoch  # optimizer steps between evaluations
     compile_model(keras, model, cell, techniques, info, cell.learning_rate, options.xla)
-    clock = epoch_clock(keras)
-
-    train_data, val_data = fit_inputs(keras, data, cell.batch_size, cell.seed)
+    clock, best_val = epoch_clock(keras), best_validation(keras)
+    train_data, val_data = fit_inputs(keras, data, cell)
+    last_callbacks: dict[str, list[Any]] = {}  # each technique's callbacks of the last phase
+    steps_done = []  # optimizer steps of each phase, as the optimizer counted them
 
     def fit(initial_epoch: int, epochs: int) -> dict[str, list[float]]:
-        callbacks = [cb for t in techniques for cb in t.callbacks()] + [keras.callbacks.TerminateOnNaN(), clock]
-        return model.fit(
+        last_callbacks.update({t.name: t.callbacks() for t in techniques})
+        callbacks = [cb for cbs in last_callbacks.values() for cb in cbs]
+        history = model.fit(
             **train_data, validation_data=val_data, initial_epoch=initial_epoch, epochs=epochs,
-            callbacks=callbacks, verbose=options.verbose,
+            # A steps budget: each Keras "epoch" is one evaluation interval of an endless stream.
+            steps_per_epoch=cell.eval_every if cell.steps else None,
+            callbacks=[*callbacks, keras.callbacks.TerminateOnNaN(), clock, best_val], verbose=options.verbose,
             class_weight=class_weight(techniques, data.y_train, info.num_classes),
         ).history  # fmt: skip
+        steps_done.append(int(keras.ops.convert_to_numpy(model.optimizer.iterations)))
+        return history
 
-    history = fit(0, cell.epochs)
+    history = fit(0, cell.epochs if cell.steps is None else cell.steps // cell.eval_every)
     for extra_epochs, factor in (plan for t in techniques if (plan := t.fine_tune())):
-        # Second phase (transfer): every layer trainable, a smaller learning rate, fresh callbacks.
+        # Second phase (transfer): every layer trainable, a smaller learning rate, fresh callbacks;
+        # under a steps budget as many evaluation intervals as cover `extra_epochs` passes.
         model.trainable = True
         compile_model(keras, model, cell, techniques, info, cell.learning_rate * factor, options.xla)
         done = len(history["loss"])
-        more = fit(done, done + extra_epochs)
+        more = fit(done, done + -(-extra_epochs * cell.steps_per_epoch // per_eval))
         history = {key: history[key] + more.get(key, []) for key in history}
     epochs_run = len(history["loss"])
+    eval_steps = [per_eval * (i + 1) for i in range(epochs_run)]
     out: dict[str, Any] = {
-        "history": split_history(history, clock), "epochs_run": epochs_run, "params": int(model.count_params()),
+        "history": split_history(history, clock), "eval_steps": eval_steps, "params": int(model.count_params()),
+        "epochs_run": epochs_run if cell.steps is None else round(eval_steps[-1] / cell.steps_per_epoch, 2),
+        "steps_run": sum(steps_done),
         "time_per_epoch_s": round(statistics.median(clock.seconds), 4) if clock.seconds else None,
         "train_class_counts": class_counts, "setup": setup,
+        "mechanisms": {
+            t.name: facts for t in techniques if (facts := t.engagement(last_callbacks[t.name], eval_steps))
+        },
         "numerics": {"dtype_policy": model.dtype_policy.name, "jit_compile": bool(model.jit_compile)},
     }  # fmt: skip
     if not np.all(np.isfinite(history["loss"])):
-        bad = int(np.argmin(np.isfinite(history["loss"]))) + 1
+        bad = int(np.argmin(np.isfinite(history["loss"])))
         return out | {
             "status": "failed",
-            "error": f"loss became NaN at epoch {bad} (TerminateOnNaN); learning rate {cell.learning_rate} too high?",
+            "error": f"loss became NaN by step {eval_steps[bad]} (TerminateOnNaN); learning rate {cell.learning_rate} too high?",
         }
-    final = {
-        split: clean_eval(model, x, y, cell.batch_size)
-        for split, x, y in (
-            ("train", data.x_train, data.y_train),
-            ("val", data.x_val, data.y_val),
-            ("test", data.x_test, data.y_test),
-        )
-    }
+    splits = (
+        ("train", data.x_train, data.y_train),
+        ("val", data.x_val, data.y_val),
+        ("test", data.x_test, data.y_test),
+    )
+    final = {split: clean_eval(model, x, y, cell.batch_size) for split, x, y in splits}
     monitor = next((t.monitor for t in techniques if t.picks_best_epoch), "val_loss")
     curve = history[monitor]
     best = int(np.argmax(curve) if monitor.endswith("accuracy") else np.argmin(curve)) + 1
@@ -141,24 +159,62 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
         "accuracy": final["train"]["accuracy"] - final["test"]["accuracy"],
         "loss": final["test"]["loss"] - final["train"]["loss"],
     }
-    return out | {"final": final, "gap": gap, "best_epoch": best}
+    at_best_val = None
+    if best_val.weights is not None:  # test accuracy where validation accuracy peaked
+        model.set_weights(best_val.weights)
+        at_best_val = {"step": eval_steps[best_val.index]} | {
+            split: clean_eval(model, x, y, cell.batch_size) for split, x, y in splits[1:]
+        }
+    return out | {
+        "final": final,
+        "gap": gap,
+        "best_epoch": best,
+        "best_step": eval_steps[best - 1],
+        "at_best_val": at_best_val,
+    }
 
 
-def fit_inputs(keras, data, batch_size: int, seed: int) -> tuple[dict[str, Any], Any]:
-    """(fit's data arguments, validation_data). Under TensorFlow, tf.data pipelines built here:
+def fit_inputs(keras, data, cell: Cell) -> tuple[dict[str, Any], Any]:
+    """(fit's data arguments, validation_data). An epochs budget reshuffles the train set each
+    epoch; a steps budget draws an endless stream of full batches, a fresh permutation each pass
+    (batches cross pass boundaries), from the cell's seed. Under TensorFlow tf.data pipelines:
     Keras' own pipeline for numpy arrays costs ~19 ms per epoch and split to start (measured),
-    which dominated small cells; shuffled each epoch from the cell's seed. Other backends: arrays."""
+    which dominated small cells. Other backends: arrays, or a generator for a steps budget."""
+    x, y, size = data.x_train, data.y_train, cell.batch_size
     if keras.backend.backend() != "tensorflow":
-        train = {"x": data.x_train, "y": data.y_train, "batch_size": batch_size, "shuffle": True}
-        return train, (data.x_val, data.y_val)
+        if cell.steps:
+            return {"x": endless_batches(x, y, size, cell.seed)}, (data.x_val, data.y_val)
+        return {"x": x, "y": y, "batch_size": size, "shuffle": True}, (data.x_val, data.y_val)
     import tensorflow as tf
 
-    train = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
-    train = train.shuffle(len(data.x_train), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    val = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(batch_size)
+    train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=cell.seed, reshuffle_each_iteration=True)
+    train = train.repeat().batch(size) if cell.steps else train.batch(size)
+    val = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(size)
     # Batches are made ahead in tf.data's threads while the device trains (order unchanged).
     train, val = train.prefetch(tf.data.AUTOTUNE), val.prefetch(tf.data.AUTOTUNE)
     return {"x": train, "shuffle": False}, val  # shuffled above; Keras warns about shuffle=True
+
+
+def endless_batches(
+    x: np.ndarray, y: np.ndarray, batch_size: int, seed: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Full batches from a fresh permutation of (x, y) each pass, forever (steps budgets on
+    backends without tf.data)."""
+    rng, order = np.random.default_rng(seed), np.empty(0, dtype=np.int64)
+    while True:
+        while len(order) < batch_size:
+            order = np.concatenate([order, rng.permutation(len(x))])
+        batch, order = order[:batch_size], order[batch_size:]
+        yield x[batch], y[batch]
+
+
+def steps_per_call(cell: Cell) -> int:
+    """Optimizer steps per compiled call: 32 cuts per-step Python overhead on tiny data (the
+    numbers are unchanged); under a steps budget a divisor of eval_every, since Keras runs whole
+    calls and would overshoot the evaluation interval."""
+    if not cell.steps:
+        return 32
+    return max(d for d in range(1, 33) if cell.eval_every % d == 0)
 
 
 def compile_model(keras, model, cell: Cell, techniques: list, info, learning_rate: float, xla: bool = False) -> None:
@@ -172,8 +228,7 @@ def compile_model(keras, model, cell: Cell, techniques: list, info, learning_rat
         loss=make_loss(keras, info.num_classes, sum(t.label_smoothing() for t in techniques)),
         # "xent" is the data loss alone; Keras' "loss" also holds the kernel penalties.
         metrics=["accuracy", xent(name="xent")],
-        # Several steps per call cut per-step Python overhead on tiny data; the numbers are unchanged.
-        steps_per_execution=32,
+        steps_per_execution=steps_per_call(cell),
         jit_compile=True if xla or keras.backend.backend() == "jax" else False,
     )
 
@@ -297,6 +352,23 @@ def epoch_clock(keras):
             self.learning_rates.append(float(lr))
 
     return EpochClock()
+
+
+def best_validation(keras):
+    class BestValidation(keras.callbacks.Callback):
+        """Keeps a copy of the weights at the evaluation with the best validation accuracy (the
+        first of equals) across every phase of a run, and that evaluation's 0-based index."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.best, self.index, self.weights = -np.inf, None, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            accuracy = (logs or {}).get("val_accuracy")
+            if accuracy is not None and accuracy > self.best:
+                self.best, self.index, self.weights = accuracy, epoch, self.model.get_weights()
+
+    return BestValidation()
 
 
 def split_history(history: dict[str, list[float]], clock) -> dict[str, dict[str, list[float]]]:

@@ -23,19 +23,69 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 @dataclass(frozen=True)
 class Budget:
-    """The training budget; any key may be overridden per dataset."""
+    """The training budget; any key may be overridden per dataset and section. Either `epochs`
+    (passes over the train set) or `steps` (optimizer steps, the same whatever the train size,
+    with a validation pass every `eval_every` steps): a table giving one replaces the other."""
 
-    epochs: int = 20
+    epochs: int | None = 20  # None under a steps budget
+    steps: int | None = None
+    eval_every: int | None = None  # steps between evaluations; default: about 25 evaluations
     batch_size: int = 32
     optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
     learning_rate: float = 1e-3
+    # Tuned arms: every cell is trained at each rate and the report keeps, per technique set and
+    # condition, the rate with the best validation accuracy. None: `learning_rate` alone.
+    learning_rates: tuple[float, ...] | None = None
     momentum: float = 0.0  # used by sgd and rmsprop only
 
+    def __post_init__(self) -> None:
+        if self.steps is not None:  # frozen: fields are settled here, once
+            object.__setattr__(self, "epochs", None)
+            if self.eval_every is None and self.steps >= 1:
+                object.__setattr__(self, "eval_every", default_eval_every(self.steps))
+
     def check(self) -> None:
-        require(self.epochs >= 1, "epochs", "epochs >= 1")
+        if self.steps is None:
+            require(self.epochs is not None and self.epochs >= 1, "epochs", "epochs >= 1")
+            require(self.eval_every is None, "eval_every", "only with a steps budget (steps = N)")
+        else:
+            require(self.steps >= 1, "steps", "steps >= 1")
+            require(1 <= self.eval_every <= self.steps, "eval_every", f"1 <= eval_every <= steps ({self.steps})")
+            require(self.steps % self.eval_every == 0, "eval_every", f"a divisor of steps ({self.steps})")
         require(self.batch_size >= 1, "batch_size", "batch_size >= 1")
         require(self.learning_rate > 0, "learning_rate", "learning_rate > 0")
+        if self.learning_rates is not None:
+            rates = self.learning_rates
+            ok = bool(rates) and all(r > 0 for r in rates) and len(set(rates)) == len(rates)
+            require(ok, "learning_rates", "a non-empty list of distinct rates > 0")
         require(0.0 <= self.momentum < 1.0, "momentum", "0 <= momentum < 1")
+
+    @property
+    def rates(self) -> tuple[float, ...]:
+        """The learning rates every cell is trained at."""
+        return self.learning_rates or (self.learning_rate,)
+
+
+def default_eval_every(steps: int) -> int:
+    """The largest divisor of `steps` that gives at least 25 evaluations."""
+    return max(d for d in range(1, max(1, steps // 25) + 1) if steps % d == 0)
+
+
+# Budget keys that exclude each other in one table; a table that sets one of a pair drops the
+# other it inherits (a dataset with `steps` under a top-level `epochs` trains in steps).
+EXCLUSIVE = (("epochs", "steps"), ("learning_rate", "learning_rates"))
+
+
+def merge_budget(base: dict, own: dict, where: str, fail) -> dict:
+    """`own` budget keys over the inherited `base`; `own` may not set both keys of a pair."""
+    dropped = set()
+    for a, b in EXCLUSIVE:
+        if a in own and b in own:
+            raise fail(f"{where}.{b}", f"{a} and {b} exclude each other; allowed: one of them in a table")
+        dropped |= {b} if a in own else {a} if b in own else set()
+    if "epochs" in own:  # an epochs budget has no evaluation interval
+        dropped.add("eval_every")
+    return {k: v for k, v in base.items() if k not in dropped} | own
 
 
 @dataclass(frozen=True)
@@ -73,6 +123,7 @@ class Sweep:
 
 
 CLAIM_KINDS = ("effect", "level", "effect_shrinks_with_size", "val_loss_rises", "rises_after_lr_drop")
+PAIRED = ("effect", "effect_shrinks_with_size", "rises_after_lr_drop")  # claim kinds that compare two sets
 CLAIM_METRICS = (
     "accuracy_gap", "loss_gap", "test_accuracy", "test_loss", "val_accuracy", "val_loss", "train_accuracy",
     "train_loss", "epochs_run", "best_epoch",
@@ -84,7 +135,7 @@ CURVE_METRICS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss")  # 
 class Claim:
     """A sentence from a source ([[claims]]) and how the report tests it in each of `sections`:
     effect: `set` minus `against` (paired by seed) moves `metric` in the `expect`ed direction
-      (with `epoch`: the validation metric after that epoch, from the learning curve);
+      (with `epoch` or `step`: the metric after that epoch or optimizer step, from the learning curve);
     level: `metric` of `set` lies within [low, high];
     effect_shrinks_with_size: the effect at the smallest train size minus at the largest;
     val_loss_rises: `set`'s validation loss ends above its minimum;
@@ -100,6 +151,7 @@ class Claim:
     metric: Literal[CLAIM_METRICS] = "accuracy_gap"  # type: ignore[valid-type]
     expect: Literal["increase", "decrease"] = "decrease"
     epoch: int = 0  # effect: the validation metric after this epoch (0: the final value)
+    step: int = 0  # effect: the validation metric after this many optimizer steps (0: the final value)
     window: int = 3  # rises_after_lr_drop: epochs after the drop
     low: float = 0.0  # level: the claimed range
     high: float = 1.0
@@ -107,9 +159,11 @@ class Claim:
 
     def check(self) -> None:
         curves = "val_accuracy, val_loss, train_accuracy, train_loss (a learning curve)"
-        if self.epoch or self.kind == "rises_after_lr_drop":
+        if self.epoch or self.step or self.kind == "rises_after_lr_drop":
             require(self.metric in CURVE_METRICS, "metric", curves)
         require(self.epoch >= 0, "epoch", "epoch >= 0")
+        require(self.step >= 0, "step", "step >= 0")
+        require(not (self.epoch and self.step), "step", "epoch or step, not both")
         require(self.window >= 1, "window", "window >= 1")
         require(self.low <= self.high, "high", "high >= low")
 
@@ -130,6 +184,9 @@ class GridSpec:
     section: str | None = None  # this section's name ("A-cpu")
     setting: str = "full"  # a section's setting: "full" (as the source describes it) or "cpu-sized"
     claims: tuple[Claim, ...] = ()  # [[claims]] the report tests
+    # Regime check: a condition is testable (its baseline overfits) when the baseline's mean clean
+    # train accuracy reaches this; below it every effect and claim there is "not testable".
+    min_train_accuracy: float = 0.99
 
     def technique(self, name: str) -> Technique:
         return dict(self.techniques)[name]
@@ -139,9 +196,19 @@ class GridSpec:
         return self.sections or (self,)
 
 
-TOP_KEYS = ("budget", "claims", "datasets", "description", "design", "models", "seeds", "techniques")
-SECTIONED_KEYS = ("budget", "claims", "description", "models", "sections", "seeds", "techniques")
-SECTION_KEYS = ("budget", "datasets", "description", "design", "models", "name", "seeds", "setting", "techniques")
+TOP_KEYS = (
+    "budget",
+    "claims",
+    "datasets",
+    "description",
+    "design",
+    "min_train_accuracy",
+    "models",
+    "seeds",
+    "techniques",
+)
+SECTIONED_KEYS = ("budget", "claims", "description", "min_train_accuracy", "models", "sections", "seeds", "techniques")
+SECTION_KEYS = ("budget", "datasets", "description", "design", "min_train_accuracy", "models", "name", "seeds", "setting", "techniques")  # fmt: skip
 SETTINGS = ("full", "cpu-sized")
 DATASET_KEYS = ("name", "train_sizes", "models", "val_size", "split_seed", "imbalance")
 
@@ -206,8 +273,13 @@ def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
         merged = {
             "seeds": data.get("seeds", [0]),
             "models": data.get("models", ["mlp"]),
-            "budget": table(data.get("budget", {}), "budget", fail)
-            | table(entry.get("budget", {}), f"{where}.budget", fail),
+            "min_train_accuracy": data.get("min_train_accuracy", 0.99),
+            "budget": merge_budget(
+                table(data.get("budget", {}), "budget", fail),
+                table(entry.get("budget", {}), f"{where}.budget", fail),
+                f"{where}.budget",
+                fail,
+            ),
             "techniques": {
                 t: table(techniques.get(t, {}), f"techniques.{t}", fail)
                 | table(own.get(t, {}), f"{where}.techniques.{t}", fail)
@@ -251,7 +323,7 @@ def parse_grid(data: dict[str, Any], name: str, path: str, where: str = "") -> G
     seeds = typed(data.get("seeds", [0]), tuple[int, ...], "seeds", fail)
     if not seeds or len(set(seeds)) != len(seeds):
         raise fail("seeds", "must be a non-empty list of distinct integers")
-    budget_table = table(data.get("budget", {}), "budget", fail)
+    budget_table = merge_budget({}, table(data.get("budget", {}), "budget", fail), "budget", fail)
     make_dataclass(Budget, budget_table, "budget", fail)  # so that its errors name [budget], not a dataset
     models = names(data.get("models", ["mlp"]), "models", MODELS.names(), fail)
     datasets = data.get("datasets")
@@ -281,7 +353,11 @@ def parse_grid(data: dict[str, Any], name: str, path: str, where: str = "") -> G
     )
     design = replace(design, sweeps=sweeps)
     description = typed(data.get("description", ""), str, "description", fail)
-    return GridSpec(name, path, description, seeds, entries, design, tuple(techniques))
+    threshold = typed(data.get("min_train_accuracy", 0.99), float, "min_train_accuracy", fail)
+    if not 0 < threshold <= 1:
+        raise fail("min_train_accuracy", f"{threshold!r} is out of range; allowed: 0 < min_train_accuracy <= 1")
+    spec = GridSpec(name, path, description, seeds, entries, design, tuple(techniques))
+    return replace(spec, min_train_accuracy=threshold)
 
 
 def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str, ...], fail) -> DatasetEntry:
@@ -311,7 +387,7 @@ def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str
                 f'{size} is out of range; allowed: {info.num_classes}..{largest} or "all" ({dname} with val_size {val_size})',
             )
     overrides = {k: entry[k] for k in budget_keys if k in entry}
-    budget = make_dataclass(Budget, {**budget_table, **overrides}, where, fail)
+    budget = make_dataclass(Budget, merge_budget(budget_table, overrides, where, fail), where, fail)
     own_models = names(entry["models"], f"{where}.models", MODELS.names(), fail) if "models" in entry else models
     split_seed = typed(entry.get("split_seed", 0), int, f"{where}.split_seed", fail)
     imbalance = None

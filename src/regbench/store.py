@@ -11,19 +11,30 @@ from typing import Any
 
 import orjson
 
-SCHEMA_VERSION = 2  # 2: history as {split: {metric: [value per epoch]}}; 1 had one dict per value
+# 3: eval_steps, steps_run, best_step, mechanisms, at_best_val (steps budgets, the regime check);
+# 2: history as {split: {metric: [value per epoch]}}; 1 had one dict per value
+SCHEMA_VERSION = 3
 
 
 JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
 def upgrade(record: dict[str, Any]) -> dict[str, Any]:
-    """A stored record in the current schema; schema-1 records are converted, never rewritten."""
+    """A stored record in the current schema; older records are converted, never rewritten."""
     if record.get("schema", 1) == 1:
         history: dict[str, dict[str, list[float]]] = {}
         for row in sorted(record["history"], key=lambda r: (r["split"], r["metric"], r["epoch"])):
             history.setdefault(row["split"], {}).setdefault(row["metric"], []).append(row["value"])
-        record = record | {"schema": SCHEMA_VERSION, "history": history}
+        record = record | {"schema": 2, "history": history}
+    if record["schema"] == 2:  # epochs budgets only: an evaluation after each epoch
+        cell, runs, best = record.get("cell") or {}, record.get("epochs_run") or 0, record.get("best_epoch")
+        per_epoch = -(-cell["train_size"] // cell["batch_size"]) if "train_size" in cell else None
+        steps = [per_epoch * (i + 1) for i in range(runs)] if per_epoch else []
+        record = record | {
+            "schema": SCHEMA_VERSION, "eval_steps": steps, "steps_run": steps[-1] if steps else 0,
+            "best_step": steps[best - 1] if best and best <= len(steps) else None, "at_best_val": None,
+            "mechanisms": {},
+        }  # fmt: skip
     return record
 
 

@@ -11,6 +11,7 @@ class Augmentation(Technique):
     """Random label-preserving input transforms in training, chosen per dataset (Simard et al., 2003, ICDAR)."""
 
     name: ClassVar[str] = "augmentation"
+    short: ClassVar[str] = "aug"
     group: ClassVar[str | None] = "augmentation"
     # Images: mirror left-right only where the dataset allows it (clothes, photos; never digits),
     # then shift, rotate and zoom. Sequences (MNIST-1D): circular shift, then Gaussian noise.

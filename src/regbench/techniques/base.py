@@ -5,7 +5,7 @@ names. A cell runs: `setup` (before the cell is seeded: e.g. pretraining, cached
 the model: `input_layers`, the architecture or a technique's `body`, and in every hidden block
 `between` (after the conv/dense layer, before its activation) then `after` (after the activation)
 -> `prepare` (on the built model: load weights, freeze) -> compile -> fit -> an optional
-`fine_tune` phase with every layer trainable. Kernel penalties and label smoothing are summed over
+`fine_tune` phase with every layer trainable -> `engagement` (did a trigger fire?). Kernel penalties and label smoothing are summed over
 a set, width multipliers multiplied, optimizer arguments merged, class weights multiplied.
 Keras is imported inside hooks so that reading and expanding a grid never imports TensorFlow.
 """
@@ -46,6 +46,7 @@ class Technique:
     """The baseline: no hook changes anything. Subclasses override the hooks they need."""
 
     name: ClassVar[str] = "baseline"
+    short: ClassVar[str] = "base"  # in tables: a short name for crowded labels
     # At most one technique of a group per set (e.g. two augmentation policies contradict).
     group: ClassVar[str | None] = None
     # Data kinds the technique makes sense for.
@@ -122,6 +123,12 @@ class Technique:
     def callbacks(self) -> list[Any]:
         """Keras callbacks added to `fit`."""
         return []
+
+    def engagement(self, callbacks: list[Any], eval_steps: list[int]) -> dict[str, Any] | None:
+        """Whether the technique's trigger fired, read from its `callbacks` after training:
+        {"triggered": bool, facts in optimizer steps}; None for a technique without a trigger.
+        `eval_steps[i]` is the optimizer steps done at evaluation i (Keras' epoch i)."""
+        return None
 
     def fine_tune(self) -> tuple[int, float] | None:
         """(epochs, learning-rate factor) of a second phase with every layer trainable, or None."""

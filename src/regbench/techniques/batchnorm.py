@@ -11,6 +11,7 @@ class BatchNorm(Technique):
     """Normalize each block's activations over the batch (Ioffe & Szegedy, 2015, ICML)."""
 
     name: ClassVar[str] = "batchnorm"
+    short: ClassVar[str] = "bn"
     # Keras' default 0.99 leaves the moving variance near its initial 1.0 after a few hundred steps,
     # so inference-mode accuracy collapses to chance on small data (10% vs 95% on 200 digits, 40
     # epochs); 0.9 is PyTorch's default (its momentum=0.1) and settles within a few dozen steps.

@@ -11,6 +11,7 @@ class Capacity(Technique):
     """Multiply every hidden layer's width (units, filters) by `width`: "use a simpler model" (article B)."""
 
     name: ClassVar[str] = "capacity"
+    short: ClassVar[str] = "cap"
     width: float = 0.25
 
     def check(self) -> None:

@@ -13,6 +13,7 @@ class ClassWeights(Technique):
     """Weight each class's loss by n / (k * n_class), "balanced" (King & Zeng, 2001; scikit-learn)."""
 
     name: ClassVar[str] = "class_weights"
+    short: ClassVar[str] = "cw"
 
     def class_weight(self, y_train: Any, num_classes: int) -> dict[int, float]:
         from sklearn.utils.class_weight import compute_class_weight

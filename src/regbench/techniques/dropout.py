@@ -11,6 +11,7 @@ class Dropout(Technique):
     """Zero random activations while training (Srivastava et al., 2014, JMLR 15)."""
 
     name: ClassVar[str] = "dropout"
+    short: ClassVar[str] = "do"
     rate: float = 0.5
     # "dense": after hidden dense blocks only (articles B and D); "all": after conv blocks too (C).
     placement: Literal["dense", "all"] = "dense"

@@ -11,6 +11,7 @@ class L1(Technique):
     """Add factor * sum(|w|) of every kernel to the loss, driving weights to zero (Tibshirani, 1996, JRSS B)."""
 
     name: ClassVar[str] = "l1"
+    short: ClassVar[str] = "l1"
     factor: float = 1e-4
 
     def check(self) -> None:
@@ -25,6 +26,7 @@ class L1L2(Technique):
     """Add l1 * sum(|w|) + l2 * sum(w^2) of every kernel to the loss (elastic net: Zou & Hastie, 2005, JRSS B)."""
 
     name: ClassVar[str] = "l1_l2"
+    short: ClassVar[str] = "l1l2"
     l1: float = 1e-4
     l2: float = 1e-3
 

@@ -11,6 +11,7 @@ class L2(Technique):
     """Add factor * sum(w^2) of every kernel to the loss (Krogh & Hertz, 1991, NeurIPS)."""
 
     name: ClassVar[str] = "l2"
+    short: ClassVar[str] = "l2"
     factor: float = 1e-3
 
     def check(self) -> None:

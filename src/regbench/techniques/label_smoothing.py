@@ -11,6 +11,7 @@ class LabelSmoothing(Technique):
     """Train on targets mixed with the uniform distribution by `factor` (Szegedy et al., 2016, CVPR)."""
 
     name: ClassVar[str] = "label_smoothing"
+    short: ClassVar[str] = "ls"
     factor: float = 0.1
 
     def check(self) -> None:

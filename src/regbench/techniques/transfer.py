@@ -22,6 +22,7 @@ class Transfer(Technique):
     """Start from a feature extractor trained on another task, frozen but for its last block (Yosinski et al., 2014)."""
 
     name: ClassVar[str] = "transfer"
+    short: ClassVar[str] = "tl"
     kinds: ClassVar[frozenset[str]] = frozenset({"image"})
     # "pretrain:<dataset>": regbench trains the cell's own architecture once on that dataset (its
     # images resized to the target's shape) and caches it; "imagenet:<network>": a keras.applications

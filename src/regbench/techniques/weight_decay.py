@@ -11,6 +11,7 @@ class WeightDecay(Technique):
     """Decoupled weight decay in the optimizer step, AdamW/SGDW style (Loshchilov & Hutter, 2019, ICLR)."""
 
     name: ClassVar[str] = "weight_decay"
+    short: ClassVar[str] = "wd"
     # Each step, w -= learning_rate * factor * w, outside the gradient: unlike the L2 penalty it is
     # not rescaled by Adam's per-weight step sizes. Keras applies it to every trainable variable.
     factor: float = 1e-2
