@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 
 from regbench.runner import run_cell
@@ -32,7 +33,7 @@ def test_other_seed_gives_other_numbers():
 def test_record_contents():
     record = run_cell(tiny_cell("moons", "mlp", {"l2": {}}, epochs=4))
     json.dumps(record)  # JSON-able
-    assert record["status"] == "ok" and record["error"] is None and record["schema"] == 2
+    assert record["status"] == "ok" and record["error"] is None and record["schema"] == 3
     assert record["cell"]["techniques"] == {"l2": {"factor": 0.001}}
     final = record["final"]
     assert set(final) == {"train", "val", "test"} and set(final["train"]) == {"loss", "accuracy", "objective"}
@@ -107,3 +108,67 @@ def test_mixed_precision_and_xla_are_recorded_and_reset_for_the_next_cell():
     assert numbers(mixed)["final"] != numbers(plain)["final"]  # it changes the numbers: hence recorded
     assert numbers(run_cell(cell, RunOptions(precision="mixed_bfloat16", xla=True))) == numbers(mixed)
     assert numbers(run_cell(cell)) == numbers(plain)  # the next cell of the process is float32 again
+
+
+@pytest.mark.parametrize("train_size", [20, 300])
+def test_a_steps_budget_runs_exactly_its_steps_at_any_train_size(train_size):
+    # 20 examples are less than one batch of 32; 300 are ten batches: 60 steps either way
+    record = run_cell(tiny_cell(train_size=train_size, epochs=None, steps=60, eval_every=20))
+    assert record["status"] == "ok", record["error"]
+    assert record["steps_run"] == 60  # counted by the optimizer, not computed
+    assert record["eval_steps"] == [20, 40, 60]
+    assert record["epochs_run"] == round(60 / -(-train_size // 32), 2)
+
+
+def test_eval_every_sets_the_history_length():
+    record = run_cell(tiny_cell(epochs=None, steps=60, eval_every=5))
+    history = record["history"]
+    assert {len(v) for by_metric in history.values() for v in by_metric.values()} == {12}
+    assert record["eval_steps"] == list(range(5, 61, 5)) and record["best_step"] % 5 == 0
+
+
+def test_an_epochs_budget_records_a_step_per_epoch():
+    record = run_cell(tiny_cell(train_size=100, epochs=3))  # 4 steps an epoch, the last batch of 4
+    assert record["eval_steps"] == [4, 8, 12] and record["steps_run"] == 12
+
+
+def test_early_stopping_records_where_it_stopped_and_what_it_restored():
+    # min_delta 5: no evaluation ever counts as an improvement, so it stops after patience + 1
+    stops = {"early_stopping": {"patience": 2, "min_delta": 5.0}}
+    record = run_cell(tiny_cell(techniques=stops, epochs=None, steps=100, eval_every=10))
+    assert record["mechanisms"]["early_stopping"] == {"triggered": True, "stopped_at_step": 30, "restored_step": 10}
+    assert record["steps_run"] == 30 and record["eval_steps"] == [10, 20, 30]
+    patient = run_cell(tiny_cell(techniques={"early_stopping": {"patience": 50}}, epochs=None, steps=40, eval_every=10))
+    facts = patient["mechanisms"]["early_stopping"]
+    assert facts["triggered"] is False and facts["stopped_at_step"] is None and patient["steps_run"] == 40
+
+
+def test_reduce_lr_on_plateau_counts_its_reductions():
+    never_better = {"reduce_lr_on_plateau": {"patience": 1, "min_delta": 5.0, "factor": 0.5}}
+    record = run_cell(tiny_cell(techniques=never_better, epochs=None, steps=40, eval_every=10))
+    facts = record["mechanisms"]["reduce_lr_on_plateau"]
+    # Keras' plateau counter starts at the first evaluation; every later one is "no better"
+    assert facts == {"triggered": True, "reductions": 3, "first_at_step": 20}
+    rates = record["history"]["train"]["learning_rate"]
+    assert rates == pytest.approx([1e-3, 5e-4, 2.5e-4, 1.25e-4])
+    calm = run_cell(tiny_cell(techniques={"reduce_lr_on_plateau": {"patience": 50}}, epochs=None, steps=40, eval_every=10))
+    assert calm["mechanisms"]["reduce_lr_on_plateau"] == {"triggered": False, "reductions": 0, "first_at_step": None}
+
+
+def test_best_checkpoint_restores_the_best_evaluation_and_says_whether_it_was_the_last():
+    record = run_cell(tiny_cell(techniques={"best_checkpoint": {"monitor": "val_accuracy"}}, epochs=None, steps=60, eval_every=5))
+    facts, val = record["mechanisms"]["best_checkpoint"], record["history"]["val"]["accuracy"]
+    best = int(np.argmax(val))  # Keras keeps the first of equal bests
+    assert facts["restored_step"] == record["eval_steps"][best] == record["best_step"]
+    assert facts["triggered"] == (best < len(val) - 1)
+    # the restored weights score what that evaluation scored
+    assert record["final"]["val"]["accuracy"] == pytest.approx(val[best], abs=1e-6)
+
+
+def test_test_accuracy_at_the_best_validation_evaluation():
+    record = run_cell(tiny_cell(epochs=None, steps=60, eval_every=5))
+    val = record["history"]["val"]["accuracy"]
+    at_best = record["at_best_val"]
+    assert at_best["step"] == record["eval_steps"][int(np.argmax(val))]
+    assert at_best["val"]["accuracy"] == pytest.approx(max(val), abs=1e-6)
+    assert 0 < at_best["test"]["accuracy"] <= 1

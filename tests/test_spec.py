@@ -20,6 +20,29 @@ def test_shipped_grids_parse():
         assert spec.name == name and all(part.datasets for part in spec.parts())
 
 
+def test_a_steps_budget_replaces_an_inherited_epochs_budget_and_back(write_grid):
+    text = TINY_GRID.replace("epochs = 3", "epochs = 3\nlearning_rates = [0.01, 0.003]").replace(
+        "val_size = 60", "val_size = 60\nsteps = 400"
+    )
+    text += '[[datasets]]\nname = "moons"\ntrain_sizes = [30]\nlearning_rate = 0.02\n'
+    digits, moons = load_spec(str(write_grid(text))).datasets
+    assert (digits.budget.steps, digits.budget.epochs, digits.budget.eval_every) == (400, None, 16)  # 25 evaluations
+    assert digits.budget.rates == (0.01, 0.003)
+    assert (moons.budget.steps, moons.budget.epochs, moons.budget.rates) == (None, 3, (0.02,))
+
+
+def test_learning_rates_multiply_the_cells_and_show_in_slugs(write_grid):
+    from regbench.grid import expand
+
+    plain = expand(load_spec(str(write_grid()))).cells
+    tuned = expand(load_spec(str(write_grid(TINY_GRID.replace("epochs = 3", "epochs = 3\nlearning_rates = [0.001, 0.01]"))))).cells
+    assert len(tuned) == 2 * len(plain) and {c.learning_rate for c in tuned} == {0.001, 0.01}
+    assert all("/lr0.01/" in c.slug or "/lr0.001/" in c.slug for c in tuned)
+    assert not any("/lr" in c.slug for c in plain)
+    # a grid with one rate keeps its cell ids: the rate at 0.001 is the default learning_rate's
+    assert {c.cell_id for c in plain} <= {c.cell_id for c in tuned}
+
+
 def test_defaults_and_overrides(write_grid):
     spec = load_spec(str(write_grid(TINY_GRID + "epochs = 7\n")))
     entry = spec.datasets[0]
@@ -103,6 +126,57 @@ CASES = {
         "pretrain:cifar10",
     ),
     "duplicate seeds": (TINY_GRID.replace("seeds = [1]", "seeds = [1, 1]"), "seeds", "distinct"),
+    "steps with epochs": (
+        TINY_GRID.replace("epochs = 3", "epochs = 3\nsteps = 100"),
+        "budget.steps",
+        "epochs and steps exclude each other; allowed: one of them in a table",
+    ),
+    "steps with epochs in a dataset": (
+        TINY_GRID.replace("val_size = 60", "val_size = 60\nsteps = 100\nepochs = 4"),
+        "datasets[0].steps",
+        "allowed: one of them in a table",
+    ),
+    "eval_every larger than steps": (
+        TINY_GRID.replace("epochs = 3", "steps = 100\neval_every = 200"),
+        "budget.eval_every: 200 is out of range",
+        "1 <= eval_every <= steps (100)",
+    ),
+    "eval_every not a divisor": (
+        TINY_GRID.replace("epochs = 3", "steps = 100\neval_every = 30"),
+        "budget.eval_every: 30 is out of range",
+        "a divisor of steps (100)",
+    ),
+    "eval_every with epochs": (
+        TINY_GRID.replace("epochs = 3", "epochs = 3\neval_every = 10"),
+        "budget.eval_every",
+        "only with a steps budget",
+    ),
+    "zero steps": (TINY_GRID.replace("epochs = 3", "steps = 0"), "budget.steps: 0 is out of range", "steps >= 1"),
+    "empty learning_rates": (
+        TINY_GRID.replace("epochs = 3", "epochs = 3\nlearning_rates = []"),
+        "budget.learning_rates",
+        "a non-empty list of distinct rates > 0",
+    ),
+    "non-positive learning rate": (
+        TINY_GRID.replace("epochs = 3", "epochs = 3\nlearning_rates = [0.01, -0.1]"),
+        "budget.learning_rates",
+        "a non-empty list of distinct rates > 0",
+    ),
+    "learning_rate with learning_rates": (
+        TINY_GRID.replace("epochs = 3", "epochs = 3\nlearning_rate = 0.1\nlearning_rates = [0.01]"),
+        "budget.learning_rates",
+        "learning_rate and learning_rates exclude each other",
+    ),
+    "threshold above 1": (
+        TINY_GRID.replace("seeds = [1]", "seeds = [1]\nmin_train_accuracy = 1.5"),
+        "min_train_accuracy: 1.5 is out of range",
+        "0 < min_train_accuracy <= 1",
+    ),
+    "threshold zero": (
+        TINY_GRID.replace("seeds = [1]", "seeds = [1]\nmin_train_accuracy = 0"),
+        "min_train_accuracy: 0.0 is out of range",
+        "0 < min_train_accuracy <= 1",
+    ),
     "bad toml": (TINY_GRID + "[budget\n", "invalid TOML", ""),
 }
 

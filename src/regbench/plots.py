@@ -83,8 +83,10 @@ def gap_by_set(table: pd.DataFrame) -> plt.Figure:
 def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
     """Figure 2: train (dashed) and validation (solid, with a band of +-1 standard deviation) loss
     and accuracy per technique set, mean over seeds; one row per train size of one dataset and
-    model. A dotted line marks the median epoch at which early stopping ended the seeds it stopped.
-    `curve` is aggregate.curves() of this dataset and model, `mine` its ok cells."""
+    model. A dotted line marks the median epoch (optimizer step, under a steps budget) at which
+    early stopping ended the seeds it stopped. `curve` is aggregate.curves() of this dataset and
+    model, `mine` its ok cells."""
+    x = "step" if mine["steps"].notna().any() else "epoch"  # steps budgets: the x axis in steps
     sets = sorted(mine["technique_set"].unique(), key=lambda v: (v != BASELINE, v))
     palette = dict(zip(sets, sns.color_palette("tab10" if len(sets) <= 10 else "tab20", len(sets)), strict=True))
     sizes = sorted(mine["train_size"].unique())
@@ -94,7 +96,8 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
     for row, size in enumerate(sizes):
         mine_n = mine[mine["train_size"] == size]
         # The median stop per set, not one line per seed: with many seeds those hide the curves.
-        stops = mine_n[mine_n["epochs_run"] < mine_n["epochs"]].groupby("technique_set")["epochs_run"].median()
+        run, budget = ("steps_run", "steps") if x == "step" else ("epochs_run", "epochs")
+        stops = mine_n[mine_n[run] < mine_n[budget]].groupby("technique_set")[run].median()
         for ax, metric, label in ((axes[row, 0], "xent", "cross-entropy loss"), (axes[row, 1], "accuracy", "accuracy")):
             # Autoscaling once at the end, not after each of the many artists, halves the time.
             ax.set_autoscale_on(False)
@@ -102,11 +105,11 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
                 color = palette[technique_set]
                 train = parts.get((size, technique_set, metric, "train"), empty)
                 val = parts.get((size, technique_set, metric, "val"), empty)
-                ax.plot(train["epoch"], train["mean"], "--", color=color, linewidth=1.1)
-                ax.plot(val["epoch"], val["mean"], "-", color=color, linewidth=1.3, label=technique_set)
+                ax.plot(train[x], train["mean"], "--", color=color, linewidth=1.1)
+                ax.plot(val[x], val["mean"], "-", color=color, linewidth=1.3, label=technique_set)
                 # Bands on validation only: train bands are thin and doubled the drawing time.
                 spread = val["std"].fillna(0)
-                ax.fill_between(val["epoch"], val["mean"] - spread, val["mean"] + spread, color=color, alpha=0.12, lw=0)
+                ax.fill_between(val[x], val["mean"] - spread, val["mean"] + spread, color=color, alpha=0.12, lw=0)
             # One collection for all stop lines: an axvline each re-runs autoscaling.
             ax.vlines(stops.to_numpy(), 0, 1, transform=ax.get_xaxis_transform(), colors=[palette[s] for s in stops.index],
                       linestyles=":", linewidth=1)  # fmt: skip
@@ -115,7 +118,7 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
             ax.set_ylabel(label)
             ax.set_title(f"n={size}: {label}", fontsize=10)
     for ax in axes[-1]:
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("optimizer step" if x == "step" else "epoch")
     axes[0, 1].legend(
         fontsize=8,
         loc="upper left",
