@@ -39,7 +39,10 @@ def test_learning_rate_is_chosen_on_validation_even_when_test_disagrees():
     test = {("baseline", 0.01): 0.70, ("baseline", 0.001): 0.95, ("dropout", 0.01): 0.75, ("dropout", 0.001): 0.80}
     cells = arms(val, test)
     choice = evidence.choose_rates(cells)
-    assert dict(zip(choice["technique_set"], choice["learning_rate"], strict=True)) == {"baseline": 0.01, "dropout": 0.01}
+    assert dict(zip(choice["technique_set"], choice["learning_rate"], strict=True)) == {
+        "baseline": 0.01,
+        "dropout": 0.01,
+    }
     assert set(choice["rates"]) == {2} and "0.01: 90.2%" in choice["tried"].iloc[0]
     tuned = evidence.tuned(cells, choice)
     assert len(tuned) == 6 and set(tuned["learning_rate"]) == {0.01}
@@ -50,16 +53,23 @@ def test_learning_rate_is_chosen_on_validation_even_when_test_disagrees():
 def test_each_set_keeps_its_own_rate_and_ties_go_to_the_smaller():
     val = {("baseline", 0.01): 0.90, ("baseline", 0.001): 0.90, ("dropout", 0.01): 0.80, ("dropout", 0.001): 0.85}
     choice = evidence.choose_rates(arms(val, val))
-    assert dict(zip(choice["technique_set"], choice["learning_rate"], strict=True)) == {"baseline": 0.001, "dropout": 0.001}
+    assert dict(zip(choice["technique_set"], choice["learning_rate"], strict=True)) == {
+        "baseline": 0.001,
+        "dropout": 0.001,
+    }
 
 
 def test_an_underfitting_baseline_makes_its_condition_not_testable():
     cells = pd.concat(
         [
-            arms({("baseline", 0.01): 0.7, ("dropout", 0.01): 0.7}, {("baseline", 0.01): 0.6, ("dropout", 0.01): 0.6}, 0.76),
-            arms({("baseline", 0.01): 0.9, ("dropout", 0.01): 0.9}, {("baseline", 0.01): 0.8, ("dropout", 0.01): 0.8}).assign(
-                train_size=1000
+            arms(
+                {("baseline", 0.01): 0.7, ("dropout", 0.01): 0.7},
+                {("baseline", 0.01): 0.6, ("dropout", 0.01): 0.6},
+                0.76,
             ),
+            arms(
+                {("baseline", 0.01): 0.9, ("dropout", 0.01): 0.9}, {("baseline", 0.01): 0.8, ("dropout", 0.01): 0.8}
+            ).assign(train_size=1000),
         ],
         ignore_index=True,
     ).assign(cell_id=lambda f: [f"c{i}" for i in range(len(f))])

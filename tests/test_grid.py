@@ -40,9 +40,12 @@ def test_leave_one_out_sets():
 
 def test_quick_grid_counts():
     cells = expand(load_spec("quick")).cells
-    # datasets x (baseline, 12 alone, the classic four together) x seeds, + transfer on digits only
-    assert len(cells) == 3 * 14 * 3 + 3
+    # (datasets x (baseline, 12 alone, the classic four together) x seeds, + transfer on digits
+    # only) x two learning rates
+    assert len(cells) == (3 * 14 * 3 + 3) * 2
     assert len({c.cell_id for c in cells}) == len(cells) == len({c.slug for c in cells})
+    # each seed draws its own training subset, shared by every set and rate of that seed
+    assert {(c.seed, c.split_seed) for c in cells} == {(1, 1), (2, 2), (3, 3)}
 
 
 def test_counts_multiply_over_axes(write_grid):

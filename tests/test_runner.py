@@ -151,12 +151,16 @@ def test_reduce_lr_on_plateau_counts_its_reductions():
     assert facts == {"triggered": True, "reductions": 3, "first_at_step": 20}
     rates = record["history"]["train"]["learning_rate"]
     assert rates == pytest.approx([1e-3, 5e-4, 2.5e-4, 1.25e-4])
-    calm = run_cell(tiny_cell(techniques={"reduce_lr_on_plateau": {"patience": 50}}, epochs=None, steps=40, eval_every=10))
+    calm = run_cell(
+        tiny_cell(techniques={"reduce_lr_on_plateau": {"patience": 50}}, epochs=None, steps=40, eval_every=10)
+    )
     assert calm["mechanisms"]["reduce_lr_on_plateau"] == {"triggered": False, "reductions": 0, "first_at_step": None}
 
 
 def test_best_checkpoint_restores_the_best_evaluation_and_says_whether_it_was_the_last():
-    record = run_cell(tiny_cell(techniques={"best_checkpoint": {"monitor": "val_accuracy"}}, epochs=None, steps=60, eval_every=5))
+    record = run_cell(
+        tiny_cell(techniques={"best_checkpoint": {"monitor": "val_accuracy"}}, epochs=None, steps=60, eval_every=5)
+    )
     facts, val = record["mechanisms"]["best_checkpoint"], record["history"]["val"]["accuracy"]
     best = int(np.argmax(val))  # Keras keeps the first of equal bests
     assert facts["restored_step"] == record["eval_steps"][best] == record["best_step"]

@@ -35,7 +35,9 @@ def test_learning_rates_multiply_the_cells_and_show_in_slugs(write_grid):
     from regbench.grid import expand
 
     plain = expand(load_spec(str(write_grid()))).cells
-    tuned = expand(load_spec(str(write_grid(TINY_GRID.replace("epochs = 3", "epochs = 3\nlearning_rates = [0.001, 0.01]"))))).cells
+    tuned = expand(
+        load_spec(str(write_grid(TINY_GRID.replace("epochs = 3", "epochs = 3\nlearning_rates = [0.001, 0.01]"))))
+    ).cells
     assert len(tuned) == 2 * len(plain) and {c.learning_rate for c in tuned} == {0.001, 0.01}
     assert all("/lr0.01/" in c.slug or "/lr0.001/" in c.slug for c in tuned)
     assert not any("/lr" in c.slug for c in plain)

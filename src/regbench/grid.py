@@ -155,7 +155,9 @@ def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSe
         dataset=entry.name,
         train_size=size,
         val_size=entry.val_size,
-        split_seed=entry.split_seed,
+        # "seed": the seed also draws the training subset and validation set (paired: every
+        # technique set of a seed trains on the same examples)
+        split_seed=seed if entry.split_seed == "seed" else entry.split_seed,
         model=model,
         techniques=tuple(
             (name, tuple(sorted((spec.technique(name).params() | dict(sweep_values)).items())))

@@ -428,6 +428,7 @@ def setup_tables(spec: GridSpec) -> str:
     datasets = pd.DataFrame(
         [
             {"dataset": d.name, "train sizes": ", ".join(map(str, d.train_sizes)), "models": ", ".join(d.models), "val size": d.val_size,
+             "training subset": "drawn per seed" if d.split_seed == "seed" else f"fixed (split seed {d.split_seed})",
              "budget": budget_text(d.budget), "batch": d.budget.batch_size, "optimizer": d.budget.optimizer,
              "learning rate": ", ".join(f"{r:g}" for r in d.budget.rates)}
             | ({"imbalance (max/min)": d.imbalance if d.imbalance is not None else "-"} if any(e.imbalance for e in spec.datasets) else {})
@@ -600,7 +601,13 @@ def failures_section(spec: GridSpec, t: Tables) -> str:
 METHOD = """\
 - **Cell**: one training run, determined by dataset, train size, validation size, split seed, model,
   technique set with every parameter, seed and budget. Train and validation examples come from the
-  official training data (stratified, fixed split seed); test is the official test set.
+  official training data (stratified: from a fixed split seed, or drawn anew for each seed where the
+  grid says `split_seed = "seed"`); test is the official test set.
+- **What the confidence intervals cover**: across seeds vary the initial weights, the order of the
+  batches, dropout masks and augmentation draws, and, where the training subset is drawn per seed
+  (see the grid's tables), which examples were drawn: the CIs then speak for small data sets of that
+  size in general, not for one draw. Every technique set of a seed shares its subset (paired).
+  Hyperparameters other than the tuned learning rate are fixed, so their choice is not covered.
 - **Budget**: epochs (passes over the train set, validation after each) or optimizer steps (the
   same number of updates whatever the train size, an endless reshuffled stream of full batches,
   validation every `eval_every` steps). Patience of early stopping and of the plateau schedule

@@ -94,7 +94,7 @@ class DatasetEntry:
     train_sizes: tuple[int, ...]
     models: tuple[str, ...]
     val_size: int
-    split_seed: int
+    split_seed: int | Literal["seed"]  # "seed": each seed draws its own training subset and validation set
     budget: Budget
     imbalance: float | None = None  # max/min class ratio of a long-tailed training subset
 
@@ -389,7 +389,12 @@ def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str
     overrides = {k: entry[k] for k in budget_keys if k in entry}
     budget = make_dataclass(Budget, merge_budget(budget_table, overrides, where, fail), where, fail)
     own_models = names(entry["models"], f"{where}.models", MODELS.names(), fail) if "models" in entry else models
-    split_seed = typed(entry.get("split_seed", 0), int, f"{where}.split_seed", fail)
+    split_seed = entry.get("split_seed", 0)
+    if split_seed != "seed" and (not isinstance(split_seed, int) or isinstance(split_seed, bool)):
+        raise fail(
+            f"{where}.split_seed",
+            f'{split_seed!r} is not allowed; allowed: an integer, or "seed" (a training subset per seed)',
+        )
     imbalance = None
     if "imbalance" in entry:
         imbalance = typed(entry["imbalance"], float, f"{where}.imbalance", fail)
