@@ -169,7 +169,7 @@ def test_the_articles_grid_tests_every_article_in_a_cpu_sized_or_full_cpu_sectio
         assert sections & {f"{article}-cpu", "D"}, article  # evidence offline for every article
     cpu = [c for c in cells if settings[c.section] == "cpu-sized"]
     assert all(c.total_steps <= 2000 for c in cpu) and {c.dataset for c in cpu} == {"fashion_mnist", "digits"}  # offline
-    assert {c.epochs for c in cells if c.section == "D"} == {4000} and settings["D"] == "full"
+    assert {c.total_steps for c in cells if c.section == "D"} == {4000} and settings["D"] == "full"  # 4,000 epochs of 1 step
 
 
 def test_committed_articles_report_regenerates_identically(tmp_path):
