@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pandas as pd
 import pytest
 import scipy.stats
 
 from regbench import aggregate as agg
-from regbench.stats import holm, mean_ci, paired_p
+from regbench.stats import crosses_zero, holm, mean_ci, paired_p
 from regbench.store import upgrade
 
 T_975_DF2 = 4.302652729911275  # Student t, 97.5th percentile, 2 degrees of freedom
@@ -26,6 +28,17 @@ def test_paired_p_by_hand():
     # t = mean / (sd / sqrt(n)) = 2 / (1 / sqrt 3) = 3.4641; two-sided with 2 df
     assert paired_p([1.0, 2.0, 3.0]) == pytest.approx(0.07418, abs=1e-4)
     assert paired_p([0.0, 0.0, 0.0]) == 1.0 and math.isnan(paired_p([1.0]))
+
+
+def test_zero_variance_differences_do_not_get_p_zero():
+    """Three seeds each one test example (1/360) better, as float32 accuracies store it: the
+    t-test would give p ~ 1e-11; the exact sign-flip test gives 2/2^3, and no interval."""
+    one = [float(np.float32((k + 1) / 360)) - float(np.float32(k / 360)) for k in (300, 310, 320)]
+    assert np.ptp(one) > 0  # not exactly equal: the float32 rounding differs
+    assert paired_p(one) == pytest.approx(0.25)
+    assert paired_p([0.01] * 5) == pytest.approx(2 / 32)
+    mean, low, high, _ = mean_ci(one)
+    assert crosses_zero(low, high)  # a zero-width interval is no evidence: no verdict
     d = [0.3, -0.1, 0.45, 0.2, 0.05]
     assert paired_p(d) == pytest.approx(scipy.stats.ttest_1samp(d, 0.0).pvalue, rel=1e-12)
 
@@ -86,10 +99,18 @@ def test_leave_one_out_contributions():
 
 
 def test_ranking_with_ties():
-    cells = frame({"baseline": [0.20, 0.21, 0.22], "dropout": [0.05, 0.06, 0.07], "l2": [0.06, 0.07, 0.05]})
-    (row,) = agg.ranking(agg.summary(cells)).to_dict("records")
-    assert row["smallest_gap"] == "dropout" and row["tied_gap"] == "l2"  # overlapping CIs
+    cells = frame({"baseline": [0.20, 0.215, 0.22], "dropout": [0.05, 0.06, 0.07], "l2": [0.06, 0.07, 0.05]})
+    (row,) = agg.ranking(cells).to_dict("records")
+    assert row["smallest_gap"] == "dropout" and row["tied_gap"] == "l2"  # paired CI includes 0
     assert row["best_test_accuracy"] == "dropout" and "baseline" not in row["tied_test_accuracy"]
+
+
+def test_rankings_call_ties_by_the_paired_comparison():
+    """Seeds differ a lot (their CIs overlap widely), yet dropout beats the baseline in every seed:
+    not a tie. l2 against dropout goes either way from seed to seed: a tie."""
+    cells = frame({"baseline": [0.20, 0.30, 0.40], "dropout": [0.19, 0.285, 0.392], "l2": [0.21, 0.28, 0.40]})
+    (row,) = agg.ranking(cells).to_dict("records")
+    assert row["smallest_gap"] == "dropout" and row["tied_gap"] == "l2"
 
 
 def test_history_frame_long_form_and_schema_1_records():

@@ -109,5 +109,6 @@ def test_an_underfit_grid_reads_not_testable_end_to_end(write_grid, tmp_path):
     text = (tmp_path / "reports" / "tiny.md").read_text()
     assert "0 of 1 conditions are testable" in text
     assert "| no: baseline underfits (train 0." in text
-    assert "not testable: baseline underfits" in text  # the effects table's verdicts
-    assert "smaller gap" not in text and "not distinguishable from baseline" not in text
+    effects = text[text.index("## Effects against the baseline") :].split("\n## ")[0]
+    assert "| not testable: baseline underfits" in effects  # the verdicts
+    assert "| smaller gap" not in effects and "| not distinguishable from baseline" not in effects

@@ -169,6 +169,16 @@ CASES = {
         "budget.learning_rates",
         "learning_rate and learning_rates exclude each other",
     ),
+    "duplicate conditions are silently collapsed": (
+        TINY_GRID + '[[datasets]]\nname = "digits"\ntrain_sizes = [60, 100]\nepochs = 9\n',
+        "datasets[1]: digits n=60 mlp is already a condition of datasets[0]",
+        "allowed: one entry per dataset, train size and model",
+    ),
+    "sweeps hide factorial factors": (
+        TINY_GRID.replace('add_one = ["dropout"]', 'factorial = ["dropout", "l2"]') + SWEEP.format(param="rate", values="[0.1, 0.2]"),
+        "design.sweeps[0].technique: dropout is also in design.factorial",
+        "allowed: a technique outside factorial and leave_one_out",
+    ),
     "threshold above 1": (
         TINY_GRID.replace("seeds = [1]", "seeds = [1]\nmin_train_accuracy = 1.5"),
         "min_train_accuracy: 1.5 is out of range",

@@ -290,25 +290,29 @@ def leave_one_out(cells: pd.DataFrame, members: Sequence[str]) -> pd.DataFrame:
     return _finish(rows)
 
 
-def ranking(table: pd.DataFrame) -> pd.DataFrame:
+def ranking(cells: pd.DataFrame) -> pd.DataFrame:
     """Per condition: the set with the best mean test accuracy and the one with the smallest
-    accuracy gap, each with the sets whose 95% CI overlaps the winner's (ties). Columns:
-    dataset, train_size, model, best_test_accuracy, tied_test_accuracy, smallest_gap, tied_gap."""
+    accuracy gap, each with the sets that cannot be told apart from the winner: the 95% CI of
+    their paired difference (per seed) includes zero. Columns: dataset, train_size, model,
+    best_test_accuracy, tied_test_accuracy, smallest_gap, tied_gap."""
     rows = []
-    for condition, group in table.groupby(CONDITION, sort=True):
-        row = dict(zip(CONDITION, condition, strict=True))
-        for metric, prefix, best_is_max in (("test_accuracy", "test_accuracy", True), ("accuracy_gap", "gap", False)):
-            ordered = group.sort_values([f"{metric}_mean", "technique_set"], ascending=[not best_is_max, True])
-            best = ordered.iloc[0]
-            if best_is_max:
-                tied = ordered[ordered[f"{metric}_high"] >= best[f"{metric}_low"]]
-            else:
-                tied = ordered[ordered[f"{metric}_low"] <= best[f"{metric}_high"]]
+    for metric, prefix, best_is_max in (("test_accuracy", "test_accuracy", True), ("accuracy_gap", "gap", False)):
+        for condition, wide in _by_seed(cells, metric).groupby(level=CONDITION, sort=True):
+            wide = wide.dropna(axis=1, how="all")
+            means = wide.mean().sort_index()
+            best = (means.idxmax() if best_is_max else means.idxmin()) if len(means) else None
+            tied = [
+                s for s in means.index if s != best and crosses_zero(*mean_ci((wide[s] - wide[best]).dropna())[1:3])
+            ]
             winner = "best_test_accuracy" if best_is_max else "smallest_gap"
-            row[winner] = best["technique_set"]
-            row[f"tied_{prefix}"] = ", ".join(t for t in tied["technique_set"] if t != best["technique_set"])
-        rows.append(row)
-    return pd.DataFrame(rows)
+            rows.append(
+                dict(zip(CONDITION, condition, strict=True)) | {winner: best, f"tied_{prefix}": ", ".join(tied)}
+            )
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    columns = ["best_test_accuracy", "tied_test_accuracy", "smallest_gap", "tied_gap"]
+    return frame.groupby(CONDITION, sort=True).first().reset_index()[[*CONDITION, *columns]]
 
 
 def sweep_effects(effects: pd.DataFrame, points: dict[str, tuple[str, Any]]) -> pd.DataFrame:

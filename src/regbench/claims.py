@@ -22,13 +22,14 @@ from regbench import aggregate as agg
 from regbench import evidence
 from regbench.errors import UsageError
 from regbench.spec import PAIRED, Claim, GridSpec
-from regbench.stats import mean_ci
+from regbench.stats import SAME, mean_ci
 from regbench.techniques import TECHNIQUES, get_technique
 
 COLUMNS = ["article", "claim", "setting", "condition", "compared", "measured", "n", "claimed", "testable", "verdict"]
 # A claim's metric -> (split, name) in the learning curves; losses are the data cross-entropy.
 CURVES = {"val_accuracy": ("val", "accuracy"), "val_loss": ("val", "xent"),
           "train_accuracy": ("train", "accuracy"), "train_loss": ("train", "xent")}  # fmt: skip
+GAPS = ("accuracy_gap", "loss_gap")  # metrics a claim about overfitting is judged on
 PERCENT = ("accuracy_gap", "test_accuracy", "val_accuracy", "train_accuracy")
 LABELS = agg.METRICS | {"val_accuracy": "validation accuracy", "train_accuracy": "train accuracy",
                         "val_loss": "validation loss", "test_loss": "test loss", "train_loss": "train loss",
@@ -142,6 +143,8 @@ def compared(claim: Claim) -> str:
 def verdict(mean: float, low: float, high: float, n: int, expect: str) -> str:
     if n < 2 or not math.isfinite(low):
         return "not measured: one seed, no confidence interval"
+    if high - low <= SAME:
+        return "not supported (every seed gave the same difference: no interval to judge)"
     sign = 1 if expect == "increase" else -1
     if (low > 0 and sign > 0) or (high < 0 and sign < 0):
         return "supported"
@@ -201,31 +204,44 @@ def condition_text(condition: dict[str, Any]) -> str:
 
 
 def effect(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """`set` - `against` per seed. A gap that shrank while test accuracy fell distinguishably
+    shrank by underfitting: that does not support a claim about overfitting."""
+    test = {key_of(c): w for c, w in by_seed(cells, cells["test_accuracy"])}
     for condition, wide in by_seed(cells, metric_values(claim, cells, history)):
         if claim.set in wide and claim.against in wide:
             diff = (wide[claim.set] - wide[claim.against]).dropna().to_numpy()
             mean, low, high, n = mean_ci(diff)
             after = f" after epoch {claim.epoch}" if claim.epoch else f" after step {claim.step}" if claim.step else ""
+            text = verdict(mean, low, high, n, claim.expect)
+            if text == "supported" and claim.metric in GAPS and claim.expect == "decrease":
+                other = test[key_of(condition)]
+                accuracy = mean_ci((other[claim.set] - other[claim.against]).dropna().to_numpy())
+                if accuracy[2] < 0:  # the CI of the change in test accuracy lies below zero
+                    fell = value_text("test_accuracy", *accuracy[:3])
+                    text = f"not supported: the gap shrank by underfitting (test accuracy {fell})"
             yield {
                 "keys": [key_of(condition)],
                 "condition": condition_text(condition),
                 "compared": compared(claim),
                 "measured": f"Δ {LABELS[claim.metric]}{after} {value_text(claim.metric, mean, low, high)}",
                 "n": n,
-                "verdict": verdict(mean, low, high, n, claim.expect),
+                "verdict": text,
             }
 
 
 def level(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """`set`'s mean within [low, high]: supported when the whole 95% CI lies inside the range."""
     for condition, wide in by_seed(cells, metric_values(claim, cells, history)):
         if claim.set in wide:
             mean, low, high, n = mean_ci(wide[claim.set].dropna().to_numpy())
             if n < 2:
                 text = verdict(mean, low, high, n, claim.expect)
-            elif claim.low <= mean <= claim.high:
+            elif claim.low <= low and high <= claim.high:
                 text = "supported"
             elif high < claim.low or low > claim.high:
                 text = "contradicted"
+            elif claim.low <= mean <= claim.high:
+                text = "not supported (consistent with the range: the mean lies inside, the CI reaches outside)"
             else:
                 text = "not supported (CI overlaps the range, mean outside)"
             yield {
@@ -271,28 +287,39 @@ def curves_of(history: pd.DataFrame, ids: pd.Series, split: str, name: str) -> d
 
 
 def val_loss_rises(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
-    """The validation loss at the last epoch minus its minimum, and the epoch of the minimum."""
+    """Per seed: the validation loss at the last evaluation minus at the evaluation where the other
+    seeds' mean curve is lowest. Chosen on the other seeds, that point does not ride on this
+    seed's noise, so under a flat curve the statistic is centred on zero (last minus one's own
+    minimum could only be >= 0)."""
     for condition, group in cells[cells["technique_set"] == claim.set].groupby(agg.CONDITION, sort=True):
-        curves = curves_of(history, group["cell_id"], "val", "xent")
-        if not curves:
+        curves = list(curves_of(history, group["cell_id"], "val", "xent").values())
+        if len(curves) < 2:
             continue
-        rises = np.array([c[-1] - np.nanmin(c) for c in curves.values()])
-        lowest = int(np.median([int(np.nanargmin(c)) + 1 for c in curves.values()]))
-        mean, low, high, n = mean_ci(rises)
+        length = min(len(c) for c in curves)
+        aligned = np.array([c[:length] for c in curves])
+        rises, lowest = [], []
+        for i in range(len(aligned)):
+            j = int(np.nanargmin(np.delete(aligned, i, axis=0).mean(axis=0)))
+            rises.append(aligned[i, -1] - aligned[i, j])
+            lowest.append(j + 1)
+        mean, low, high, n = mean_ci(np.array(rises))
         yield {
             "keys": [condition],
             "condition": condition_text(dict(zip(agg.CONDITION, condition, strict=True))),
             "compared": compared(claim),
-            "measured": f"validation loss ends {value_text('val_loss', mean, low, high)} above its minimum "
-            f"(at epoch {lowest}, median, of {len(next(iter(curves.values())))})",
+            "measured": f"validation loss at the last evaluation minus at the lowest point of the other seeds' mean "
+            f"(evaluation {int(np.median(lowest))}, median, of {length}): {value_text('val_loss', mean, low, high)}",
             "n": n,
             "verdict": verdict(mean, low, high, n, "increase"),
         }
 
 
 def rises_after_lr_drop(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
-    """Per seed: the metric's mean over the `window` epochs after the first learning-rate drop minus
-    its value at the drop, in the `set` run and, at the same epochs, in the `against` run."""
+    """Per seed whose rate dropped with `window` evaluations left in both runs: the metric's mean
+    over those evaluations in the `set` run minus in the `against` run of the same seed, which
+    followed the identical path up to the drop (so neither the choice of the drop point nor
+    regression to the mean favours either). Seeds without a drop, or whose window was cut short by
+    the budget or early stopping, are counted and reported, not measured."""
     split, name = CURVES[claim.metric]
     for condition, group in cells.groupby(agg.CONDITION, sort=True):
         runs = {
@@ -305,41 +332,41 @@ def rises_after_lr_drop(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame
         rates = curves_of(history, runs[claim.set], "train", "learning_rate")
         treated = curves_of(history, runs[claim.set], split, name)
         control = curves_of(history, runs[claim.against], split, name)
-        diffs, rises, epochs = [], [], []
-        for seed, cid in runs[claim.set].items():
-            other, rate = runs[claim.against].get(seed), rates.get(cid)
-            dropped = np.flatnonzero(rate < rate[0]) if rate is not None else []
-            if other not in control or not len(dropped):
+        steps = {cid: g.sort_values("epoch")["step"].to_numpy() for cid, g in history[
+            history["cell_id"].isin(runs[claim.set]) & (history["metric"] == "learning_rate")].groupby("cell_id", observed=True)}  # fmt: skip
+        seeds = [
+            (cid, runs[claim.against][seed]) for seed, cid in runs[claim.set].items() if seed in runs[claim.against]
+        ]
+        seeds = [(cid, other) for cid, other in seeds if cid in rates and cid in treated and other in control]
+        diffs, at, short = [], [], 0
+        for cid, other in seeds:
+            dropped = np.flatnonzero(rates[cid] < rates[cid][0])
+            if not len(dropped):
                 continue
-            # The rate recorded after epoch i (0-based) is the one set at its end: epoch i ran at the old rate.
+            # The rate recorded at evaluation i is the one set at its end: evaluation i ran at the old rate.
             i = int(dropped[0])
-            after = slice(i + 1, i + 1 + claim.window)
-            mine, theirs = treated[cid], control[other]
-            if len(mine[after]) == 0 or len(theirs[after]) == 0:
+            window = slice(i + 1, i + 1 + claim.window)
+            mine, theirs = treated[cid][window], control[other][window]
+            if len(mine) < claim.window or len(theirs) < claim.window:
+                short += 1
                 continue
-            rises.append(mine[after].mean() - mine[i])
-            diffs.append(rises[-1] - (theirs[after].mean() - theirs[i]))
-            epochs.append(i + 1)
-        text = f"{LABELS[claim.metric]}, mean of the {claim.window} epochs after the first drop minus at the drop"
+            diffs.append(mine.mean() - theirs.mean())
+            at.append(steps[cid][i] if cid in steps else i + 1)
+        head = {"keys": [condition], "condition": condition_text(dict(zip(agg.CONDITION, condition, strict=True))),
+                "compared": compared(claim)}  # fmt: skip
+        dropped_in = len(diffs) + short
+        counts = f"the rate dropped in {dropped_in} of {len(seeds)} seeds" + (
+            f", {short} too late for a window of {claim.window} evaluations" if short else ""
+        )
         if not diffs:
-            yield {
-                "keys": [condition],
-                "condition": condition_text(dict(zip(agg.CONDITION, condition, strict=True))),
-                "compared": compared(claim),
-                "measured": "-",
-                "n": 0,
-                "verdict": "not measured: the learning rate was never reduced within the budget",
-            }
+            why = "the learning rate was never reduced within the budget" if not dropped_in else counts
+            yield head | {"measured": "-", "n": 0, "verdict": f"not measured: {why}"}
             continue
         mean, low, high, n = mean_ci(np.array(diffs))
-        own = mean_ci(np.array(rises))
-        yield {
-            "keys": [condition],
-            "condition": condition_text(dict(zip(agg.CONDITION, condition, strict=True))),
-            "compared": compared(claim),
-            "measured": f"{text} (drop after epoch {int(np.median(epochs))}, median): "
-            f"{value_text(claim.metric, *own[:3])}; minus the same epochs without the drop: "
-            f"{value_text(claim.metric, mean, low, high)}",
+        yield head | {
+            "measured": f"{LABELS[claim.metric]} over the {claim.window} evaluations after the first drop (step "
+            f"{int(np.median(at))}, median), minus the same evaluations of the run without the drop: "
+            f"{value_text(claim.metric, mean, low, high)} ({counts})",
             "n": n,
             "verdict": verdict(mean, low, high, n, claim.expect),
         }

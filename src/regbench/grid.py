@@ -109,6 +109,7 @@ def expand_part(spec: GridSpec) -> Expansion:
     check_conflicts(spec, sets)
     cells: dict[str, Cell] = {}
     excluded: dict[Exclusion, None] = {}
+    check_distinct_conditions(spec)
     for entry in spec.datasets:
         info = get_dataset(entry.name)
         for model in entry.models:
@@ -138,6 +139,24 @@ def expand_part(spec: GridSpec) -> Expansion:
             f"{spec.path}: {where} has no cells: every model was excluded ({'; '.join(e.what + ': ' + e.reason for e in excluded)})"
         )
     return Expansion(labelled(list(cells.values())), tuple(excluded))
+
+
+def check_distinct_conditions(spec: GridSpec) -> None:
+    """Two dataset entries may not share a condition (dataset, train size, model): their cells
+    would be one condition in every table, silently pooled or collapsed."""
+    seen: dict[tuple, int] = {}
+    for i, entry in enumerate(spec.datasets):
+        for size in entry.train_sizes:
+            for model in entry.models:
+                key = (entry.name, entry.imbalance, size, model)
+                if key in seen:
+                    where = f"section {spec.section}: " if spec.section else ""
+                    raise UsageError(
+                        f"{spec.path}: {where}datasets[{i}]: {entry.name} n={size} {model} is already a condition of "
+                        f"datasets[{seen[key]}]; allowed: one entry per dataset, train size and model (another budget or "
+                        "val_size belongs in another section)"
+                    )
+                seen[key] = i
 
 
 def labelled(cells: list[Cell]) -> tuple[Cell, ...]:

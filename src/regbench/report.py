@@ -76,7 +76,7 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
         sweeps=agg.sweep_effects(effects, sweep_points(spec, expected.values())),
         factorial=judged("factorial", agg.factorial_effects, "term"),
         leave_one_out=judged("leave_one_out", agg.leave_one_out, "technique"),
-        ranking=agg.ranking(summary) if len(summary) else pd.DataFrame(),
+        ranking=agg.ranking(arms) if len(summary) else pd.DataFrame(),
         claims=claims.evaluate(spec, arms, history, regime, engagement) if spec.claims else pd.DataFrame(),
         missing=sorted((i, expected[i].slug) for i in expected.keys() - stored),
         ignored=len(stored - expected.keys()),
@@ -533,6 +533,22 @@ def rates_section(rates: pd.DataFrame) -> str:
     )
 
 
+# Verdict words per kind of row: (better, worse) on the gap and on test accuracy, and "none" when
+# the interval includes zero. Factorial terms and leave-one-out contributions are not comparisons
+# with the baseline and say so.
+WORDS = {
+    "technique_set": {"none": "not distinguishable from baseline", "accuracy_gap": ("smaller gap", "larger gap"),
+                      "test_accuracy": ("higher accuracy", "lower accuracy")},
+    "term": {"none": "no main effect distinguishable from 0", "accuracy_gap": ("shrinks the gap", "widens the gap"),
+             "test_accuracy": ("raises test accuracy", "lowers test accuracy")},
+    "interaction": {"none": "no interaction distinguishable from 0",
+                    "accuracy_gap": ("together shrink the gap more than each alone adds up to", "together shrink the gap less than each alone adds up to"),
+                    "test_accuracy": ("together add more accuracy than each alone", "together add less accuracy than each alone")},
+    "technique": {"none": "no contribution distinguishable from 0", "accuracy_gap": ("helps the recipe shrink the gap", "widens the recipe's gap"),
+                  "test_accuracy": ("adds test accuracy to the recipe", "costs the recipe test accuracy")},
+}  # fmt: skip
+
+
 def effects_table(frame: pd.DataFrame, label: str, notes: dict[tuple, str] | None = None) -> str:
     """One row per condition and set/term: gap and accuracy effects side by side, and verdicts;
     "not testable" with the reason where evidence.judge found one. `notes`: whether techniques
@@ -551,12 +567,19 @@ def effects_table(frame: pd.DataFrame, label: str, notes: dict[tuple, str] | Non
         def get(stat, metric, r=r):
             return r.get((stat, metric), math.nan)
 
-        def verdict(metric, better, get=get, index=index):
+        words = WORDS["interaction" if label == "term" and " x " in row[label] else label]
+
+        def verdict(metric, get=get, index=index, words=words):
             if why_not.get(index):
                 return f"not testable: {why_not[index]}"
             if not get("distinguishable", metric):
-                return "not distinguishable from baseline"
-            return better if (get("mean", metric) < 0) == (metric != "test_accuracy") else "worse"
+                return words["none"]
+            good, bad = words[metric]
+            text = good if (get("mean", metric) < 0) == (metric != "test_accuracy") else bad
+            fell = get("distinguishable", "test_accuracy") and get("mean", "test_accuracy") < 0
+            if metric == "accuracy_gap" and text == good and fell and label == "technique_set":
+                text += ", by underfitting (test accuracy fell)"
+            return text
 
         rows.append(
             {
@@ -566,8 +589,8 @@ def effects_table(frame: pd.DataFrame, label: str, notes: dict[tuple, str] | Non
                 "Δ loss gap": plus_minus(get("mean", "loss_gap"), get("low", "loss_gap"), get("high", "loss_gap"), 1, 3),
                 "Δ test accuracy": pp(get("mean", "test_accuracy"), get("low", "test_accuracy"), get("high", "test_accuracy")),
                 "p (Holm) ": p_text(get("p_holm", "test_accuracy")),
-                "gap verdict": verdict("accuracy_gap", "smaller gap"),
-                "accuracy verdict": verdict("test_accuracy", "higher accuracy"),
+                "gap verdict": verdict("accuracy_gap"),
+                "accuracy verdict": verdict("test_accuracy"),
             } | ({"triggers": notes.get(index, "")} if notes else {})
         )  # fmt: skip
     return md_table(pd.DataFrame(rows))
@@ -631,15 +654,20 @@ METHOD = """\
   n is the number of seeds. With n = 1 there is no interval and no verdict.
 - **Effect** of a technique set = its value minus the baseline's value in the same condition
   (dataset, train size, model) and seed, averaged over seeds, with a 95% t interval of the paired
-  differences and a two-sided paired t-test. p-values are Holm-corrected across all comparisons of
-  the same metric in this report. An effect whose interval includes zero is reported as *not
-  distinguishable from baseline*.
+  differences and a two-sided paired t-test. Where every seed gives the same difference there is no
+  variance to test: no interval is given and p is the exact sign-flip test's (2/2^n). p-values are
+  Holm-corrected within a family: the effects against the baseline, all comparisons of one metric
+  in this report; factorial terms, and leave-one-out contributions, those of one metric within one
+  section; claims are not corrected (each is a hypothesis stated before the run). An effect whose
+  interval includes zero is reported as *not distinguishable from baseline*. A gap that shrank
+  while test accuracy fell distinguishably shrank *by underfitting*: no support for a claim about
+  overfitting.
 - **Factorial designs**: main effect of A = mean over sets with A − mean over sets without A;
   interaction of A and B = mean over the other factors of y(A,B) − y(A) − y(B) + y(neither), i.e.
   what the pair does beyond the sum of each alone (negative on the gap = they help more together).
 - **Leave-one-out**: contribution of a technique = y(all on) − y(all on without it), per seed.
-- **Ranking**: the best mean per condition; sets whose 95% interval overlaps the winner's are listed
-  as tied.
+- **Ranking**: the best mean per condition; sets whose paired difference with the winner (per
+  seed) has a 95% interval that includes zero are listed as tied.
 """
 
 
@@ -728,9 +756,9 @@ def render(spec: GridSpec, t: Tables, links: dict[str, str]) -> str:
         rank = t.ranking.rename(
             columns={
                 "best_test_accuracy": "best test accuracy",
-                "tied_test_accuracy": "tied (CI overlaps)",
+                "tied_test_accuracy": "tied (paired CI includes 0)",
                 "smallest_gap": "smallest accuracy gap",
-                "tied_gap": "tied (CI overlaps) ",
+                "tied_gap": "tied (paired CI includes 0) ",
             }
         )
         out.append("## Ranking\n\n" + md_table(rank) + "\n")

@@ -415,6 +415,16 @@ def parse_design(data: dict, fail) -> Design:
     sweeps = tuple(
         parse_sweep(table(x, f"design.sweeps[{i}]", fail), f"design.sweeps[{i}]", fail) for i, x in enumerate(raw)
     )
+    for i, sweep in enumerate(sweeps):
+        # A swept technique's labels show its parameter ("dropout(rate=0.5)") wherever it appears,
+        # so factorial and leave-one-out analyses, which look for "dropout", would lose it.
+        for part in ("factorial", "leave_one_out"):
+            if sweep.technique in getattr(design, part):
+                raise fail(
+                    f"design.sweeps[{i}].technique",
+                    f"{sweep.technique} is also in design.{part}, whose analysis would lose it; allowed: a technique "
+                    "outside factorial and leave_one_out (or sweep it in a section of its own)",
+                )
     design = replace(design, sweeps=sweeps)
     if not (design.baseline or design.add_one or design.leave_one_out or design.factorial or design.sets or sweeps):
         raise fail(

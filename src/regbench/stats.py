@@ -24,15 +24,21 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float,
     return (mean, mean - half, mean + half, n)
 
 
+# Differences closer than this count as equal: accuracies are stored as float32 fractions, so one
+# test example's difference in every seed differs in the 8th digit and would give a t of ~1e7.
+SAME = 1e-6
+
+
 def paired_p(differences: Sequence[float]) -> float:
-    """Two-sided p of a one-sample t-test that the mean paired difference is zero (NaN for n < 2;
-    0 or 1 when every difference is the same, since the variance is then zero)."""
+    """Two-sided p of a one-sample t-test that the mean paired difference is zero (NaN for n < 2).
+    When every seed gives the same difference there is no variance for a t-test: p is then the
+    exact sign-flip test's, 1 for a zero difference and 2 / 2^n otherwise (0.25 with 3 seeds)."""
     d = np.asarray(differences, dtype=float)
     d = d[np.isfinite(d)]
     if len(d) < 2:
         return math.nan
-    if np.all(d == d[0]):
-        return 1.0 if d[0] == 0 else 0.0
+    if np.ptp(d) <= SAME:
+        return 1.0 if abs(d.mean()) <= SAME else min(1.0, 2.0 / 2 ** len(d))
     # The one-sample t-test written out: scipy's ttest_1samp costs ~1 ms a call in input checks,
     # which added seconds to reports of large grids; the same number (tested against it).
     t = d.mean() / (d.std(ddof=1) / math.sqrt(len(d)))
@@ -58,5 +64,6 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 
 def crosses_zero(low: float, high: float) -> bool:
-    """True when the interval includes zero or is undefined (n < 2): no verdict possible."""
-    return not (math.isfinite(low) and math.isfinite(high)) or low <= 0.0 <= high
+    """True when the interval includes zero, is undefined (n < 2) or has no width (every seed the
+    same difference: no variance, so no evidence of a width): no verdict possible."""
+    return not (math.isfinite(low) and math.isfinite(high)) or low <= 0.0 <= high or high - low <= SAME
