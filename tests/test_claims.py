@@ -175,8 +175,13 @@ def test_the_articles_grid_tests_every_article_in_a_cpu_sized_or_full_cpu_sectio
         sections = {s for c in spec.claims if c.article == article for s in c.sections}
         assert sections & {f"{article}-cpu", "D"}, article  # evidence offline for every article
     cpu = [c for c in cells if settings[c.section] == "cpu-sized"]
-    assert all(c.total_steps <= 2000 for c in cpu) and {c.dataset for c in cpu} == {"fashion_mnist", "digits"}  # offline
-    assert {c.total_steps for c in cells if c.section == "D"} == {4000} and settings["D"] == "full"  # 4,000 epochs of 1 step
+    assert all(c.total_steps <= 2000 for c in cpu) and {c.dataset for c in cpu} == {
+        "fashion_mnist",
+        "digits",
+    }  # offline
+    assert {c.total_steps for c in cells if c.section == "D"} == {4000} and settings[
+        "D"
+    ] == "full"  # 4,000 epochs of 1 step
 
 
 def test_committed_articles_report_regenerates_identically(tmp_path):
@@ -283,7 +288,10 @@ def test_rises_after_lr_drop_counts_every_seed_and_needs_the_full_window(write_g
     more = 'kind = "rises_after_lr_drop"\nset = "l2+reduce_lr_on_plateau"\nagainst = "l2"\nmetric = "val_accuracy"\nexpect = "increase"'
     table = verdicts_of(write_grid, tmp_path, CLAIM.format(text="drop", section="S", more=more), late_or_never)
     (row,) = table.to_dict("records")
-    assert row["n"] == 1 and "the rate dropped in 2 of 3 seeds, 1 too late for a window of 3 evaluations" in row["measured"]
+    assert (
+        row["n"] == 1
+        and "the rate dropped in 2 of 3 seeds, 1 too late for a window of 3 evaluations" in row["measured"]
+    )
     assert row["verdict"].startswith("not measured: one seed")
 
 
@@ -294,5 +302,7 @@ def test_level_claims_need_the_ci_inside_the_range(write_grid, tmp_path):
         r["final"]["test"]["accuracy"] = 0.80 + 0.04 * (cell.seed - 2)
 
     more = 'kind = "level"\nset = "baseline"\nmetric = "test_accuracy"\nlow = 0.78\nhigh = 0.82'
-    (verdict,) = verdicts_of(write_grid, tmp_path, CLAIM.format(text="near 80%", section="S", more=more), spread)["verdict"]
+    (verdict,) = verdicts_of(write_grid, tmp_path, CLAIM.format(text="near 80%", section="S", more=more), spread)[
+        "verdict"
+    ]
     assert verdict == "not supported (consistent with the range: the mean lies inside, the CI reaches outside)"

@@ -175,7 +175,8 @@ CASES = {
         "allowed: one entry per dataset, train size and model",
     ),
     "sweeps hide factorial factors": (
-        TINY_GRID.replace('add_one = ["dropout"]', 'factorial = ["dropout", "l2"]') + SWEEP.format(param="rate", values="[0.1, 0.2]"),
+        TINY_GRID.replace('add_one = ["dropout"]', 'factorial = ["dropout", "l2"]')
+        + SWEEP.format(param="rate", values="[0.1, 0.2]"),
         "design.sweeps[0].technique: dropout is also in design.factorial",
         "allowed: a technique outside factorial and leave_one_out",
     ),
