@@ -133,3 +133,27 @@ def test_a_sweep_gets_its_table_and_effect_against_the_parameter(write_grid, tmp
         assert f"| {label} " in section
     assert "l2(factor=0.001) " not in section  # add_one's l2 is not a sweep point
     assert (tmp_path / "reports" / "sweep" / "effect_vs_parameter.png").stat().st_size > 10_000
+
+
+def test_factorial_and_leave_one_out_rows_have_their_own_wording(write_grid, tmp_path):
+    """Main effects, interactions and contributions are not comparisons with the baseline."""
+    spec, _ = synthetic_grid(write_grid, tmp_path)
+    text = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text()
+
+    def section(title: str) -> str:
+        return text[text.index(title) :].split("\n## ")[0]
+
+    factorial, contributions = section("## Factorial design"), section("## Leave one out")
+    for part in (factorial, contributions):
+        assert "baseline" not in part.split("![")[0].replace("Δ = all on", "")
+    assert "main effect" in factorial or "shrinks the gap" in factorial or "widens the gap" in factorial
+    assert "interaction distinguishable from 0" in factorial or "together" in factorial
+    assert "contribution distinguishable from 0" in contributions or "the recipe" in contributions
+
+
+def test_the_method_names_each_family_of_the_holm_correction(write_grid, tmp_path):
+    spec, _ = synthetic_grid(write_grid, tmp_path)
+    method = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text().split("## Method")[1]
+    assert "all comparisons of one metric\n  in this report" in method
+    assert "factorial terms, and leave-one-out contributions, those of one metric within one\n  section" in method
+    assert "claims are not corrected" in method
