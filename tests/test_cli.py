@@ -86,6 +86,21 @@ def test_failed_cell_does_not_stop_the_grid(write_grid, tmp_path, capsys):
     assert "2 ok, 2 failed" in captured.out and "NaN" in captured.err
 
 
+def test_retry_failed_recomputes_failed_cells_only(write_grid, tmp_path, capsys):
+    grid, results = write_grid(WITH_FAILURE), tmp_path / "results"
+    args = ["run", str(grid), "--results", str(results), "--out", str(results / "reports")]
+    assert main(args) == 1
+    before = {p.name: p.stat().st_mtime_ns for p in (results / "tiny" / "cells").glob("*.json")}
+    capsys.readouterr()
+    assert main(args) == 1  # a stored cell, failed or not, is skipped by default
+    assert "4 already stored, 0 to run" in capsys.readouterr().out
+    assert main([*args, "--retry-failed"]) == 1
+    assert "2 already stored, 2 to run" in capsys.readouterr().out
+    after = {p.name: p.stat().st_mtime_ns for p in (results / "tiny" / "cells").glob("*.json")}
+    rewritten = {name for name in before if after[name] != before[name]}
+    assert {stored(results)[name[:-5]]["status"] for name in rewritten} == {"failed"} and len(rewritten) == 2
+
+
 def test_list_shows_cells_status_counts_and_exclusions(write_grid, tmp_path, capsys):
     grid = write_grid(WITH_FAILURE.replace('models = ["mlp"]', 'models = ["mlp", "small_cnn"]'))
     assert main(["list", str(grid), "--results", str(tmp_path)]) == 0

@@ -176,3 +176,22 @@ def test_test_accuracy_at_the_best_validation_evaluation():
     assert at_best["step"] == record["eval_steps"][int(np.argmax(val))]
     assert at_best["val"]["accuracy"] == pytest.approx(max(val), abs=1e-6)
     assert 0 < at_best["test"]["accuracy"] <= 1
+
+
+def test_each_split_is_scored_on_its_own_data(monkeypatch):
+    """Two far-apart blobs the model fits at once; the test split holds the same points with every
+    label flipped, validation the same points as labelled. A run that scored one split on another's
+    data (train on test, say) could not give train 1, validation 1, test 0."""
+    from regbench import datasets
+    from regbench.datasets.splits import Splits
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 50)
+    x = (rng.normal(0, 0.1, (100, 2)) + 4 * y[:, None] - 2).astype("float32")
+    monkeypatch.setattr(datasets, "load", lambda *args, **kwargs: Splits(x, y, x, y, x, 1 - y))
+    record = run_cell(tiny_cell("moons", "mlp", epochs=None, steps=100, eval_every=50))
+    final = record["final"]
+    assert final["train"]["accuracy"] == 1.0 and final["val"]["accuracy"] == 1.0 and final["test"]["accuracy"] == 0.0
+    assert record["gap"]["accuracy"] == 1.0 and record["gap"]["loss"] > 1.0  # test loss high, train loss low
+    assert record["at_best_val"]["val"]["accuracy"] == 1.0 and record["at_best_val"]["test"]["accuracy"] == 0.0
+    assert record["history"]["val"]["accuracy"][-1] == 1.0  # validation during training: the val split
