@@ -144,7 +144,7 @@ def test_the_report_has_the_claims_table_and_the_sections(claims_grid):
     assert re.search(r"Rows: 11 supported, 2 not supported, 2 contradicted, 0 not testable, 1 not measured\.", text)
     assert "### Section S (cpu-sized)" in text and "### Section T (full)" in text
     assert "S/digits n=50 mlp" in text  # conditions carry their section
-    assert "(claimed/learning_curves_S_digits_mlp.png)" in text
+    assert "(claimed/learning_curves_S_digits_n50_mlp.png)" in text
     assert re.search(r"\| T +\| full +\| +6 \| data missing \(cifar10 not on this machine\)", text)
 
 
@@ -306,3 +306,16 @@ def test_level_claims_need_the_ci_inside_the_range(write_grid, tmp_path):
         "verdict"
     ]
     assert verdict == "not supported (consistent with the range: the mean lies inside, the CI reaches outside)"
+
+
+def test_a_claims_report_opens_with_verdicts_by_article_and_contents_and_folds(claims_grid):
+    spec, tmp_path = claims_grid
+    text = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text()
+    verdicts, contents, summary = (text.index(s) for s in ("**Verdicts by article**", "## Contents", "## Summary"))
+    assert verdicts < contents < summary
+    assert "- **X**: 11 supported, 2 not supported, 2 contradicted, 0 not testable, 1 not measured" in text
+    assert "- [Is there overfitting to reduce?](#is-there-overfitting-to-reduce)" in text
+    assert "## Is there overfitting to reduce?" in text
+    results = text[text.index("## Results per technique set") :].split("\n## ")[0]
+    assert "<details><summary>" in results and results.rstrip().endswith("</details>")
+    assert "<details>" not in text[summary : text.index("## The grid as run")]  # what a reader needs first is open

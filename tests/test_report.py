@@ -28,7 +28,7 @@ leave_one_out = ["dropout", "l2"]
 name = "digits"
 train_sizes = [50, 200]
 """
-SECTIONS = ["## Summary", "## The grid as run", "## Results per technique set", "## Effects against the baseline", "## Where overfitting lives",
+SECTIONS = ["## Summary", "## Each technique at a glance", "## Is there overfitting to reduce?", "## The grid as run", "## Results per technique set", "## Effects against the baseline", "## Where overfitting lives",
             "## Learning curves", "## Effect against train size", "## Factorial design", "## Leave one out", "## Ranking", "## Method", "## Failed and missing cells"]  # fmt: skip
 
 
@@ -47,7 +47,7 @@ def test_report_sections_figures_and_tables(write_grid, tmp_path):
     assert positions == sorted(positions)
     figures = sorted(p.name for p in (tmp_path / "reports" / "synth").glob("*.png"))
     assert figures == sorted(["gap_by_set.png", "train_vs_test.png", "effect_heatmap.png", "effect_vs_train_size.png", "interactions.png",
-                              "learning_curves_digits_mlp.png"])  # fmt: skip
+                              "learning_curves_digits_n50_mlp.png", "learning_curves_digits_n200_mlp.png"])  # fmt: skip
     for name in figures:
         assert f"(synth/{name})" in text  # embedded by relative link
     assert "None: every cell of the grid ran" in text and "n=3 seeds" in text
@@ -73,7 +73,7 @@ def test_report_is_byte_identical_when_rebuilt(write_grid, tmp_path):
     first = build_report(spec, tmp_path / "results", tmp_path / "a", jobs=1)
     second = build_report(spec, tmp_path / "results", tmp_path / "b", jobs=2)
     assert first.read_bytes() == second.read_bytes()
-    assert len(list((tmp_path / "a" / "synth").glob("*.png"))) == 6
+    assert len(list((tmp_path / "a" / "synth").glob("*.png"))) == 7
     for png in (tmp_path / "a" / "synth").glob("*.png"):
         assert png.read_bytes() == (tmp_path / "b" / "synth" / png.name).read_bytes()
 
@@ -157,3 +157,56 @@ def test_the_method_names_each_family_of_the_holm_correction(write_grid, tmp_pat
     assert "all comparisons of one metric\n  in this report" in method
     assert "factorial terms, and leave-one-out contributions, those of one metric within one\n  section" in method
     assert "claims are not corrected" in method
+
+
+def test_a_ci_that_excludes_zero_without_the_correction_is_called_suggestive(write_grid, tmp_path):
+    """dropout shrinks the gap by 3, 5 and 7 pp in the three seeds: its 95% CI excludes zero (raw
+    p 0.035), but not after Holm's correction over the grid's comparisons."""
+    from benchmarks.synthetic_results import synthetic_record
+
+    text = GRID.replace(
+        'factorial = ["dropout", "l2"]\nleave_one_out = ["dropout", "l2"]', 'add_one = ["dropout", "l2", "batchnorm"]'
+    )
+    spec = load_spec(str(write_grid(text.replace("train_sizes = [50, 200]", "train_sizes = [50]"), name="rule")))
+    store = Store(tmp_path / "results", "rule")
+    shrink = {1: -0.05, 2: -0.03, 3: -0.07}
+    for cell in expand(spec).cells:
+        r = synthetic_record(cell)
+        gap = 0.2 + (
+            shrink[cell.seed]
+            if cell.technique_set == "dropout"
+            else 0.01 * cell.seed * (cell.technique_set != "baseline")
+        )
+        r["final"]["train"]["accuracy"], r["final"]["test"]["accuracy"] = 1.0, 1.0 - gap
+        r["gap"]["accuracy"] = gap
+        store.write(r)
+    report = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text()
+    summary = report.split("## Summary")[1].split("\n## ")[0]
+    assert "**Significance rule**" in summary and report.count("**Significance rule**") == 1
+    assert "No comparison shrank the accuracy gap established; 1 suggestive, the largest **dropout**" in summary
+    assert "-5.0 pp [" in summary and "seeds would establish an effect this size" in summary
+    effects = report.split("## Effects against the baseline")[1].split("\n## ")[0]
+    assert "suggestive: smaller gap (~" in effects
+
+
+def test_learning_curves_are_small_multiples_with_the_baseline_in_every_panel(write_grid, tmp_path):
+    from regbench import aggregate as agg
+    from regbench import plots
+    from regbench.report import collect
+
+    spec = load_spec(str(write_grid(GRID.replace("[design]", '[design]\nsets = [["early_stopping"]]'), name="curves")))
+    write_synthetic(list(expand(spec).cells), Store(tmp_path / "results", "curves"))
+    t = collect(spec, tmp_path / "results")
+    condition = ("digits", 200, "mlp")
+    curve = agg.curves(t.history, t.arms).groupby(agg.CONDITION).get_group(condition)
+    mine = agg.ok(t.arms).groupby(agg.CONDITION).get_group(condition)
+    fig = plots.learning_curves(curve, mine)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    sets = sorted(set(mine["technique_set"]) - {"baseline"})
+    assert sorted(ax.get_title() for ax in panels) == sets  # one panel per set
+    for ax in panels:
+        styles = [(line.get_color(), line.get_linestyle()) for line in ax.get_lines() if len(line.get_xdata()) > 1]
+        assert (plots.BASELINE_COLOR, "-") in styles and (plots.BASELINE_COLOR, "--") in styles  # baseline in each
+        assert (plots.OTHER_COLOR, "-") in styles and (plots.OTHER_COLOR, "--") in styles  # validation, train
+    stopped = [ax for ax in panels if "early_stopping" in ax.get_title()]
+    assert stopped and all(any(line.get_linestyle() == ":" for line in ax.get_lines()) for ax in stopped)

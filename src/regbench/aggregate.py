@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.cell import set_label, varying_params
-from regbench.stats import crosses_zero, holm, mean_ci, paired_p
+from regbench.stats import crosses_zero, evidence, holm, mean_ci, paired_p, seeds_needed
 
 CONDITION = ["dataset", "train_size", "model"]
 BASELINE = "baseline"
@@ -193,13 +193,15 @@ def _by_seed(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
 def _contrast_rows(per_seed: pd.Series | np.ndarray, keys: dict[str, Any]) -> dict[str, Any]:
     values = np.asarray(per_seed, dtype=float)
     mean, low, high, n = mean_ci(values)
-    return keys | {"n": n, "mean": mean, "low": low, "high": high, "p": paired_p(values)}
+    sd = float(np.std(values[np.isfinite(values)], ddof=1)) if n > 1 else np.nan
+    return keys | {"n": n, "mean": mean, "low": low, "high": high, "sd": sd, "p": paired_p(values)}
 
 
 def effects(cells: pd.DataFrame) -> pd.DataFrame:
     """Each technique set minus the baseline of the same condition and seed. Columns: metric,
-    dataset, train_size, model, technique_set, n (paired seeds), mean, low, high (95% CI), p
-    (paired t-test), p_holm (Holm-corrected within the metric), distinguishable (CI excludes 0)."""
+    dataset, train_size, model, technique_set, n (paired seeds), mean, low, high (95% CI), sd, p
+    (paired t-test), p_holm (Holm-corrected within the metric), family (tests in it),
+    distinguishable (CI excludes 0), evidence (established | suggestive | none), seeds_needed."""
     rows = []
     for metric in EFFECT_METRICS:
         wide = _by_seed(cells, metric)
@@ -219,13 +221,22 @@ def effects(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _finish(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The contrasts with p_holm (Holm within each metric: one family), distinguishable (the CI
+    excludes 0), evidence (established | suggestive | none: stats.evidence) and, for a
+    suggestive effect, seeds_needed to establish it at the observed spread."""
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
     frame["p_holm"] = np.nan
+    frame["family"] = 0
     for _, group in frame.groupby("metric"):  # one family of tests per metric
         frame.loc[group.index, "p_holm"] = holm(group["p"].tolist())
+        frame.loc[group.index, "family"] = int(group["p"].notna().sum())
     frame["distinguishable"] = [not crosses_zero(lo, hi) for lo, hi in zip(frame["low"], frame["high"], strict=True)]
+    frame["evidence"] = [evidence(r.low, r.high, r.p_holm) for r in frame.itertuples()]
+    frame["seeds_needed"] = [
+        seeds_needed(r.mean, r.sd, r.family) if r.evidence == "suggestive" else np.nan for r in frame.itertuples()
+    ]
     return frame
 
 
@@ -325,3 +336,34 @@ def sweep_effects(effects: pd.DataFrame, points: dict[str, tuple[str, Any]]) -> 
     part.insert(0, "value", [points[s][1] for s in part["technique_set"]])
     part.insert(0, "sweep", [points[s][0] for s in part["technique_set"]])
     return part.sort_values(["sweep", "metric", *CONDITION, "value"], ignore_index=True)
+
+
+def technique_overview(effects: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """One row per technique set of one technique (sweep values included), over the testable
+    conditions of `effects` (evidence.judge): columns technique_set, conditions, gap_established
+    (conditions where it shrank the gap, established), gap_suggestive, gap_worse (widened it,
+    established), gap_median and accuracy_median (median effect, fraction), accuracy_established_up,
+    accuracy_established_down, time_ratio (median over conditions of its mean wall time over
+    the baseline's)."""
+    if effects.empty:
+        return pd.DataFrame()
+    testable = effects[effects["testable"] & ~effects["technique_set"].str.contains("+", regex=False)]
+    wall = ok(cells).groupby([*CONDITION, "technique_set"])["wall_time_s"].mean()
+    rows = []
+    for name, group in testable.groupby("technique_set", sort=True):
+        gap, acc = group[group["metric"] == "accuracy_gap"], group[group["metric"] == "test_accuracy"]
+        ratios = [
+            wall.get((*c, name), np.nan) / wall.get((*c, BASELINE), np.nan)
+            for c in gap[CONDITION].itertuples(index=False)
+        ]
+        rows.append({
+            "technique_set": name, "conditions": len(gap),
+            "gap_established": int(((gap["evidence"] == "established") & (gap["mean"] < 0)).sum()),
+            "gap_suggestive": int(((gap["evidence"] == "suggestive") & (gap["mean"] < 0)).sum()),
+            "gap_worse": int(((gap["evidence"] == "established") & (gap["mean"] > 0)).sum()),
+            "gap_median": float(gap["mean"].median()), "accuracy_median": float(acc["mean"].median()),
+            "accuracy_established_up": int(((acc["evidence"] == "established") & (acc["mean"] > 0)).sum()),
+            "accuracy_established_down": int(((acc["evidence"] == "established") & (acc["mean"] < 0)).sum()),
+            "time_ratio": float(np.nanmedian(ratios)) if np.isfinite(ratios).any() else np.nan,
+        })  # fmt: skip
+    return pd.DataFrame(rows)

@@ -81,78 +81,88 @@ def gap_by_set(table: pd.DataFrame) -> plt.Figure:
 
 
 def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
-    """Figure 2: train (dashed) and validation (solid, with a band of +-1 standard deviation) loss
-    and accuracy per technique set, mean over seeds; one row per train size of one dataset and
-    model. A dotted line marks the median epoch (optimizer step, under a steps budget) at which
-    early stopping ended the seeds it stopped. `curve` is aggregate.curves() of this dataset and
-    model, `mine` its ok cells."""
+    """Figure 2: small multiples for one condition (dataset, train size, model): a panel per
+    technique set with the baseline drawn in grey in every panel for reference; cross-entropy
+    loss, train dashed and validation solid (band: +-1 sd over seeds), mean over seeds, against
+    optimizer steps (or epochs under an epochs budget). A dotted line marks the median step
+    (epoch) at which early stopping ended the seeds it stopped. `curve` is aggregate.curves() of
+    this condition, `mine` its ok cells."""
     x = "step" if mine["steps"].notna().any() else "epoch"  # steps budgets: the x axis in steps
+    run, budget = ("steps_run", "steps") if x == "step" else ("epochs_run", "epochs")
+    stops = mine[mine[run] < mine[budget]].groupby("technique_set")[run].median()
     sets = sorted(mine["technique_set"].unique(), key=lambda v: (v != BASELINE, v))
-    palette = dict(zip(sets, sns.color_palette("tab10" if len(sets) <= 10 else "tab20", len(sets)), strict=True))
-    sizes = sorted(mine["train_size"].unique())
-    fig, axes = plt.subplots(len(sizes), 2, figsize=(13, 0.6 + 3.4 * len(sizes)), squeeze=False, layout="constrained")
-    parts = dict(tuple(curve.groupby(["train_size", "technique_set", "metric", "split"], sort=True)))
+    panels = [s for s in sets if s != BASELINE] or sets
+    columns = min(5, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 0.9 + 2.5 * rows), squeeze=False,
+                             sharex=True, sharey=True, layout="constrained")  # fmt: skip
+    parts = dict(tuple(curve[curve["metric"] == "xent"].groupby(["technique_set", "split"], sort=True)))
     empty = curve.iloc[:0]
-    for row, size in enumerate(sizes):
-        mine_n = mine[mine["train_size"] == size]
-        # The median stop per set, not one line per seed: with many seeds those hide the curves.
-        run, budget = ("steps_run", "steps") if x == "step" else ("epochs_run", "epochs")
-        stops = mine_n[mine_n[run] < mine_n[budget]].groupby("technique_set")[run].median()
-        for ax, metric, label in ((axes[row, 0], "xent", "cross-entropy loss"), (axes[row, 1], "accuracy", "accuracy")):
-            # Autoscaling once at the end, not after each of the many artists, halves the time.
-            ax.set_autoscale_on(False)
-            for technique_set in sets:
-                color = palette[technique_set]
-                train = parts.get((size, technique_set, metric, "train"), empty)
-                val = parts.get((size, technique_set, metric, "val"), empty)
-                ax.plot(train[x], train["mean"], "--", color=color, linewidth=1.1)
-                ax.plot(val[x], val["mean"], "-", color=color, linewidth=1.3, label=technique_set)
-                # Bands on validation only: train bands are thin and doubled the drawing time.
-                spread = val["std"].fillna(0)
-                ax.fill_between(val[x], val["mean"] - spread, val["mean"] + spread, color=color, alpha=0.12, lw=0)
-            # One collection for all stop lines: an axvline each re-runs autoscaling.
-            ax.vlines(stops.to_numpy(), 0, 1, transform=ax.get_xaxis_transform(), colors=[palette[s] for s in stops.index],
-                      linestyles=":", linewidth=1)  # fmt: skip
-            ax.set_autoscale_on(True)
-            ax.autoscale_view()
-            ax.set_ylabel(label)
-            ax.set_title(f"n={size}: {label}", fontsize=10)
+    values = curve.loc[curve["metric"] == "xent", "mean"].to_numpy()
+    top = float(np.nanpercentile(values, 98)) * 1.1 if values.size else 1.0  # a few early spikes set no scale
+
+    def draw(ax: plt.Axes, technique_set: str, color: str) -> None:
+        train, val = parts.get((technique_set, "train"), empty), parts.get((technique_set, "val"), empty)
+        ax.plot(train[x], train["mean"], "--", color=color, linewidth=1.0)
+        ax.plot(val[x], val["mean"], "-", color=color, linewidth=1.4)
+        spread = val["std"].fillna(0)
+        ax.fill_between(val[x], val["mean"] - spread, val["mean"] + spread, color=color, alpha=0.15, lw=0)
+
+    for ax, technique_set in zip(axes.flat, panels, strict=False):
+        if technique_set != BASELINE:
+            draw(ax, BASELINE, BASELINE_COLOR)
+        draw(ax, technique_set, OTHER_COLOR)
+        if technique_set in stops.index:
+            ax.axvline(stops[technique_set], color=OTHER_COLOR, linestyle=":", linewidth=1.2)
+        ax.set_title(technique_set, fontsize=9)
+        ax.set_ylim(0, top)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("optimizer step" if x == "step" else "epoch")
-    axes[0, 1].legend(
-        fontsize=8,
-        loc="upper left",
-        bbox_to_anchor=(1.02, 1),
-        title="solid: validation\ndashed: train",
-        title_fontsize=8,
+    for ax in axes[:, 0]:
+        ax.set_ylabel("cross-entropy")
+    dataset, size, model = mine["dataset"].iloc[0], mine["train_size"].iloc[0], mine["model"].iloc[0]
+    fig.suptitle(
+        f"Learning curves: {condition_label(dataset, size, model)} (blue: the set, grey: baseline; solid: validation, "
+        "dashed: train; dotted: median early stop)",
+        fontsize=10,
     )
-    dataset, model = mine["dataset"].iloc[0], mine["model"].iloc[0]
-    fig.suptitle(f"Learning curves: {dataset} {model} (mean over seeds, band +-1 sd; dotted: median early stop)")
     return fig
 
 
 def effect_heatmap(effects: pd.DataFrame) -> plt.Figure:
     """Figure 3: change against baseline (percentage points) in accuracy gap and test accuracy,
-    technique set x condition; * marks a 95% CI that excludes zero and Holm p < 0.05."""
+    technique set x condition; * marks an established effect (95% CI excludes 0 and Holm p <
+    0.05), ~ a suggestive one (the CI alone). The colour scale is symmetric and saturates at the
+    90th percentile of |change|, so one large harm does not wash out the rest (values printed).
+    Conditions whose baseline underfits are labelled "not testable"."""
     n_conditions = len(effects[CONDITION].drop_duplicates())
-    size = (4 + 3.2 * n_conditions, 2.8 + 0.5 * effects["technique_set"].nunique())
+    size = (4.5 + 2.4 * n_conditions, 2.8 + 0.5 * effects["technique_set"].nunique())
     fig, axes = plt.subplots(1, 2, figsize=size, layout="constrained")
+    testable = effects["testable"] if "testable" in effects else pd.Series(True, index=effects.index)
+    untestable = set(map(tuple, effects.loc[~testable.astype(bool), CONDITION].itertuples(index=False)))
+
+    def label(c: tuple) -> str:  # one word a line: long condition labels must not run into each other
+        return "\n".join(condition_label(*c).split(" ")) + ("\n(not testable)" if tuple(c) in untestable else "")
+
     for ax, metric, cmap in ((axes[0], "accuracy_gap", "RdBu_r"), (axes[1], "test_accuracy", "RdBu")):
         part = effects[effects["metric"] == metric].copy()
-        part["condition"] = [condition_label(*c).replace(" ", "\n", 1) for c in part[CONDITION].itertuples(index=False)]
-        order = [
-            condition_label(*c).replace(" ", "\n", 1) for c in sorted(set(part[CONDITION].itertuples(index=False)))
-        ]
+        part["condition"] = [label(c) for c in part[CONDITION].itertuples(index=False)]
+        order = [label(c) for c in sorted(set(part[CONDITION].itertuples(index=False)))]
         values = part.pivot(index="technique_set", columns="condition", values="mean").reindex(columns=order) * 100
-        marks = part.assign(mark=(part["distinguishable"] & (part["p_holm"] < 0.05)).map({True: "*", False: ""}))
+        marks = part.assign(mark=part["evidence"].map({"established": "*", "suggestive": "~"}).fillna(""))
         marks = marks.pivot(index="technique_set", columns="condition", values="mark").reindex_like(values).fillna("")
         annot = values.map(lambda v: f"{v:+.1f}" if np.isfinite(v) else "") + marks
-        limit = float(np.nanmax(np.abs(values.to_numpy()))) if values.size else 1.0
-        annotated_heatmap(ax, values, annot, cmap, limit, "pp vs baseline", row_labels=ax is axes[0])
+        finite = np.abs(values.to_numpy()[np.isfinite(values.to_numpy())])
+        limit = float(np.percentile(finite, 90)) if finite.size else 1.0
+        annotated_heatmap(ax, values, annot, cmap, limit, "pp vs baseline (colour clipped)", row_labels=ax is axes[0])
         ax.set_title(f"change in {METRICS[metric]}, pp")
         ax.set_xlabel("")
         ax.set_ylabel("")
-    fig.suptitle("Effect against baseline, paired by seed (* = CI excludes 0 and Holm p < 0.05)")
+    fig.suptitle(
+        "Effect against baseline, paired by seed (* established: CI excludes 0 and Holm p < 0.05; ~ suggestive)"
+    )
     return fig
 
 

@@ -217,11 +217,12 @@ def figure_tasks(t: Tables, folder: Path) -> list[tuple[str, Callable[..., Any],
     first (learning curves, heatmaps), so that parallel workers finish together."""
     tasks: list[tuple[str, Callable[..., Any], tuple, Path]] = []
     if len(t.summary):
-        curves = dict(tuple(agg.curves(t.history, t.arms).groupby(["dataset", "model"], sort=True)))
-        cells = dict(tuple(agg.ok(t.arms).groupby(["dataset", "model"], sort=True)))
-        for (dataset, model), curve in curves.items():
-            path = folder / f"learning_curves_{dataset.replace('/', '_')}_{model}.png"  # 'A-cpu/fashion_mnist'
-            tasks.append((f"curves_{dataset} {model}", plots.learning_curves, (curve, cells[dataset, model]), path))
+        curves = dict(tuple(agg.curves(t.history, t.arms).groupby(agg.CONDITION, sort=True)))
+        cells = dict(tuple(agg.ok(t.arms).groupby(agg.CONDITION, sort=True)))
+        for (dataset, size, model), curve in curves.items():
+            path = folder / f"learning_curves_{dataset.replace('/', '_')}_n{size}_{model}.png"  # 'A-cpu/fashion_mnist'
+            name = f"curves_{plots.condition_label(dataset, size, model)}"
+            tasks.append((name, plots.learning_curves, (curve, cells[dataset, size, model]), path))
     if len(t.factorial):
         tasks.append(("interactions", plots.interaction_heatmap, (t.factorial,), folder / "interactions.png"))
     if len(t.sweeps):
@@ -288,59 +289,70 @@ def regime_sentence(t: Tables) -> str:
     return text + " (see *Is there overfitting to reduce?*)."
 
 
+RULE = (
+    "**Significance rule** (every table, figure and claim here): an effect is *established* when its 95% CI "
+    "excludes 0 and its Holm-corrected p < 0.05 within its family (see Method); *suggestive* when the CI excludes "
+    "0 but the corrected p does not (with the seeds that would establish it at the observed spread); otherwise it "
+    "is not distinguishable from 0."
+)
+
+
+def strongest(rows: pd.DataFrame, kind: str, lowest: bool) -> pd.Series | None:
+    """The row of `kind` evidence with the lowest (or highest) mean, or None."""
+    part = rows[rows["evidence"] == kind]
+    if part.empty:
+        return None
+    return part.sort_values(["mean", "technique_set"], ascending=[lowest, True]).iloc[0]
+
+
+def seeds_text(r: pd.Series) -> str:
+    """'; about 9 seeds would establish it' for a suggestive effect, from its observed spread."""
+    n = r.get("seeds_needed", math.nan)
+    return (
+        f"; about {int(n)} seeds would establish an effect this size at the observed spread" if math.isfinite(n) else ""
+    )
+
+
+def finding(rows: pd.DataFrame, what: str, lowest: bool, figure_ref: str) -> str:
+    """One sentence on the strongest established effect of `rows`, else the strongest suggestive one."""
+    est, sug = (rows[(rows["evidence"] == k) & ((rows["mean"] < 0) == lowest)] for k in ("established", "suggestive"))
+    if len(est):
+        r = strongest(est, "established", lowest)
+        return (
+            f"{len(est)} of {len(rows)} testable comparisons {what}, established; the largest: **{r['technique_set']}** on "
+            f"{cond(r)}, {pp(r['mean'], r['low'], r['high'])} (n={r['n']} seeds, Holm p={p_text(r['p_holm'])}; {figure_ref})."
+        )
+    if len(sug):
+        r = strongest(sug, "suggestive", lowest)
+        return (
+            f"No comparison {what} established; {len(sug)} suggestive, the largest **{r['technique_set']}** on {cond(r)}: "
+            f"{pp(r['mean'], r['low'], r['high'])} (n={r['n']} seeds, Holm p={p_text(r['p_holm'])} across {len(rows)}"
+            f"{seeds_text(r)}; {figure_ref})."
+        )
+    return f"No comparison {what} distinguishably ({len(rows)} testable comparisons; {figure_ref})."
+
+
 def summary_sentences(t: Tables) -> list[str]:
-    """3-7 sentences generated from the numbers, each pointing at its figure; effects in
+    """The rule, then sentences generated from the numbers, each pointing at its figure; effects in
     conditions that cannot answer the question (evidence.judge) are left out."""
     if t.effects.empty:
         return [
             "No effects against a baseline could be computed yet: the grid needs baseline cells and at least one technique set with stored results."
         ]
-    out = [regime_sentence(t)] if len(t.regime) else []
+    out = [RULE] + ([regime_sentence(t)] if len(t.regime) else [])
     testable = t.effects[t.effects["testable"]]
     gap = testable[testable["metric"] == "accuracy_gap"]
     acc = testable[testable["metric"] == "test_accuracy"]
     if gap.empty:
         return out + ["No comparison can be judged: no testable condition has an effect to show."]
-    lower = gap[gap["distinguishable"] & (gap["mean"] < 0)].sort_values(["mean", "technique_set"])
-    if len(lower):
-        r = lower.iloc[0]
-        out.append(
-            f"The largest reduction of the accuracy gap came from **{r['technique_set']}** on {cond(r)}: {pp(r['mean'], r['low'], r['high'])} against the baseline (n={r['n']} seeds; Holm-corrected p={p_text(r['p_holm'])} across {len(gap)} testable comparisons; Figure 3)."
-        )
-        out.append(
-            f"{len(lower)} of {len(gap)} testable technique-set comparisons shrank the accuracy gap with a 95% CI that excludes zero ({', '.join(sorted(set(lower['technique_set'])))}; Figure 1)."
-        )
-    else:
-        out.append(
-            f"No technique set shrank the accuracy gap distinguishably from baseline in any of {len(gap)} testable comparisons (Figure 3)."
-        )
-    gains = acc[acc["distinguishable"] & (acc["mean"] > 0)].sort_values(
-        ["mean", "technique_set"], ascending=[False, True]
-    )
-    if len(gains):
-        r = gains.iloc[0]
-        out.append(
-            f"The largest gain in test accuracy: **{r['technique_set']}** on {cond(r)}, {pp(r['mean'], r['low'], r['high'])} (Figure 3)."
-        )
-    hurt = acc[acc["distinguishable"] & (acc["mean"] < 0)].sort_values(["mean", "technique_set"])
-    if len(hurt):
-        r = hurt.iloc[0]
-        others = len(hurt) - 1
-        out.append(
-            f"Regularization is not free: **{r['technique_set']}** on {cond(r)} changed test accuracy by {pp(r['mean'], r['low'], r['high'])}"
-            + (
-                f", and {others} other comparison{'s' if others != 1 else ''} also lowered it distinguishably (Figure 3)."
-                if others
-                else " (Figure 3)."
-            )
-        )
-    else:
-        out.append("No technique set lowered test accuracy distinguishably from baseline (Figure 3).")
-    same = int((~gap["distinguishable"]).sum())
+    out.append(finding(gap, "shrank the accuracy gap", True, "Figure 3"))
+    out.append(finding(acc, "raised test accuracy", False, "Figure 3"))
+    out.append(finding(acc, "lowered test accuracy", True, "regularization is not free; Figure 3"))
+    same = int((gap["evidence"] == "none").sum())
     out.append(
         f"{same} of {len(gap)} testable comparisons were not distinguishable from baseline on the accuracy gap (95% CI includes zero); with few seeds, absence of evidence is not evidence of absence (Figure 4 shows every cell)."
     )
-    return out[:7]
+    return out
 
 
 def grid_section(spec: GridSpec, t: Tables) -> str:
@@ -393,7 +405,6 @@ def claims_section(table: pd.DataFrame, spec: GridSpec) -> str:
     """The claims table: one row per claim, section and condition, with its verdict."""
     labels = [label for c in spec.claims for label in (c.set, c.against)]
     return (
-        "## Claims against the evidence\n\n"
         "Each claim of the grid's sources, tested where the grid measures it: Δ is the paired difference "
         "across seeds with its 95% CI; *supported* = the CI lies on the claimed side of zero (or a level lies in "
         "the claimed range), *not supported* = the CI includes zero, *contradicted* = the CI lies on the other "
@@ -497,6 +508,29 @@ def results_section(t: Tables) -> str:
     return "\n".join(parts)
 
 
+def overview_section(t: Tables) -> str:
+    """One row per technique over every testable condition: should I use it here?"""
+    table = agg.technique_overview(t.effects, t.arms)
+    if table.empty:
+        return ""
+    rows = [
+        {"technique": r.technique_set, "testable conditions": r.conditions,
+         "shrank the gap: established / suggestive": f"{r.gap_established} / {r.gap_suggestive}",
+         "widened it": r.gap_worse, "median Δ gap (pp)": f"{100 * r.gap_median:+.1f}",
+         "median Δ test accuracy (pp)": f"{100 * r.accuracy_median:+.1f}",
+         "test accuracy up / down (established)": f"{r.accuracy_established_up} / {r.accuracy_established_down}",
+         "training time vs baseline": f"{r.time_ratio:.2f}x" if math.isfinite(r.time_ratio) else "n/a"}
+        for r in table.itertuples()
+    ]  # fmt: skip
+    return (
+        "Every technique alone, over the conditions that can answer the question "
+        "(their baseline overfits), under the significance rule above; training time is the median over conditions of "
+        "its mean wall time over the baseline's (early stopping ends runs sooner).\n\n"
+        + md_table(pd.DataFrame(rows))
+        + "\n"
+    )
+
+
 def regime_section(t: Tables) -> str:
     """Per condition: the baseline's clean train and test accuracy, its gap, and whether the
     condition can answer the gap question."""
@@ -509,7 +543,7 @@ def regime_section(t: Tables) -> str:
         for _, r in t.regime.iterrows()
     ]  # fmt: skip
     return (
-        "## Is there overfitting to reduce?\n\nA regularizer can only shrink a gap that exists: a condition is "
+        "A regularizer can only shrink a gap that exists: a condition is "
         "testable when its baseline (at its tuned learning rate) fits its training set, i.e. its mean clean train "
         "accuracy reaches the grid's threshold (`min_train_accuracy`). Effects and claims in the other conditions "
         "read *not testable*.\n\n" + md_table(pd.DataFrame(rows)) + "\n"
@@ -527,7 +561,7 @@ def rates_section(rates: pd.DataFrame) -> str:
         }
     )
     return (
-        "## Tuned learning rates\n\nEvery cell ran at each rate of the grid; each technique set keeps, per "
+        "Every cell ran at each rate of the grid; each technique set keeps, per "
         "condition, the rate with the best mean validation accuracy (never test accuracy). All other tables "
         "compare these tuned arms.\n\n" + md_table(table) + "\n"
     )
@@ -557,7 +591,10 @@ def effects_table(frame: pd.DataFrame, label: str, notes: dict[tuple, str] | Non
         return "_none_"
     key = [*agg.CONDITION, label]
     wide = frame.pivot_table(
-        index=key, columns="metric", values=["mean", "low", "high", "p_holm", "n", "distinguishable"], aggfunc="first"
+        index=key,
+        columns="metric",
+        values=["mean", "low", "high", "p_holm", "n", "evidence", "seeds_needed"],
+        aggfunc="first",
     )
     why_not = frame.groupby(key, sort=True)["why_not"].first() if "why_not" in frame else {}
     rows = []
@@ -572,13 +609,18 @@ def effects_table(frame: pd.DataFrame, label: str, notes: dict[tuple, str] | Non
         def verdict(metric, get=get, index=index, words=words):
             if why_not.get(index):
                 return f"not testable: {why_not[index]}"
-            if not get("distinguishable", metric):
+            if get("evidence", metric) not in ("established", "suggestive"):
                 return words["none"]
             good, bad = words[metric]
             text = good if (get("mean", metric) < 0) == (metric != "test_accuracy") else bad
-            fell = get("distinguishable", "test_accuracy") and get("mean", "test_accuracy") < 0
+            fell = get("evidence", "test_accuracy") == "established" and get("mean", "test_accuracy") < 0
             if metric == "accuracy_gap" and text == good and fell and label == "technique_set":
                 text += ", by underfitting (test accuracy fell)"
+            if get("evidence", metric) == "suggestive":
+                needed = get("seeds_needed", metric)
+                text = f"suggestive: {text}" + (
+                    f" (~{int(needed)} seeds to establish)" if math.isfinite(needed) else ""
+                )
             return text
 
         rows.append(
@@ -671,97 +713,77 @@ METHOD = """\
 """
 
 
-def render(spec: GridSpec, t: Tables, links: dict[str, str]) -> str:
-    out = [f"# regbench report: {spec.name}\n", f"{spec.description}\n" if spec.description else ""]
-    out.append("## Summary\n\n" + "\n".join(f"- {s}" for s in summary_sentences(t)) + "\n")
-    if len(t.claims):
-        out.append(claims_section(t.claims, spec))
-    if len(t.regime):
-        out.append(regime_section(t))
-    out.append("## The grid as run\n\n" + grid_section(spec, t))
-    if len(t.rates) and t.rates["rates"].max() > 1:
-        out.append(rates_section(t.rates))
-    if len(t.summary):
-        out.append("## Results per technique set\n\nMean ± 95% CI half-width across seeds.\n\n" + results_section(t))
-        out.append(
-            figure(links, "gap", "Figure 1: generalization gap per technique set, 95% CI error bars, baseline in grey.")
-        )
-        out.append(
-            "## Effects against the baseline\n\nPaired by seed; Δ in percentage points (pp) with 95% CI.\n\n"
-            + effects_table(
-                t.effects, "technique_set", evidence.trigger_notes(t.engagement) if len(t.engagement) else None
-            )
-            + "\n"
-        )
-        out.append(
-            figure(
-                links,
-                "heatmap",
-                "Figure 3: change against baseline in accuracy gap and test accuracy; * = CI excludes 0 and Holm p < 0.05.",
-            )
-        )
-        out.append(
-            "## Where overfitting lives\n\n"
-            + figure(
-                links,
-                "scatter",
-                "Figure 4: train vs test accuracy of every cell; the distance below the diagonal is the accuracy gap.",
-            )
-        )
-        out.append("## Learning curves\n")
-        for name in sorted(n for n in links if n.startswith("curves_")):
-            out.append(
-                figure(
-                    links,
-                    name,
-                    f"Figure 2 ({name[7:]}): train (dashed) and validation (solid) loss and accuracy per train size, mean over seeds; a dotted line marks the median early-stopping epoch of each technique set.",
-                )
-            )
-        out.append(
-            "## Effect against train size\n\n"
-            + (
-                figure(links, "sizes", "Figure 5: change in accuracy gap against baseline as the train size grows.")
-                or "The grid has one train size per dataset and model: no trend to show.\n"
-            )
-        )
-    if len(t.factorial):
-        out.append(
-            "## Factorial design: main effects and interactions\n\n"
-            + effects_table(t.factorial, "term")
-            + "\n\n"
-            + figure(
-                links,
-                "interactions",
-                "Figure 6: main effects (diagonal) and two-way interactions on the accuracy gap, pp.",
-            )
-        )
-    if len(t.sweeps):
-        out.append(
-            "## Sweeps: effect against the parameter\n\nEach value of a swept parameter against the baseline, paired by seed.\n\n"
-            + effects_table(t.sweeps.drop(columns="sweep"), "technique_set")
-            + "\n\n"
-            + figure(
-                links,
-                "sweeps",
-                "Figure 7: change against baseline in accuracy gap and test accuracy as the swept parameter grows, 95% CI.",
-            )
-        )
-    if len(t.leave_one_out):
-        out.append(
-            "## Leave one out: each technique's contribution to the all-on recipe\n\nΔ = all on − all on without the technique.\n\n"
-            + effects_table(t.leave_one_out, "technique")
-            + "\n"
-        )
-    if len(t.ranking):
-        rank = t.ranking.rename(
-            columns={
-                "best_test_accuracy": "best test accuracy",
-                "tied_test_accuracy": "tied (paired CI includes 0)",
-                "smallest_gap": "smallest accuracy gap",
-                "tied_gap": "tied (paired CI includes 0) ",
-            }
-        )
-        out.append("## Ranking\n\n" + md_table(rank) + "\n")
-    out.append("## Method\n\n" + METHOD)
-    out.append("## Failed and missing cells\n\n" + failures_section(spec, t) + "\n")
+def anchor(title: str) -> str:
+    """The link target GitHub (and most viewers) give a heading: lower case, punctuation dropped,
+    spaces as hyphens."""
+    kept = "".join(c for c in title.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def assemble(spec: GridSpec, head: list[str], sections: list[tuple[str, str, bool]]) -> str:
+    """The report: `head`, a table of contents, then each (title, body, fold) section; a folded
+    body sits in <details>, so a long report opens short and a reader unfolds what they need."""
+    contents = "\n".join(f"- [{title}](#{anchor(title)})" for title, body, _ in sections if body)
+    out = [*head, f"## Contents\n\n{contents}\n"]
+    for title, body, fold in sections:
+        if body:
+            body = body.strip("\n")
+            if fold:
+                body = f"<details><summary>Show: {title.lower()}</summary>\n\n{body}\n\n</details>"
+            out.append(f"## {title}\n\n{body}\n")
     return "\n".join(part for part in out if part).rstrip() + "\n"
+
+
+def verdicts_by_article(table: pd.DataFrame) -> str:
+    """'- **A**: 1 supported, 2 not supported, ...': one line per article of a claims table."""
+    return "\n".join(f"- **{article}**: {claims.tally(rows)}" for article, rows in table.groupby("article", sort=True))
+
+
+def render(spec: GridSpec, t: Tables, links: dict[str, str]) -> str:
+    head = [f"# regbench report: {spec.name}\n", f"{spec.description}\n" if spec.description else ""]
+    if len(t.claims):  # what a reader of a claims grid came for, first
+        head.append(
+            "**Verdicts by article** (rows of the claims table below):\n\n" + verdicts_by_article(t.claims) + "\n"
+        )
+    sections = [("Summary", "\n".join(f"- {s}" for s in summary_sentences(t)), False)]
+    if len(t.effects):
+        sections.append(("Each technique at a glance", overview_section(t), False))
+    if len(t.claims):
+        sections.append(("Claims against the evidence", claims_section(t.claims, spec), False))
+    if len(t.regime):
+        sections.append(("Is there overfitting to reduce?", regime_section(t), False))
+    sections.append(("The grid as run", grid_section(spec, t), True))
+    if len(t.rates) and t.rates["rates"].max() > 1:
+        sections.append(("Tuned learning rates", rates_section(t.rates), True))
+    if len(t.summary):
+        notes = evidence.trigger_notes(t.engagement) if len(t.engagement) else None
+        sections += [
+            ("Results per technique set", "Mean ± 95% CI half-width across seeds.\n\n" + results_section(t)
+             + "\n" + figure(links, "gap", "Figure 1: generalization gap per technique set, 95% CI error bars, baseline in grey."), True),
+            ("Effects against the baseline", "Paired by seed; Δ in percentage points (pp) with 95% CI.\n\n"
+             + effects_table(t.effects, "technique_set", notes) + "\n\n"
+             + figure(links, "heatmap", "Figure 3: change against baseline in accuracy gap and test accuracy; * = established, ~ = suggestive (the significance rule); colours saturate at the 90th percentile of |change|."), True),
+            ("Where overfitting lives", figure(links, "scatter", "Figure 4: train vs test accuracy of every cell; the distance below the diagonal is the accuracy gap."), False),
+            ("Learning curves", "\n".join(
+                figure(links, name, f"Figure 2 ({name[7:]}): cross-entropy per technique set against the baseline (grey), train dashed, validation solid, mean over seeds; a dotted line marks the median early stop.")
+                for name in links if name.startswith("curves_")), True),  # in condition order
+            ("Effect against train size", figure(links, "sizes", "Figure 5: change in accuracy gap against baseline as the train size grows.")
+             or "The grid has one train size per dataset and model: no trend to show.", False),
+        ]  # fmt: skip
+    if len(t.factorial):
+        sections.append(("Factorial design: main effects and interactions", effects_table(t.factorial, "term") + "\n\n"
+                         + figure(links, "interactions", "Figure 6: main effects (diagonal) and two-way interactions on the accuracy gap, pp."), True))  # fmt: skip
+    if len(t.sweeps):
+        sections.append(("Sweeps: effect against the parameter", "Each value of a swept parameter against the baseline, paired by seed.\n\n"
+                         + effects_table(t.sweeps.drop(columns="sweep"), "technique_set") + "\n\n"
+                         + figure(links, "sweeps", "Figure 7: change against baseline in accuracy gap and test accuracy as the swept parameter grows, 95% CI."), True))  # fmt: skip
+    if len(t.leave_one_out):
+        sections.append(("Leave one out: each technique's contribution to the all-on recipe",
+                         "Δ = all on − all on without the technique.\n\n" + effects_table(t.leave_one_out, "technique"), True))  # fmt: skip
+    if len(t.ranking):
+        names = {"best_test_accuracy": "best test accuracy", "tied_test_accuracy": "tied (paired CI includes 0)",
+                 "smallest_gap": "smallest accuracy gap", "tied_gap": "tied (paired CI includes 0) "}  # fmt: skip
+        sections.append(("Ranking", md_table(t.ranking.rename(columns=names)), True))
+    sections.append(("Method", METHOD, True))
+    sections.append(("Failed and missing cells", failures_section(spec, t), False))
+    return assemble(spec, head, sections)

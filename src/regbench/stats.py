@@ -67,3 +67,31 @@ def crosses_zero(low: float, high: float) -> bool:
     """True when the interval includes zero, is undefined (n < 2) or has no width (every seed the
     same difference: no variance, so no evidence of a width): no verdict possible."""
     return not (math.isfinite(low) and math.isfinite(high)) or low <= 0.0 <= high or high - low <= SAME
+
+
+# The significance rule every report uses: an effect is *established* when its 95% CI excludes
+# zero and its Holm-corrected p is below this; *suggestive* when only the CI excludes zero.
+ALPHA = 0.05
+
+
+def evidence(low: float, high: float, p_holm: float) -> str:
+    """'established', 'suggestive' or 'none' under the significance rule (ALPHA)."""
+    if crosses_zero(low, high):
+        return "none"
+    return "established" if math.isfinite(p_holm) and p_holm < ALPHA else "suggestive"
+
+
+def seeds_needed(mean: float, sd: float, family: int, power: float = 0.8) -> float:
+    """Seeds a paired t-test needs to find an effect of `mean` with the observed spread `sd` at
+    the family's Bonferroni level ALPHA / family (Holm's first, strictest step) with `power`;
+    NaN when the spread is zero or unknown."""
+    from statsmodels.stats.power import TTestPower
+
+    if not (math.isfinite(mean) and math.isfinite(sd)) or sd <= SAME or abs(mean) <= SAME:
+        return math.nan
+    alpha = ALPHA / max(family, 1)
+    try:
+        n = float(TTestPower().solve_power(effect_size=abs(mean) / sd, alpha=alpha, power=power))
+    except (ValueError, RuntimeError):  # the solver found no root (tiny effects): no estimate
+        return math.nan
+    return float(math.ceil(n)) if math.isfinite(n) else math.nan
