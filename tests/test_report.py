@@ -156,7 +156,7 @@ def test_the_method_names_each_family_of_the_holm_correction(write_grid, tmp_pat
     method = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text().split("## Method")[1]
     assert "all comparisons of one metric\n  in this report" in method
     assert "factorial terms, and leave-one-out contributions, those of one metric within one\n  section" in method
-    assert "claims are not corrected" in method
+    assert "claims, every testable row of the claims table with a p-value" in method
 
 
 def test_a_ci_that_excludes_zero_without_the_correction_is_called_suggestive(write_grid, tmp_path):

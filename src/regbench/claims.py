@@ -1,9 +1,10 @@
 """A grid's [[claims]] tested against its stored cells: one row per claim, section and condition
 with the measured effect, its 95% CI and n, and a verdict. Never imports TensorFlow.
 
-Verdicts: *supported* (the CI lies on the claimed side of zero, or a level inside the claimed
-range), *not supported* (the CI includes zero), *contradicted* (the CI lies on the other side, or
-a level wholly outside the range), *not testable* (the condition's baseline underfits, or a
+Verdicts: *supported* (the CI lies on the claimed side of zero and Holm's correction across the
+claim rows keeps p < 0.05, or a level's CI inside the claimed range), *suggestive* (the CI alone),
+*not supported* (the CI includes zero), *contradicted* (the CI lies on the other side, corrected,
+or a level wholly outside the range), *not testable* (the condition's baseline underfits, or a
 compared technique's trigger never fired: see `evidence`), *not measured* (with the reason: data
 missing, not run yet, one seed, no learning-rate drop).
 """
@@ -22,10 +23,22 @@ from regbench import aggregate as agg
 from regbench import evidence
 from regbench.errors import UsageError
 from regbench.spec import PAIRED, Claim, GridSpec
-from regbench.stats import SAME, mean_ci
+from regbench.stats import ALPHA, SAME, holm, mean_ci, paired_p
 from regbench.techniques import TECHNIQUES, get_technique
 
-COLUMNS = ["article", "claim", "setting", "condition", "compared", "measured", "n", "claimed", "testable", "verdict"]
+COLUMNS = [
+    "article",
+    "claim",
+    "setting",
+    "condition",
+    "compared",
+    "measured",
+    "n",
+    "p (Holm)",
+    "claimed",
+    "testable",
+    "verdict",
+]
 # A claim's metric -> (split, name) in the learning curves; losses are the data cross-entropy.
 CURVES = {"val_accuracy": ("val", "accuracy"), "val_loss": ("val", "xent"),
           "train_accuracy": ("train", "accuracy"), "train_loss": ("train", "xent")}  # fmt: skip
@@ -64,7 +77,30 @@ def evaluate(
                 measured = [{"condition": "-", "compared": compared(claim), "measured": "-", "n": 0, "testable": "-",
                              "verdict": why}]  # fmt: skip
             rows += [head | row for row in measured]
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return corrected(pd.DataFrame(rows))
+
+
+def corrected(table: pd.DataFrame) -> pd.DataFrame:
+    """The claims table under the report's significance rule: Holm's correction across every
+    testable claim row with a p-value (one family); a verdict that the CI alone gives (supported,
+    contradicted) without a corrected p below ALPHA is only suggestive. Level claims (a range, not
+    a null hypothesis) have no p and keep their verdict."""
+    if table.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    p = table["p"] if "p" in table else pd.Series(np.nan, index=table.index)
+    p = p.where(table["testable"].eq("yes"))
+    table["p (Holm)"] = holm(p.tolist())
+    for i, row in table.iterrows():
+        adjusted = row["p (Holm)"]
+        if row["verdict"] in ("supported", "contradicted") and math.isfinite(adjusted) and adjusted >= ALPHA:
+            family = int(p.notna().sum())
+            table.loc[i, "verdict"] = (
+                f"suggestive: {row['verdict']} by the CI alone (Holm p {adjusted:.2f} across {family} claim rows)"
+            )
+    table["p (Holm)"] = [
+        ("<0.001" if v < 0.001 else f"{v:.3f}") if math.isfinite(v) else "-" for v in table["p (Holm)"]
+    ]
+    return table[COLUMNS]
 
 
 def judged(row: dict[str, Any], claim: Claim, regime: pd.DataFrame | None, engagement: pd.DataFrame | None) -> dict:
@@ -225,6 +261,7 @@ def effect(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator
                 "compared": compared(claim),
                 "measured": f"Δ {LABELS[claim.metric]}{after} {value_text(claim.metric, mean, low, high)}",
                 "n": n,
+                "p": paired_p(diff),
                 "verdict": text,
             }
 
@@ -276,6 +313,7 @@ def effect_shrinks_with_size(claim: Claim, cells: pd.DataFrame, history: pd.Data
             "compared": compared(claim),
             "measured": f"Δ {LABELS[claim.metric]} {at}; difference {value_text(claim.metric, mean, low, high)}",
             "n": n,
+            "p": paired_p(diff),
             "verdict": verdict(mean, low, high, n, claim.expect),
         }
 
@@ -310,6 +348,7 @@ def val_loss_rises(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> 
             "measured": f"validation loss at the last evaluation minus at the lowest point of the other seeds' mean "
             f"(evaluation {int(np.median(lowest))}, median, of {length}): {value_text('val_loss', mean, low, high)}",
             "n": n,
+            "p": paired_p(rises),
             "verdict": verdict(mean, low, high, n, "increase"),
         }
 
@@ -368,6 +407,7 @@ def rises_after_lr_drop(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame
             f"{int(np.median(at))}, median), minus the same evaluations of the run without the drop: "
             f"{value_text(claim.metric, mean, low, high)} ({counts})",
             "n": n,
+            "p": paired_p(diffs),
             "verdict": verdict(mean, low, high, n, claim.expect),
         }
 
@@ -384,7 +424,7 @@ MEASURES: dict[str, Callable[[Claim, pd.DataFrame, pd.DataFrame], Iterator[dict[
 def tally(table: pd.DataFrame) -> str:
     """'12 supported, 5 not supported, 1 contradicted, 2 not testable, 9 not measured' over the
     claims table's rows."""
-    verdicts = ("supported", "not supported", "contradicted", "not testable", "not measured")
+    verdicts = ("supported", "suggestive", "not supported", "contradicted", "not testable", "not measured")
     kinds = table["verdict"].str.extract(f"^({'|'.join(verdicts)})")[0]
     counts = kinds.value_counts()
     return ", ".join(f"{counts.get(k, 0)} {k}" for k in verdicts)

@@ -408,8 +408,9 @@ def claims_section(table: pd.DataFrame, spec: GridSpec) -> str:
         "Each claim of the grid's sources, tested where the grid measures it: Δ is the paired difference "
         "across seeds with its 95% CI; *supported* = the CI lies on the claimed side of zero (or a level lies in "
         "the claimed range), *not supported* = the CI includes zero, *contradicted* = the CI lies on the other "
-        "side, *not testable* = the condition's baseline does not overfit (or a compared technique's trigger never "
-        f"fired), so the claim cannot be judged there. Rows: {claims.tally(table)}.\n\n"
+        "side, *suggestive* = the CI alone says so but Holm's correction across the claim rows does not (the "
+        "significance rule), *not testable* = the condition's baseline does not overfit (or a compared technique's "
+        f"trigger never fired), so the claim cannot be judged there. Rows: {claims.tally(table)}.\n\n"
         + md_table(table)
         + f"\n\nSet labels: {claims.legend(labels)}.\n"
     )
@@ -700,7 +701,8 @@ METHOD = """\
   variance to test: no interval is given and p is the exact sign-flip test's (2/2^n). p-values are
   Holm-corrected within a family: the effects against the baseline, all comparisons of one metric
   in this report; factorial terms, and leave-one-out contributions, those of one metric within one
-  section; claims are not corrected (each is a hypothesis stated before the run). An effect whose
+  section; claims, every testable row of the claims table with a p-value (a level claim tests a
+  range and has none). An effect whose
   interval includes zero is reported as *not distinguishable from baseline*. A gap that shrank
   while test accuracy fell distinguishably shrank *by underfitting*: no support for a claim about
   overfitting.
