@@ -106,7 +106,8 @@ def corrected(table: pd.DataFrame) -> pd.DataFrame:
 def judged(row: dict[str, Any], claim: Claim, regime: pd.DataFrame | None, engagement: pd.DataFrame | None) -> dict:
     """A measured row with its testable column, and the verdict replaced by "not testable" where
     a condition it rests on (`row["keys"]`) has an underfitting baseline or a compared set's
-    trigger fired in no seed; partial firing is noted beside the measurement."""
+    trigger fired in no seed; a trigger that did not fire in every seed is
+    noted beside the measurement."""
     keys = row.pop("keys")
     underfit = {}
     if regime is not None and len(regime):
@@ -116,7 +117,9 @@ def judged(row: dict[str, Any], claim: Claim, regime: pd.DataFrame | None, engag
     if engagement is not None and len(engagement):
         idle, notes = evidence.never_engaged(engagement), evidence.trigger_notes(engagement)
     why = [underfit[k] for k in keys if k in underfit] + [idle[(*k, s)] for k in keys for s in sets if (*k, s) in idle]
-    partial = sorted({notes[(*k, s)] for k in keys for s in sets if (*k, s) in notes and (*k, s) not in idle})
+    partial = sorted(
+        {f"{short(s)}: {notes[(*k, s)]}" for k in keys for s in sets if "never" in notes.get((*k, s), "") and (*k, s) not in idle}
+    )  # fmt: skip
     if partial:
         row["measured"] += f" ({'; '.join(partial)})"
     if why:

@@ -138,13 +138,14 @@ def effect_heatmap(effects: pd.DataFrame) -> plt.Figure:
     90th percentile of |change|, so one large harm does not wash out the rest (values printed).
     Conditions whose baseline underfits are labelled "not testable"."""
     n_conditions = len(effects[CONDITION].drop_duplicates())
-    size = (4.5 + 2.4 * n_conditions, 2.8 + 0.5 * effects["technique_set"].nunique())
+    size = (5 + 3.0 * n_conditions, 3.2 + 0.5 * effects["technique_set"].nunique())
     fig, axes = plt.subplots(1, 2, figsize=size, layout="constrained")
     testable = effects["testable"] if "testable" in effects else pd.Series(True, index=effects.index)
     untestable = set(map(tuple, effects.loc[~testable.astype(bool), CONDITION].itertuples(index=False)))
 
     def label(c: tuple) -> str:  # one word a line: long condition labels must not run into each other
-        return "\n".join(condition_label(*c).split(" ")) + ("\n(not testable)" if tuple(c) in untestable else "")
+        words = condition_label(*c).replace("/", "/ ").split(" ")  # 'A-cpu/ fashion_mnist': the section apart
+        return "\n".join(words) + ("\n(not testable)" if tuple(c) in untestable else "")
 
     for ax, metric, cmap in ((axes[0], "accuracy_gap", "RdBu_r"), (axes[1], "test_accuracy", "RdBu")):
         part = effects[effects["metric"] == metric].copy()

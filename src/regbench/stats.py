@@ -90,8 +90,6 @@ def seeds_needed(mean: float, sd: float, family: int, power: float = 0.8) -> flo
     if not (math.isfinite(mean) and math.isfinite(sd)) or sd <= SAME or abs(mean) <= SAME:
         return math.nan
     alpha = ALPHA / max(family, 1)
-    try:
-        n = float(TTestPower().solve_power(effect_size=abs(mean) / sd, alpha=alpha, power=power))
-    except (ValueError, RuntimeError):  # the solver found no root (tiny effects): no estimate
-        return math.nan
-    return float(math.ceil(n)) if math.isfinite(n) else math.nan
+    power_at = TTestPower().power  # the library's power; its root finder fails on large effects
+    effect = abs(mean) / sd
+    return next((float(n) for n in range(2, 1001) if power_at(effect, n, alpha) >= power), math.nan)
