@@ -49,7 +49,9 @@ def test_data_dir_reads_idx_files_and_offline_never_downloads(write_grid, tmp_pa
     for name, count in zip(IDX_FILES, (120, 120, 60, 60), strict=True):
         shape = (count, 28, 28) if "images" in name else (count,)
         write_idx(data / name, rng.integers(0, 256, shape) if "images" in name else np.arange(count) % 10)
-    grid = write_grid(TINY_GRID.replace('name = "digits"', 'name = "fashion_mnist"').replace("val_size = 60", "val_size = 30"))
+    grid = write_grid(
+        TINY_GRID.replace('name = "digits"', 'name = "fashion_mnist"').replace("val_size = 60", "val_size = 30")
+    )
     results = tmp_path / "results"
     load_raw.cache_clear()
     try:
