@@ -129,3 +129,48 @@ def test_history_frame_long_form_and_schema_1_records():
         ["b", 1, "val", "xent", 1.0],
         ["b", 2, "val", "xent", 0.8],
     ]
+
+
+def constructed_record(cell_id: str = "abc", seed: int = 1, technique: str | None = None) -> dict:
+    """A stored record whose every split has its own distinct numbers."""
+    final = {"train": {"loss": 0.11, "accuracy": 0.91, "objective": 0.12},
+             "val": {"loss": 0.52, "accuracy": 0.82, "objective": 0.53},
+             "test": {"loss": 0.63, "accuracy": 0.73, "objective": 0.64}}  # fmt: skip
+    cell = {"dataset": "digits", "train_size": 50, "val_size": 60, "split_seed": seed, "model": "mlp", "seed": seed,
+            "techniques": {technique: {}} if technique else {}, "steps": 40, "eval_every": 20, "batch_size": 32,
+            "optimizer": "adam", "learning_rate": 0.001}  # fmt: skip
+    return {"schema": 3, "cell_id": cell_id, "slug": "s", "cell": cell, "status": "ok", "error": None,
+            "history": {"train": {"accuracy": [0.5, 0.91]}, "val": {"accuracy": [0.4, 0.82]}}, "eval_steps": [20, 40],
+            "final": final, "gap": {"accuracy": 0.91 - 0.73, "loss": 0.63 - 0.11}, "best_epoch": 2, "best_step": 40,
+            "epochs_run": 25.0, "steps_run": 40, "mechanisms": {}, "time_per_epoch_s": 0.1, "wall_time_s": 1.0,
+            "at_best_val": {"step": 40, "val": final["val"], "test": {"loss": 0.6, "accuracy": 0.74, "objective": 0.6}}}  # fmt: skip
+
+
+def test_train_and_test_columns_land_where_named():
+    (row,) = agg.cells_frame([constructed_record()]).to_dict("records")
+    assert (row["train_accuracy"], row["val_accuracy"], row["test_accuracy"]) == (0.91, 0.82, 0.73)
+    assert (row["train_loss"], row["val_loss"], row["test_loss"]) == (0.11, 0.52, 0.63)
+    assert row["accuracy_gap"] == pytest.approx(0.18) and row["loss_gap"] == pytest.approx(0.52)
+    assert row["best_val_test_accuracy"] == 0.74 and row["steps_run"] == 40 and row["steps"] == 40
+    history = agg.history_frame([constructed_record()])
+    assert history[["split", "step", "value"]].astype({"split": str}).values.tolist() == [
+        ["train", 20, 0.5], ["train", 40, 0.91], ["val", 20, 0.4], ["val", 40, 0.82]
+    ]  # fmt: skip
+
+
+def test_figures_draw_the_columns_they_name():
+    from regbench import plots
+
+    cells = agg.cells_frame([constructed_record(f"c{s}", s, t) for s in (1, 2) for t in (None, "dropout")])
+    cells.loc[cells["technique_set"] == "dropout", ["test_accuracy", "accuracy_gap"]] = (0.6, 0.05)
+    fig = plots.train_vs_test(cells)
+    points = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
+    assert sorted(map(tuple, points.tolist())) == sorted(
+        zip(cells["train_accuracy"], cells["test_accuracy"], strict=True)
+    )
+    summary = agg.summary(cells)
+    fig = plots.gap_by_set(summary)
+    markers = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
+    drawn = sorted(float(x) for line in markers for x in line.get_xdata())
+    assert drawn == pytest.approx(sorted(summary["accuracy_gap_mean"]))  # the gap panel: mean gaps on x
+    assert drawn == pytest.approx([0.05, 0.18])
