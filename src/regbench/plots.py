@@ -5,7 +5,7 @@ Means and 95% CIs come precomputed from `aggregate` (no bootstrap), so figures a
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +19,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.collections import QuadMesh  # noqa: E402
 
 from regbench.aggregate import BASELINE, CONDITION, METRICS  # noqa: E402
+from regbench.store import atomic_write  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
 BASELINE_COLOR, OTHER_COLOR = "#4d4d4d", "#4c72b0"
@@ -30,12 +31,11 @@ def condition_label(dataset: str, train_size: int, model: str) -> str:
 
 def save(fig: plt.Figure, path: Path) -> Path:
     """PNG without metadata (no software version or date), so equal data gives equal bytes;
-    written beside `path` and renamed, so a crash never leaves half an image."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
+    written atomically, so a crash never leaves half an image."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
     plt.close(fig)
-    os.replace(tmp, path)
+    atomic_write(path, buffer.getvalue())
     return path
 
 
