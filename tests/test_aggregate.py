@@ -174,3 +174,26 @@ def test_figures_draw_the_columns_they_name():
     drawn = sorted(float(x) for line in markers for x in line.get_xdata())
     assert drawn == pytest.approx(sorted(summary["accuracy_gap_mean"]))  # the gap panel: mean gaps on x
     assert drawn == pytest.approx([0.05, 0.18])
+
+
+def test_intervals_and_p_values_at_the_smallest_sample_that_has_them():
+    mean, low, high, n = mean_ci([1.0, 3.0])  # two seeds: an interval, wide
+    assert (mean, n) == (2.0, 2) and math.isfinite(low) and low < 2.0 < high
+    assert math.isfinite(paired_p([1.0, 3.0])) and math.isnan(paired_p([1.0, float("nan")]))
+
+
+def test_an_interval_touching_zero_crosses_it():
+    assert crosses_zero(0.0, 0.5) and crosses_zero(-0.5, 0.0) and crosses_zero(float("nan"), 1.0)
+    assert not crosses_zero(0.01, 0.5) and not crosses_zero(-0.5, -0.01)
+
+
+def test_the_significance_rule():
+    from regbench.stats import evidence, seeds_needed
+
+    assert evidence(-0.1, -0.01, 0.01) == "established"
+    assert evidence(-0.1, -0.01, 0.05) == "suggestive"  # the corrected p must be below 0.05
+    assert evidence(0.01, 0.1, float("nan")) == "suggestive"
+    assert evidence(-0.1, 0.1, 0.001) == "none"
+    # mean 5 pp, sd 2 pp: 8 seeds give 80% power at 0.05/51 (statsmodels' power of a paired t-test)
+    assert seeds_needed(0.05, 0.02, 51) == 8 and seeds_needed(0.05, 0.02, 1) == 4
+    assert math.isnan(seeds_needed(0.05, 0.0, 5)) and math.isnan(seeds_needed(0.0, 0.02, 5))
