@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.s
 import joblib  # noqa: E402
 
 from benchmarks.synthetic_results import write_synthetic  # noqa: E402
-from regbench import report  # noqa: E402
+from regbench import analysis, markdown, report  # noqa: E402
 from regbench.grid import expand  # noqa: E402
 from regbench.spec import load_spec  # noqa: E402
 from regbench.store import Store  # noqa: E402
@@ -58,7 +58,7 @@ def main() -> int:
         # Where the time goes, step by step in this process (the report itself overlaps them).
         steps = {}
         t = time.perf_counter()
-        tables = report.collect(spec, results)
+        tables = analysis.collect(spec, results)
         steps["read results + statistics"] = time.perf_counter() - t
         tasks = report.figure_tasks(tables, reports / "bench")
         t = time.perf_counter()
@@ -67,7 +67,7 @@ def main() -> int:
         steps[f"{len(tasks)} figures"] = time.perf_counter() - t
         t = time.perf_counter()
         report.write_tables(tables, results, "bench")
-        report.render(spec, tables, {name: path.name for name, *_, path in tasks})
+        markdown.render(spec, tables, {name: path.name for name, *_, path in tasks})
         steps["CSV tables + markdown"] = time.perf_counter() - t
     print(f"report of {len(cells):,} cells, {len(tables.history):,} history rows, {joblib.cpu_count()} cores")
     print(f"{'step (one process)':32} {'seconds':>8}")

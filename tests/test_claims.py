@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from benchmarks.synthetic_results import synthetic_record, write_synthetic
+from regbench.analysis import collect
 from regbench.cli import main
 from regbench.grid import expand
-from regbench.report import build_report, collect
+from regbench.report import build_report
 from regbench.spec import load_spec
 from regbench.store import Store
 

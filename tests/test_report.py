@@ -192,7 +192,7 @@ def test_a_ci_that_excludes_zero_without_the_correction_is_called_suggestive(wri
 def test_learning_curves_are_small_multiples_with_the_baseline_in_every_panel(write_grid, tmp_path):
     from regbench import aggregate as agg
     from regbench import plots
-    from regbench.report import collect
+    from regbench.analysis import collect
 
     spec = load_spec(str(write_grid(GRID.replace("[design]", '[design]\nsets = [["early_stopping"]]'), name="curves")))
     write_synthetic(list(expand(spec).cells), Store(tmp_path / "results", "curves"))
