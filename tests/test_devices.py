@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from regbench.devices import Gpu, parse_nvidia_smi, visible_gpus, worker_devices
-from regbench.executor import plan_run
+from regbench.workers import plan_run
 
 SMI = """0, GPU-aaaa, NVIDIA H100 80GB HBM3, 81559
 1, GPU-bbbb, NVIDIA H100 80GB HBM3, 81559
@@ -88,10 +88,11 @@ def test_each_worker_process_claims_its_own_slot_and_a_dead_workers_slot_is_reus
 
 
 def test_local_workers_see_only_their_own_device(write_grid, tmp_path):
-    from regbench.executor import Plan, results
+    from regbench.executor import results
     from regbench.grid import expand
     from regbench.runner import RunOptions
     from regbench.spec import load_spec
+    from regbench.workers import Plan
 
     cells = expand(load_spec(str(write_grid()))).cells
     plan = Plan(workers=2, devices=("7", "8"))  # cards this machine does not have: the cells use the CPU

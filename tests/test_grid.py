@@ -158,7 +158,7 @@ def test_imbalanced_entry_is_its_own_condition(write_grid):
 
 def test_shipped_fashion_and_standard_grids():
     fashion = expand(load_spec("fashion")).cells
-    assert len(fashion) == 30 * 2 * 3  # (baseline + 14 alone + all on + all on minus each) x sizes x seeds
+    assert len(fashion) == 30 * 2 * 3 * 2  # (baseline + 14 alone + all on + all on minus each) x sizes x seeds x rates
     standard = expand(load_spec("standard"))
     assert len(standard.cells) == 30 * 2 * 5 * 3  # ... x sizes x seeds x datasets
     sources = {dict(c.techniques)["transfer"] for c in standard.cells if "transfer" in c.technique_names}

@@ -22,7 +22,8 @@ import pytest
 from regbench import models, pretrained
 from regbench.cell import Cell, freeze_techniques
 from regbench.datasets import get_dataset
-from regbench.runner import RunOptions, seeded_keras
+from regbench.runner import RunOptions
+from regbench.seeding import seeded_keras
 from regbench.techniques import TECHNIQUES, Context, get_technique
 
 # One (dataset, model) per kind of data, so that every technique applies to at least one.
@@ -77,9 +78,9 @@ def built(technique, monkeypatch) -> Counter:
     found: Counter = Counter()
     pretrainings = []
 
-    def fake_pretrain(spec, options):  # the architecture's own weights, untrained: no training here
+    def fake_pretrain(spec, options, build):  # the architecture's own weights, untrained: no training here
         pretrainings.append(spec)
-        model = models.build(spec.model, spec.input_shape, 10, [get_technique("capacity")(width=spec.width)])
+        model = build(10)
         return pretrained.Backbone(
             [layer.get_weights() for layer in pretrained.hidden_layers(model)], {"backbone_id": "x"}
         )
@@ -93,7 +94,7 @@ def built(technique, monkeypatch) -> Counter:
         cell = Cell(dataset=dataset, train_size=100, val_size=100, split_seed=0, model=model_name, seed=1, epochs=1,
                     techniques=freeze_techniques({technique.name: technique.params()}), batch_size=32,
                     optimizer="adam", learning_rate=1e-3)  # fmt: skip
-        context = Context(cell, info, RunOptions(offline=True))
+        context = Context(cell, info, RunOptions(offline=True), models.build)
         found.update(str(k) for k in technique.setup(context))
         seeded_keras(1, None)
         model = models.build(model_name, info.input_shape, info.num_classes, [technique], dataset=info, seed=1)

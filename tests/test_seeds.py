@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from regbench import datasets, models
-from regbench.runner import fit_inputs, seeded_keras
+from regbench.runner import fit_inputs
+from regbench.seeding import seeded_keras
 from regbench.techniques import get_technique
 from tests.helpers import tiny_cell
 

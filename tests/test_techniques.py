@@ -57,7 +57,8 @@ def check_early_stopping():
 def trained(techniques: dict, epochs: int = 10, learning_rate: float = 1e-2, **budget):
     """(model, data) of an MLP trained on 100 digits with `techniques`, as the runner compiles it."""
     from regbench import datasets
-    from regbench.runner import class_weight, make_loss, make_optimizer, seeded_keras
+    from regbench.runner import class_weight, make_loss, make_optimizer
+    from regbench.seeding import seeded_keras
 
     cell = tiny_cell(techniques=techniques, epochs=epochs, learning_rate=learning_rate, **budget)
     keras = seeded_keras(cell.seed, None)
@@ -145,7 +146,8 @@ def check_transfer():
     from pathlib import Path
 
     from regbench import datasets, pretrained
-    from regbench.runner import RunOptions, compile_model, seeded_keras
+    from regbench.runner import RunOptions, compile_model
+    from regbench.seeding import seeded_keras
     from regbench.techniques import Context
 
     # Pretrained on printed digits (1 epoch), then trained on 100 handwritten ones: the frozen
@@ -153,7 +155,9 @@ def check_transfer():
     cell = tiny_cell(model="small_cnn", techniques={"transfer": {"pretrain_epochs": 1}})
     [transfer] = cell.technique_objects()
     with tempfile.TemporaryDirectory() as folder:
-        context = Context(cell, datasets.get_dataset("digits"), RunOptions(offline=True, pretrained_dir=Path(folder)))
+        context = Context(
+            cell, datasets.get_dataset("digits"), RunOptions(offline=True, pretrained_dir=Path(folder)), models.build
+        )
         found = pretrained.backbone(transfer, context)
         keras = seeded_keras(cell.seed, None)
         model = models.build("small_cnn", (8, 8, 1), 10, [transfer])

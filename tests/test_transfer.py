@@ -18,7 +18,7 @@ from tests.helpers import tiny_cell
 def test_pretrained_backbone_is_cached_and_named(tmp_path, monkeypatch):
     options = RunOptions(offline=True, pretrained_dir=tmp_path / "pretrained")
     cell = tiny_cell(model="small_cnn", techniques={"transfer": {"pretrain_epochs": 1}}, epochs=3)
-    context = Context(cell, datasets.get_dataset("digits"), options)
+    context = Context(cell, datasets.get_dataset("digits"), options, models.build)
     [transfer] = cell.technique_objects()
     found = pretrained.backbone(transfer, context)
     folder = tmp_path / "pretrained" / found.meta["backbone_id"]
@@ -71,7 +71,7 @@ def test_imagenet_weights_come_from_the_keras_cache(tmp_path, monkeypatch):
         model="small_cnn", techniques={"transfer": {"source": "imagenet:MobileNetV2", "image_size": 32}}, epochs=1
     )
     [transfer] = cell.technique_objects()
-    context = Context(cell, datasets.get_dataset("digits"), RunOptions(offline=True))
+    context = Context(cell, datasets.get_dataset("digits"), RunOptions(offline=True), models.build)
     model = models.build("small_cnn", (8, 8, 1), 10, [transfer], dataset=context.dataset)
     transfer.prepare(model, context)
     base = next(layer for layer in model.layers if isinstance(layer, keras.Model))

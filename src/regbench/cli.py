@@ -282,7 +282,7 @@ def run_plan(args):
     """Where the cells go: GPUs found here (none when --backend dask --scheduler: the cluster's
     workers have their own), --jobs, --cells-per-gpu, --backend, --scheduler."""
     from regbench.devices import detect_gpus
-    from regbench.executor import plan_run
+    from regbench.workers import plan_run
 
     backend = "dask" if args.scheduler else args.backend
     gpus = [] if args.scheduler else detect_gpus()

@@ -16,8 +16,8 @@ from typing import Any
 
 from regbench.cell import Cell
 from regbench.errors import UsageError
-from regbench.executor import Plan, run_in_worker, threads_per_worker
 from regbench.runner import RunOptions, empty_record
+from regbench.workers import Plan, run_in_worker, threads_per_worker
 
 
 def import_distributed():

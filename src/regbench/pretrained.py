@@ -23,9 +23,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from regbench import datasets, models
+from regbench import datasets
 from regbench.errors import UsageError
-from regbench.techniques import get_technique
 
 PRETRAIN_BATCH, PRETRAIN_LR, PRETRAIN_SEED = 128, 1e-3, 0
 
@@ -59,21 +58,27 @@ _MEMO: dict[str, Backbone] = {}  # a worker pretrains or reads a backbone once p
 
 def backbone(transfer: Any, context: Any) -> Backbone:
     """The pretrained hidden-layer weights for a `pretrain:` transfer in this cell's context."""
-    cell, info, options = context
-    width = float(np.prod([t.width_multiplier() for t in cell.technique_objects()]))
+    cell, info, options, build_model = context
+    # The same architecture at the same width (the set's width techniques); no other technique.
+    widths = [t for t in cell.technique_objects() if t.width_multiplier() != 1.0]
+    width = float(np.prod([t.width_multiplier() for t in widths]))
     spec = Pretraining(transfer.origin, cell.model, width, tuple(info.input_shape), transfer.pretrain_epochs)
     folder = Path(options.pretrained_dir) if options.pretrained_dir else None
     key = f"{folder}/{spec.id}"  # per cache folder: another grid's folder gets its own copy
     if key in _MEMO:
         return _MEMO[key]
+
+    def build(classes: int) -> Any:
+        return build_model(spec.model, spec.input_shape, classes, widths)
+
     if folder is None:
-        found = pretrain(spec, options)
+        found = pretrain(spec, options, build)
     else:
         from filelock import FileLock
 
         folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(folder / f"{spec.id}.lock")):
-            found = read(folder / spec.id) or write(folder / spec.id, pretrain(spec, options))
+            found = read(folder / spec.id) or write(folder / spec.id, pretrain(spec, options, build))
     _MEMO[key] = found
     return found
 
@@ -119,18 +124,17 @@ def adapt(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def pretrain(spec: Pretraining, options: Any) -> Backbone:
-    """Train the architecture on the whole source training set; returns its hidden layers' weights."""
-    from regbench.runner import seeded_keras
+def pretrain(spec: Pretraining, options: Any, build: Any) -> Backbone:
+    """Train the architecture, `build(num_classes)`, on the whole source training set; returns its
+    hidden layers' weights."""
+    from regbench.seeding import seeded_keras
 
     start = time.perf_counter()
     raw = datasets.load_raw(spec.source, options.data_dir, options.offline)
     source = datasets.get_dataset(spec.source)
     x_train, x_test = adapt(raw.x_train, spec.input_shape), adapt(raw.x_test, spec.input_shape)
     keras = seeded_keras(spec.seed, options.threads)
-    # The same architecture at the same width; no other technique of the target's set.
-    widths = [] if spec.width == 1.0 else [get_technique("capacity")(width=spec.width)]
-    model = models.build(spec.model, spec.input_shape, source.num_classes, widths)
+    model = build(source.num_classes)
     model.compile(
         optimizer=keras.optimizers.Adam(spec.learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -168,7 +172,7 @@ def load_backbone(model: Any, found: Backbone, trainable_blocks: int) -> None:
         layer.trainable = i >= len(layers) - trainable_blocks
 
 
-def imagenet_body(network: str, image_size: int):
+def imagenet_body(network: str, image_size: int, preprocess_module: str):
     """Body: gray -> RGB, resize, the network's own input scaling, the network (BN in inference
     mode), global average pooling, then one dense block of 256 as the trained head."""
 
@@ -177,12 +181,10 @@ def imagenet_body(network: str, image_size: int):
 
         import keras
 
-        from regbench.techniques.transfer import IMAGENET
-
         if x.shape[-1] == 1:
             x = b.layers.Concatenate()([x, x, x])
         x = b.layers.Resizing(image_size, image_size)(x)
-        preprocess = importlib.import_module(f"keras.applications.{IMAGENET[network][0]}").preprocess_input
+        preprocess = importlib.import_module(f"keras.applications.{preprocess_module}").preprocess_input
         x = b.layers.Lambda(lambda t: preprocess(t * 255.0), name="imagenet_preprocess")(x)
         base = getattr(keras.applications, network)(
             include_top=False, weights="imagenet", input_shape=(image_size, image_size, 3), pooling="avg"

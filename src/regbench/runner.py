@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import os
-import platform
 import statistics
-import subprocess
 import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from regbench import __version__, datasets, models
+from regbench import datasets, models
 from regbench.cell import Cell
 from regbench.devices import share_gpu_memory
+from regbench.environment import environment
 from regbench.errors import UsageError
+from regbench.seeding import seeded_keras
 from regbench.store import SCHEMA_VERSION
 from regbench.techniques import Context
 
@@ -90,7 +89,7 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
     if info.num_classes == 2:  # one sigmoid unit: labels of shape (N, 1), like the output
         data = data._replace(**{k: getattr(data, k).reshape(-1, 1) for k in ("y_train", "y_val", "y_test")})
     techniques = cell.technique_objects()
-    context = Context(cell, info, options)
+    context = Context(cell, info, options, models.build)
     # Set-up (e.g. pretraining a backbone) comes before seeding, so that the cell's random streams
     # are the same whether a backbone was trained now or read from the cache.
     setup = {t.name: notes for t in techniques if (notes := t.setup(context))}
@@ -233,49 +232,6 @@ def compile_model(keras, model, cell: Cell, techniques: list, info, learning_rat
     )
 
 
-def seeded_keras(seed: int, threads: int | None, precision: str = "float32", xla: bool = False):
-    """Keras with a fresh session, every random generator seeded, deterministic TensorFlow ops, and
-    `precision` as the dtype policy of the layers built next (reset for every cell of a worker)."""
-    import keras
-
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.get_logger().setLevel("ERROR")  # every cell builds a new model: retracing is expected
-        if threads:
-            try:  # only possible before TensorFlow's runtime starts: the first cell of a worker
-                tf.config.threading.set_intra_op_parallelism_threads(threads)
-                tf.config.threading.set_inter_op_parallelism_threads(threads)
-            except RuntimeError:
-                pass
-        # Keras refuses XLA while op determinism is on (not every op has a deterministic XLA kernel);
-        # XLA's CPU kernels are deterministic, its GPU ones made so by the flag below.
-        if xla:
-            from tensorflow.python.framework import config as tf_config  # public API has no "disable"
-
-            tf_config.disable_op_determinism()
-        else:
-            tf.config.experimental.enable_op_determinism()
-    keras.backend.clear_session()
-    keras.config.set_dtype_policy(precision)
-    keras.utils.set_random_seed(seed)
-    own_python_random(seed)
-    return keras
-
-
-def own_python_random(seed: int) -> None:
-    """Keras draws the seed of every unseeded layer and initializer from Python's global `random`,
-    which other threads of the process draw from too (a Dask worker's event loop samples it to
-    compress messages), so weights depended on message timing. Keras gets a generator of its own,
-    in the state `random.seed(seed)` gives the global one: the same numbers as a plain process."""
-    import random
-
-    from keras.src.random import seed_generator  # private: Keras has no public hook for this
-
-    if hasattr(seed_generator, "python_random"):
-        seed_generator.python_random = random.Random(seed)
-
-
 def is_out_of_memory(exc: BaseException) -> bool:
     """TensorFlow's ResourceExhaustedError, XLA's RESOURCE_EXHAUSTED (JAX), torch's OutOfMemoryError."""
     text = f"{type(exc).__name__} {exc}"
@@ -381,77 +337,3 @@ def split_history(history: dict[str, list[float]], clock) -> dict[str, dict[str,
     out["train"]["learning_rate"] = list(clock.learning_rates)
     out["train"]["epoch_time_s"] = [round(v, 6) for v in clock.seconds]
     return out
-
-
-def environment() -> dict[str, Any]:
-    """device, worker {host, pid, cuda_visible_devices}, versions and git_revision of this process."""
-    worker = {
-        "host": platform.node(),
-        "pid": os.getpid(),
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-    }
-    return {"device": device_name(), "worker": worker, "versions": versions(), "git_revision": git_revision()}
-
-
-@lru_cache(maxsize=1)
-def device_name() -> str:
-    """'GPU 1 (NVIDIA H100 80GB HBM3)' (the physical index CUDA_VISIBLE_DEVICES gave this worker)
-    or 'CPU (x86_64, 2 cores)'."""
-    import keras
-
-    backend, gpu = keras.backend.backend(), None
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        if gpus := tf.config.list_physical_devices("GPU"):
-            gpu = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
-    elif backend == "jax":
-        import jax
-
-        if (device := jax.devices()[0]).platform != "cpu":
-            gpu = device.device_kind
-    elif backend == "torch":
-        import torch
-
-        if torch.cuda.is_available():
-            gpu = torch.cuda.get_device_name(0)
-    if gpu is None:
-        return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
-    return f"GPU {visible or 0} ({gpu})"
-
-
-@lru_cache(maxsize=1)
-def versions() -> dict[str, str]:
-    import keras
-
-    backend = keras.backend.backend()
-    backend_module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
-    found = {
-        "regbench": __version__,
-        "python": platform.python_version(),
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-    }
-    if backend_module:
-        found[backend_module] = __import__(backend_module).__version__
-    found["backend"] = backend
-    return found
-
-
-@lru_cache(maxsize=1)
-def git_revision() -> str | None:
-    """The regbench source's git commit (+ '-dirty' with local changes), or None outside a checkout."""
-    here = Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5
-        )
-        if rev.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=5
-        )
-        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None

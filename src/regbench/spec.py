@@ -6,86 +6,19 @@ Every problem is a UsageError with one line naming the file, the key and the all
 from __future__ import annotations
 
 import tomllib
-import types
-import typing
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from regbench.budget import Budget, merge_budget
 from regbench.datasets import DATASETS, get_dataset
 from regbench.errors import UsageError
 from regbench.models import MODELS
-from regbench.techniques import TECHNIQUES, ParamError, Technique, get_technique, require
+from regbench.strict import check_keys, make_dataclass, names, table, typed
+from regbench.techniques import TECHNIQUES, Technique, get_technique, require
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
-
-
-@dataclass(frozen=True)
-class Budget:
-    """The training budget; any key may be overridden per dataset and section. Either `epochs`
-    (passes over the train set) or `steps` (optimizer steps, the same whatever the train size,
-    with a validation pass every `eval_every` steps): a table giving one replaces the other."""
-
-    epochs: int | None = 20  # None under a steps budget
-    steps: int | None = None
-    eval_every: int | None = None  # steps between evaluations; default: about 25 evaluations
-    batch_size: int = 32
-    optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
-    learning_rate: float = 1e-3
-    # Tuned arms: every cell is trained at each rate and the report keeps, per technique set and
-    # condition, the rate with the best validation accuracy. None: `learning_rate` alone.
-    learning_rates: tuple[float, ...] | None = None
-    momentum: float = 0.0  # used by sgd and rmsprop only
-
-    def __post_init__(self) -> None:
-        if self.steps is not None:  # frozen: fields are settled here, once
-            object.__setattr__(self, "epochs", None)
-            if self.eval_every is None and self.steps >= 1:
-                object.__setattr__(self, "eval_every", default_eval_every(self.steps))
-
-    def check(self) -> None:
-        if self.steps is None:
-            require(self.epochs is not None and self.epochs >= 1, "epochs", "epochs >= 1")
-            require(self.eval_every is None, "eval_every", "only with a steps budget (steps = N)")
-        else:
-            require(self.steps >= 1, "steps", "steps >= 1")
-            require(1 <= self.eval_every <= self.steps, "eval_every", f"1 <= eval_every <= steps ({self.steps})")
-            require(self.steps % self.eval_every == 0, "eval_every", f"a divisor of steps ({self.steps})")
-        require(self.batch_size >= 1, "batch_size", "batch_size >= 1")
-        require(self.learning_rate > 0, "learning_rate", "learning_rate > 0")
-        if self.learning_rates is not None:
-            rates = self.learning_rates
-            ok = bool(rates) and all(r > 0 for r in rates) and len(set(rates)) == len(rates)
-            require(ok, "learning_rates", "a non-empty list of distinct rates > 0")
-        require(0.0 <= self.momentum < 1.0, "momentum", "0 <= momentum < 1")
-
-    @property
-    def rates(self) -> tuple[float, ...]:
-        """The learning rates every cell is trained at."""
-        return self.learning_rates or (self.learning_rate,)
-
-
-def default_eval_every(steps: int) -> int:
-    """The largest divisor of `steps` that gives at least 25 evaluations."""
-    return max(d for d in range(1, max(1, steps // 25) + 1) if steps % d == 0)
-
-
-# Budget keys that exclude each other in one table; a table that sets one of a pair drops the
-# other it inherits (a dataset with `steps` under a top-level `epochs` trains in steps).
-EXCLUSIVE = (("epochs", "steps"), ("learning_rate", "learning_rates"))
-
-
-def merge_budget(base: dict, own: dict, where: str, fail) -> dict:
-    """`own` budget keys over the inherited `base`; `own` may not set both keys of a pair."""
-    dropped = set()
-    for a, b in EXCLUSIVE:
-        if a in own and b in own:
-            raise fail(f"{where}.{b}", f"{a} and {b} exclude each other; allowed: one of them in a table")
-        dropped |= {b} if a in own else {a} if b in own else set()
-    if "epochs" in own:  # an epochs budget has no evaluation interval
-        dropped.add("eval_every")
-    return {k: v for k, v in base.items() if k not in dropped} | own
 
 
 @dataclass(frozen=True)
@@ -465,74 +398,3 @@ def check_sweep_values(sweep: Sweep, configured: dict, where: str, fail) -> Swee
         getattr(make_dataclass(cls, {**configured, sweep.param: v}, where, fail), sweep.param) for v in sweep.values
     )
     return replace(sweep, values=values)
-
-
-# -- small strict-config helpers ---------------------------------------------------------------
-
-
-def check_keys(data: dict, allowed: tuple[str, ...], where: str, fail) -> None:
-    for key in data:
-        if key not in allowed:
-            full = f"{where}.{key}" if where else key
-            raise fail(full, f"unknown key; allowed: {', '.join(sorted(allowed))}")
-
-
-def table(value: Any, where: str, fail) -> dict:
-    if not isinstance(value, dict):
-        raise fail(where, f"must be a table, got {type(value).__name__}")
-    return value
-
-
-def names(value: Any, where: str, known: list[str], fail) -> tuple[str, ...]:
-    """A list of registered names, each checked against `known`."""
-    items = typed(value if isinstance(value, list) else [value], tuple[str, ...], where, fail)
-    for item in items:
-        if item not in known:
-            raise fail(where, f"unknown name '{item}'; allowed: {', '.join(known)}")
-    return items
-
-
-def typed(value: Any, kind: Any, where: str, fail) -> Any:
-    """`value` checked against a type annotation: int, float, bool, str, Literal, tuple[X, ...]."""
-    origin = typing.get_origin(kind)
-    if origin is Literal:
-        if value not in typing.get_args(kind):
-            raise fail(where, f"{value!r} is not allowed; allowed: {', '.join(map(str, typing.get_args(kind)))}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise fail(where, f"must be a list, got {type(value).__name__}")
-        return tuple(typed(v, typing.get_args(kind)[0], where, fail) for v in value)
-    if origin in (typing.Union, types.UnionType):  # X | None: only X can be written in TOML
-        kind = next(a for a in typing.get_args(kind) if a is not type(None))
-        return typed(value, kind, where, fail)
-    ok = {
-        bool: isinstance(value, bool),
-        int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, (int, float)) and not isinstance(value, bool),
-        str: isinstance(value, str),
-    }[kind]
-    if not ok:
-        raise fail(where, f"{value!r} has the wrong type; allowed: {kind.__name__}")
-    return float(value) if kind is float else value
-
-
-def make_dataclass(cls: type, data: dict, where: str, fail) -> Any:
-    """An instance of dataclass `cls` from a TOML table: unknown keys, types and ranges checked."""
-    hints = typing.get_type_hints(cls)
-    params = [f for f in fields(cls) if f.init]
-    check_keys(data, tuple(f.name for f in params), where, fail)
-    values = {}
-    for f in params:
-        if f.name in data:
-            values[f.name] = typed(data[f.name], hints[f.name], f"{where}.{f.name}", fail)
-        elif f.default is MISSING and f.default_factory is MISSING:
-            raise fail(f"{where}.{f.name}", "missing")
-    obj = cls(**values)
-    try:
-        if hasattr(obj, "check"):
-            obj.check()
-    except ParamError as exc:
-        value = getattr(obj, exc.key)
-        raise fail(f"{where}.{exc.key}", f"{value!r} is out of range; allowed: {exc.allowed}") from None
-    return obj

@@ -24,6 +24,9 @@ class Context(NamedTuple):
     cell: Any  # the Cell
     dataset: Any  # its DatasetInfo
     options: Any  # the runner's RunOptions (data_dir, offline, pretrained_dir, threads)
+    # models.build, for a technique that trains a model of its own (transfer's pretraining): passed
+    # in, so that techniques, which models use, never import models
+    build_model: Any = None
 
 
 class ParamError(ValueError):

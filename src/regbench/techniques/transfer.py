@@ -75,7 +75,7 @@ class Transfer(Technique):
             return None
         from regbench import pretrained
 
-        return pretrained.imagenet_body(self.origin, self.image_size)
+        return pretrained.imagenet_body(self.origin, self.image_size, IMAGENET[self.origin][0])
 
     def prepare(self, model: Any, context: Context) -> None:
         from regbench import pretrained

@@ -1,0 +1,89 @@
+"""Where a record was made: the device, the worker process, library versions and the git revision
+of the regbench source (each read once per process)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from regbench import __version__
+
+
+def environment() -> dict[str, Any]:
+    """device, worker {host, pid, cuda_visible_devices}, versions and git_revision of this process."""
+    worker = {
+        "host": platform.node(),
+        "pid": os.getpid(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
+    return {"device": device_name(), "worker": worker, "versions": versions(), "git_revision": git_revision()}
+
+
+@lru_cache(maxsize=1)
+def device_name() -> str:
+    """'GPU 1 (NVIDIA H100 80GB HBM3)' (the physical index CUDA_VISIBLE_DEVICES gave this worker)
+    or 'CPU (x86_64, 2 cores)'."""
+    import keras
+
+    backend, gpu = keras.backend.backend(), None
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if gpus := tf.config.list_physical_devices("GPU"):
+            gpu = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
+    elif backend == "jax":
+        import jax
+
+        if (device := jax.devices()[0]).platform != "cpu":
+            gpu = device.device_kind
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+    if gpu is None:
+        return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    return f"GPU {visible or 0} ({gpu})"
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict[str, str]:
+    import keras
+
+    backend = keras.backend.backend()
+    backend_module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
+    found = {
+        "regbench": __version__,
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+    if backend_module:
+        found[backend_module] = __import__(backend_module).__version__
+    found["backend"] = backend
+    return found
+
+
+@lru_cache(maxsize=1)
+def git_revision() -> str | None:
+    """The regbench source's git commit (+ '-dirty' with local changes), or None outside a checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=5
+        )
+        return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
