@@ -218,3 +218,17 @@ def test_list_into_a_reader_that_stops_early_exits_quietly(write_grid):
     proc.stdout.close()  # like `regbench list | head -1`
     assert proc.wait(timeout=60) == 0 and b"Traceback" not in proc.stderr.read()
     proc.stderr.close()
+
+
+def test_the_store_decides_what_to_run(tmp_path):
+    from regbench.store import Store
+    from tests.helpers import tiny_cell
+
+    store = Store(tmp_path, "grid")
+    ok, failed, new = tiny_cell(seed=1), tiny_cell(seed=2), tiny_cell(seed=3)
+    store.write({"schema": 3, "cell_id": ok.cell_id, "status": "ok"})
+    store.write({"schema": 3, "cell_id": failed.cell_id, "status": "failed"})
+    cells = [ok, failed, new]
+    assert store.todo(cells) == [new]
+    assert store.todo(cells, retry_failed=True) == [failed, new]
+    assert store.todo(cells, force=True) == cells

@@ -231,13 +231,11 @@ def cmd_run(args) -> int:
     store = Store(args.results, spec.name)
     store.remove_stale_temp_files()
     ids = {c.cell_id for c in cells}
-    done = set() if args.force else store.stored_ids() & ids
-    if args.retry_failed and not args.force:
-        done -= store.failed_ids(done)
-    todo = [c for c in cells if c.cell_id not in done]
+    todo = store.todo(cells, force=args.force, retry_failed=args.retry_failed)
+    already = len(cells) - len(todo)
     missing = check_data(todo, args) if todo else set()
     todo = [c for c in todo if not needed_datasets(c) & missing]
-    print(f"{spec.name}: {len(cells)} cells, {len(done)} already stored, {len(todo)} to run -> {store.dir}")
+    print(f"{spec.name}: {len(cells)} cells, {already} already stored, {len(todo)} to run -> {store.dir}")
     summary = None
     if todo:
         plan = run_plan(args)

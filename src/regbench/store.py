@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,16 @@ class Store:
     def results(self) -> Iterator[dict[str, Any]]:
         for cell_id in sorted(self.stored_ids()):
             yield self.read(cell_id)
+
+    def todo(self, cells: Sequence[Any], force: bool = False, retry_failed: bool = False) -> list[Any]:
+        """The cells (anything with a cell_id) to run, in order: every one with `force`; else
+        those not stored, and with `retry_failed` those stored as failed too."""
+        if force:
+            return list(cells)
+        done = self.stored_ids() & {c.cell_id for c in cells}
+        if retry_failed:
+            done -= self.failed_ids(done)
+        return [c for c in cells if c.cell_id not in done]
 
     def failed_ids(self, ids: set[str]) -> set[str]:
         """Those of `ids` stored with status 'failed' (opens only those files)."""
