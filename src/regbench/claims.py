@@ -22,7 +22,6 @@ import pandas as pd
 from regbench import aggregate as agg
 from regbench import evidence
 from regbench.claim_kinds import MEASURES, PAIRED, SHORT, compared, short
-from regbench.errors import UsageError
 from regbench.spec import Claim, GridSpec
 from regbench.stats import ALPHA, holm
 
@@ -120,16 +119,11 @@ def judged(row: dict[str, Any], claim: Claim, regime: pd.DataFrame | None, engag
 
 
 def missing_data(part: GridSpec, data_dir=None) -> list[str]:
-    """The datasets of a grid or section that are not on this machine (checked offline)."""
-    from regbench.datasets import load_raw
+    """The datasets of a grid or section whose files are not on this machine (looked up by name,
+    never read: a report stays fast whatever the data's size)."""
+    from regbench.datasets import get_dataset
 
-    missing = []
-    for entry in part.datasets:
-        try:
-            load_raw(entry.name, data_dir, offline=True)
-        except UsageError:
-            missing.append(entry.name)
-    return missing
+    return [entry.name for entry in part.datasets if not get_dataset(entry.name).on_this_machine(data_dir)]
 
 
 def not_run_reason(spec: GridSpec, part: GridSpec, data_dir=None) -> str:

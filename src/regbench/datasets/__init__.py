@@ -31,6 +31,12 @@ class DatasetInfo:
     load_raw: Callable[[Path | None, bool], Raw]  # (data_dir, offline) -> official train/test
     # A left-right mirror image is still an example of its class (clothes, photos; not digits).
     mirror_ok: bool = False
+    # data_dir -> whether the files are on this machine, looked up without reading them; None:
+    # generated or shipped with a dependency, always there
+    present: Callable[[Path | None], bool] | None = None
+
+    def on_this_machine(self, data_dir: Path | None = None) -> bool:
+        return self.present is None or self.present(data_dir)
 
 
 DATASETS: Registry[DatasetInfo] = Registry("dataset")
@@ -38,9 +44,20 @@ for _info in (
     DatasetInfo("digits", "image", (8, 8, 1), 10, digits.TRAIN_POOL, 300, digits.SOURCE, digits.load),
     DatasetInfo("moons", "tabular", (2,), 2, moons.TRAIN_POOL, 500, moons.SOURCE, moons.load),
     DatasetInfo("mnist1d", "sequence", (40, 1), 10, 4000, 500, mnist1d.SOURCE, mnist1d.load),
-    DatasetInfo("fashion_mnist", "image", (28, 28, 1), 10, 60000, 5000, fashion_mnist.SOURCE, fashion_mnist.load, True),
-    DatasetInfo("mnist", "image", (28, 28, 1), 10, 60000, 5000, mnist.SOURCE, mnist.load),
-    DatasetInfo("cifar10", "image", (32, 32, 3), 10, 50000, 5000, cifar10.SOURCE, cifar10.load, True),
+    DatasetInfo(
+        "fashion_mnist",
+        "image",
+        (28, 28, 1),
+        10,
+        60000,
+        5000,
+        fashion_mnist.SOURCE,
+        fashion_mnist.load,
+        True,
+        fashion_mnist.present,
+    ),
+    DatasetInfo("mnist", "image", (28, 28, 1), 10, 60000, 5000, mnist.SOURCE, mnist.load, present=mnist.present),
+    DatasetInfo("cifar10", "image", (32, 32, 3), 10, 50000, 5000, cifar10.SOURCE, cifar10.load, True, cifar10.present),
     DatasetInfo(
         "font_digits", "image", (32, 32, 1), 10, font_digits.TRAIN_POOL, 1000, font_digits.SOURCE, font_digits.load
     ),

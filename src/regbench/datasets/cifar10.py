@@ -22,6 +22,11 @@ def candidates(data_dir: Path | None) -> list[Path]:
     ]
 
 
+def present(data_dir: Path | None = None) -> bool:
+    """The batch files are on this machine (looked up, not read)."""
+    return files.first_dir_with(candidates(data_dir), BATCHES) is not None
+
+
 def read_batches(folder: Path) -> Raw:
     parts = [files.read_pickle(folder / name) for name in BATCHES]
 

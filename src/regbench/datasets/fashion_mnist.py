@@ -16,6 +16,11 @@ def candidates(data_dir: Path | None) -> list[Path]:
     return [*found, files.DEBIAN_DIR / "fashion-mnist", files.keras_datasets_dir() / "fashion-mnist"]
 
 
+def present(data_dir: Path | None = None) -> bool:
+    """The idx files are on this machine (looked up, not read)."""
+    return files.first_dir_with(candidates(data_dir), files.IDX_FILES) is not None
+
+
 def load(data_dir: Path | None = None, offline: bool = False) -> Raw:
     searched = candidates(data_dir)
     folder = files.first_dir_with(searched, files.IDX_FILES)
