@@ -342,3 +342,14 @@ def test_a_claim_supported_by_its_ci_alone_is_suggestive_after_the_correction(wr
     table = verdicts_of(write_grid, tmp_path, claims, spread).set_index("claim")
     assert table.loc["dropout", "verdict"] == "suggestive: supported by the CI alone (Holm p 0.10 across 2 claim rows)"
     assert table.loc["dropout", "p (Holm)"] == "0.099"
+
+
+def test_a_report_never_loads_a_dataset(claims_grid, monkeypatch):
+    """Whether data is missing comes from the files' presence: the same results give the same
+    report however large the data, and no array is read."""
+    from regbench import datasets
+
+    monkeypatch.setattr(datasets, "load_raw", lambda *a, **k: pytest.fail("a report loaded a dataset"))
+    spec, tmp_path = claims_grid
+    text = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text()
+    assert "data missing (cifar10 not on this machine)" in text
