@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.cell import set_label, varying_params
-from regbench.stats import crosses_zero, evidence, holm, mean_ci, paired_p, seeds_needed
+from regbench.stats import crosses_zero, evidence, holm, mean_ci, paired_effect, seeds_needed
 
 CONDITION = ["dataset", "train_size", "model"]
 BASELINE = "baseline"
@@ -191,10 +191,7 @@ def _by_seed(cells: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def _contrast_rows(per_seed: pd.Series | np.ndarray, keys: dict[str, Any]) -> dict[str, Any]:
-    values = np.asarray(per_seed, dtype=float)
-    mean, low, high, n = mean_ci(values)
-    sd = float(np.std(values[np.isfinite(values)], ddof=1)) if n > 1 else np.nan
-    return keys | {"n": n, "mean": mean, "low": low, "high": high, "sd": sd, "p": paired_p(values)}
+    return keys | paired_effect(per_seed)._asdict()
 
 
 def effects(cells: pd.DataFrame) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from regbench import aggregate as agg
 from regbench.spec import PAIRED, Claim
-from regbench.stats import SAME, mean_ci, paired_p
+from regbench.stats import SAME, mean_ci, paired_effect
 from regbench.techniques import TECHNIQUES, get_technique
 
 # A claim's metric -> (split, name) in the learning curves; losses are the data cross-entropy.
@@ -115,7 +115,7 @@ def effect(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator
     for condition, wide in by_seed(cells, metric_values(claim, cells, history)):
         if claim.set in wide and claim.against in wide:
             diff = (wide[claim.set] - wide[claim.against]).dropna().to_numpy()
-            mean, low, high, n = mean_ci(diff)
+            mean, low, high, n, _, p = paired_effect(diff)
             after = f" after epoch {claim.epoch}" if claim.epoch else f" after step {claim.step}" if claim.step else ""
             text = verdict(mean, low, high, n, claim.expect)
             if text == "supported" and claim.metric in GAPS and claim.expect == "decrease":
@@ -130,7 +130,7 @@ def effect(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator
                 "compared": compared(claim),
                 "measured": f"Δ {LABELS[claim.metric]}{after} {value_text(claim.metric, mean, low, high)}",
                 "n": n,
-                "p": paired_p(diff),
+                "p": p,
                 "verdict": text,
             }
 
@@ -172,7 +172,7 @@ def effect_shrinks_with_size(claim: Claim, cells: pd.DataFrame, history: pd.Data
             continue
         small, large = min(per_size), max(per_size)
         diff = (per_size[small] - per_size[large]).dropna().to_numpy()
-        mean, low, high, n = mean_ci(diff)
+        mean, low, high, n, _, p = paired_effect(diff)
         at = ", ".join(
             f"{value_text(claim.metric, *mean_ci(per_size[s].to_numpy())[:3])} at n={s}" for s in (small, large)
         )
@@ -182,7 +182,7 @@ def effect_shrinks_with_size(claim: Claim, cells: pd.DataFrame, history: pd.Data
             "compared": compared(claim),
             "measured": f"Δ {LABELS[claim.metric]} {at}; difference {value_text(claim.metric, mean, low, high)}",
             "n": n,
-            "p": paired_p(diff),
+            "p": p,
             "verdict": verdict(mean, low, high, n, claim.expect),
         }
 
@@ -209,7 +209,7 @@ def val_loss_rises(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> 
             j = int(np.nanargmin(np.delete(aligned, i, axis=0).mean(axis=0)))
             rises.append(aligned[i, -1] - aligned[i, j])
             lowest.append(j + 1)
-        mean, low, high, n = mean_ci(np.array(rises))
+        mean, low, high, n, _, p = paired_effect(rises)
         yield {
             "keys": [condition],
             "condition": condition_text(dict(zip(agg.CONDITION, condition, strict=True))),
@@ -217,7 +217,7 @@ def val_loss_rises(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> 
             "measured": f"validation loss at the last evaluation minus at the lowest point of the other seeds' mean "
             f"(evaluation {int(np.median(lowest))}, median, of {length}): {value_text('val_loss', mean, low, high)}",
             "n": n,
-            "p": paired_p(rises),
+            "p": p,
             "verdict": verdict(mean, low, high, n, "increase"),
         }
 
@@ -270,13 +270,13 @@ def rises_after_lr_drop(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame
             why = "the learning rate was never reduced within the budget" if not dropped_in else counts
             yield head | {"measured": "-", "n": 0, "verdict": f"not measured: {why}"}
             continue
-        mean, low, high, n = mean_ci(np.array(diffs))
+        mean, low, high, n, _, p = paired_effect(diffs)
         yield head | {
             "measured": f"{LABELS[claim.metric]} over the {claim.window} evaluations after the first drop (step "
             f"{int(np.median(at))}, median), minus the same evaluations of the run without the drop: "
             f"{value_text(claim.metric, mean, low, high)} ({counts})",
             "n": n,
-            "p": paired_p(diffs),
+            "p": p,
             "verdict": verdict(mean, low, high, n, claim.expect),
         }
 

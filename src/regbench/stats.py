@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -43,6 +44,26 @@ def paired_p(differences: Sequence[float]) -> float:
     # which added seconds to reports of large grids; the same number (tested against it).
     t = d.mean() / (d.std(ddof=1) / math.sqrt(len(d)))
     return float(2 * stats.t.sf(abs(t), len(d) - 1))
+
+
+class Effect(NamedTuple):
+    """A paired effect across seeds: mean, 95% t interval, seeds, spread, two-sided p."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    sd: float
+    p: float
+
+
+def paired_effect(differences: Sequence[float]) -> Effect:
+    """The paired effect of per-seed differences, computed here only (effect tables and claims
+    both use it); p from the paired t-test, or the sign-flip test when every difference is the same."""
+    d = np.asarray(differences, dtype=float)
+    d = d[np.isfinite(d)]
+    mean, low, high, n = mean_ci(d)
+    return Effect(mean, low, high, n, float(d.std(ddof=1)) if n > 1 else math.nan, paired_p(d))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
