@@ -29,8 +29,8 @@ def main() -> int:
             cell = tiny_cell(dataset, model, techniques, train_size=train_size, val_size=val_size, epochs=args.epochs)
             run_cell(cell)  # warm-up: the first cell of a process pays for tracing and data loading
             record = run_cell(cell)
-            assert record["status"] == "ok", record["error"]
-            times[name] = record["time_per_epoch_s"]
+            assert record.status == "ok", record.error
+            times[name] = record.time_per_epoch_s
         ratio = times["augmented"] / times["baseline"]
         print(
             f"{dataset:14} {model:10} {train_size:6d} {times['baseline']:17.3f} {times['augmented']:18.3f} {ratio:6.2f}"

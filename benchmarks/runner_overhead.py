@@ -42,8 +42,8 @@ cell = Cell(dataset=dataset, model=model_name, techniques=freeze_techniques({}),
 start = time.perf_counter()
 record = run_cell(cell)
 seconds = time.perf_counter() - start
-assert record["status"] == "ok", record["error"]
-print(json.dumps({"seconds": seconds, "test_accuracy": record["final"]["test"]["accuracy"]}))
+assert record.status == "ok", record.error
+print(json.dumps({"seconds": seconds, "test_accuracy": record.final["test"]["accuracy"]}))
 """
 )
 

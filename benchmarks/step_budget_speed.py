@@ -37,9 +37,9 @@ def main() -> None:
         start = time.perf_counter()
         record = run_cell(d_cell(args.steps, every), options)
         wall = time.perf_counter() - start
-        assert record["status"] == "ok" and record["steps_run"] == args.steps, record["error"]
+        assert record.status == "ok" and record.steps_run == args.steps, record.error
         rows.append((f"{args.steps} epochs" if every is None else f"{args.steps} steps, eval every {every}",
-                     len(record["eval_steps"]), wall, record["final"]["test"]["accuracy"]))  # fmt: skip
+                     len(record.eval_steps), wall, record.final["test"]["accuracy"]))  # fmt: skip
     print(f"{'budget':32} {'evaluations':>11} {'wall (s)':>9} {'speed-up':>9} {'test acc':>9}")
     for name, evaluations, wall, test in rows:
         print(f"{name:32} {evaluations:11d} {wall:9.1f} {rows[0][2] / wall:8.1f}x {test:9.3f}")

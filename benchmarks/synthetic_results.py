@@ -8,14 +8,15 @@ import hashlib
 import numpy as np
 
 from regbench.cell import Cell
-from regbench.store import SCHEMA_VERSION, Store
+from regbench.result import SCHEMA_VERSION, Result
+from regbench.store import Store
 
 # Made-up effect of each technique on (test accuracy, accuracy gap), for plausible tables.
 EFFECT = {"dropout": (0.01, -0.03), "batchnorm": (0.02, -0.01), "l2": (0.005, -0.01), "early_stopping": (-0.01, -0.04)}
 
 
 def synthetic_record(cell: Cell) -> dict:
-    """A schema-3 record whose baseline overfits (train accuracy ~0.995), with made-up effects."""
+    """A record as stored (Result.to_json's form), whose baseline overfits (train accuracy ~0.995), with made-up effects."""
     rng = np.random.default_rng(int(hashlib.sha256(cell.cell_id.encode()).hexdigest()[:8], 16))
     acc_shift = sum(EFFECT.get(t, (0, 0))[0] for t in cell.technique_names)
     gap_shift = sum(EFFECT.get(t, (0, 0))[1] for t in cell.technique_names)
@@ -58,4 +59,4 @@ def synthetic_record(cell: Cell) -> dict:
 
 def write_synthetic(cells: list[Cell], store: Store) -> None:
     for cell in cells:
-        store.write(synthetic_record(cell))
+        store.write(Result.from_json(synthetic_record(cell)))

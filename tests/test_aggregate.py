@@ -10,8 +10,8 @@ import pytest
 import scipy.stats
 
 from regbench import aggregate as agg
+from regbench.result import Result
 from regbench.stats import crosses_zero, holm, mean_ci, paired_p
-from regbench.store import upgrade
 
 T_975_DF2 = 4.302652729911275  # Student t, 97.5th percentile, 2 degrees of freedom
 
@@ -113,13 +113,13 @@ def test_rankings_call_ties_by_the_paired_comparison():
 
 
 def test_history_frame_long_form_and_schema_1_records():
-    new = {"cell_id": "b", "history": {"train": {"xent": [0.9, 0.5]}, "val": {"xent": [1.0, 0.8]}}}
+    new = Result("b", "s", {}, history={"train": {"xent": [0.9, 0.5]}, "val": {"xent": [1.0, 0.8]}})
     # Schema 1 stored one dict per value; the store converts such records when it reads them.
-    old = {"cell_id": "a", "schema": 1, "history": [
+    old = {"cell_id": "a", "slug": "s", "cell": {}, "schema": 1, "history": [
         {"epoch": 2, "split": "train", "metric": "accuracy", "value": 0.7},
         {"epoch": 1, "split": "train", "metric": "accuracy", "value": 0.6},
     ]}  # fmt: skip
-    frame = agg.history_frame([upgrade(old), new])
+    frame = agg.history_frame([Result.from_json(old), new])
     assert list(frame.columns) == ["cell_id", "epoch", "step", "split", "metric", "value"]
     assert frame.drop(columns="step").astype({"split": str, "metric": str}).values.tolist() == [
         ["a", 1, "train", "accuracy", 0.6],
@@ -147,12 +147,12 @@ def constructed_record(cell_id: str = "abc", seed: int = 1, technique: str | Non
 
 
 def test_train_and_test_columns_land_where_named():
-    (row,) = agg.cells_frame([constructed_record()]).to_dict("records")
+    (row,) = agg.cells_frame([Result.from_json(constructed_record())]).to_dict("records")
     assert (row["train_accuracy"], row["val_accuracy"], row["test_accuracy"]) == (0.91, 0.82, 0.73)
     assert (row["train_loss"], row["val_loss"], row["test_loss"]) == (0.11, 0.52, 0.63)
     assert row["accuracy_gap"] == pytest.approx(0.18) and row["loss_gap"] == pytest.approx(0.52)
     assert row["best_val_test_accuracy"] == 0.74 and row["steps_run"] == 40 and row["steps"] == 40
-    history = agg.history_frame([constructed_record()])
+    history = agg.history_frame([Result.from_json(constructed_record())])
     assert history[["split", "step", "value"]].astype({"split": str}).values.tolist() == [
         ["train", 20, 0.5], ["train", 40, 0.91], ["val", 20, 0.4], ["val", 40, 0.82]
     ]  # fmt: skip
@@ -161,7 +161,9 @@ def test_train_and_test_columns_land_where_named():
 def test_figures_draw_the_columns_they_name():
     from regbench import plots
 
-    cells = agg.cells_frame([constructed_record(f"c{s}", s, t) for s in (1, 2) for t in (None, "dropout")])
+    cells = agg.cells_frame(
+        [Result.from_json(constructed_record(f"c{s}", s, t)) for s in (1, 2) for t in (None, "dropout")]
+    )
     cells.loc[cells["technique_set"] == "dropout", ["test_accuracy", "accuracy_gap"]] = (0.6, 0.05)
     fig = plots.train_vs_test(cells)
     points = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])

@@ -16,6 +16,7 @@ from regbench.analysis import collect
 from regbench.cli import main
 from regbench.grid import expand
 from regbench.report import build_report
+from regbench.result import Result
 from regbench.spec import load_spec
 from regbench.store import Store
 
@@ -96,7 +97,7 @@ def claims_grid(write_grid, tmp_path):
     store = Store(tmp_path / "results", "claimed")
     for cell in expand(spec).cells:
         if cell.section == "S":
-            store.write(record(cell))
+            store.write(Result.from_json(record(cell)))
     return spec, tmp_path
 
 
@@ -245,7 +246,7 @@ def verdicts_of(write_grid, tmp_path, claims: str, patch) -> pd.DataFrame:
         if cell.section == "S" and cell.train_size == 50:
             r = record(cell)
             patch(cell, r)
-            store.write(r)
+            store.write(Result.from_json(r))
     return collect(spec, tmp_path / "results").claims
 
 

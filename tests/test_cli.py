@@ -221,13 +221,14 @@ def test_list_into_a_reader_that_stops_early_exits_quietly(write_grid):
 
 
 def test_the_store_decides_what_to_run(tmp_path):
+    from regbench.result import Result
     from regbench.store import Store
     from tests.helpers import tiny_cell
 
     store = Store(tmp_path, "grid")
     ok, failed, new = tiny_cell(seed=1), tiny_cell(seed=2), tiny_cell(seed=3)
-    store.write({"schema": 3, "cell_id": ok.cell_id, "status": "ok"})
-    store.write({"schema": 3, "cell_id": failed.cell_id, "status": "failed"})
+    store.write(Result(ok.cell_id, ok.slug, ok.canonical()))
+    store.write(Result(failed.cell_id, failed.slug, failed.canonical(), status="failed", error="boom"))
     cells = [ok, failed, new]
     assert store.todo(cells) == [new]
     assert store.todo(cells, retry_failed=True) == [failed, new]

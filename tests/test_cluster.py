@@ -45,7 +45,7 @@ def test_a_worker_killed_mid_cell_is_replaced_and_every_cell_is_stored_once(writ
 
     writes: list[str] = []
     write = Store.write
-    monkeypatch.setattr(Store, "write", lambda self, record: writes.append(record["cell_id"]) or write(self, record))
+    monkeypatch.setattr(Store, "write", lambda self, record: writes.append(record.cell_id) or write(self, record))
     grid = str(write_grid(GRID.format(epochs=40)))
     results = tmp_path / "results"
     with (

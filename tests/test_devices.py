@@ -97,10 +97,10 @@ def test_local_workers_see_only_their_own_device(write_grid, tmp_path):
     cells = expand(load_spec(str(write_grid()))).cells
     plan = Plan(workers=2, devices=("7", "8"))  # cards this machine does not have: the cells use the CPU
     records = list(results(cells, RunOptions(), plan))
-    assert all(r["status"] == "ok" and r["device"].startswith("CPU") for r in records)
+    assert all(r.status == "ok" and r.device.startswith("CPU") for r in records)
     device_of = {}
     for r in records:
-        device_of.setdefault(r["worker"]["pid"], set()).add(r["worker"]["cuda_visible_devices"])
+        device_of.setdefault(r.worker["pid"], set()).add(r.worker["cuda_visible_devices"])
     assert all(len(devices) == 1 for devices in device_of.values())  # a worker keeps its device
     seen = [next(iter(d)) for d in device_of.values()]
     assert len(seen) == len(set(seen)) and set(seen) <= {"7", "8"}  # and no two workers share a slot

@@ -202,10 +202,11 @@ def test_a_sweep_is_an_axis_of_technique_parameters_with_labels(write_grid):
 def test_sweep_labels_do_not_change_ids_and_the_aggregate_uses_the_same_labels(write_grid):
     from benchmarks.synthetic_results import synthetic_record
     from regbench.aggregate import cells_frame
+    from regbench.result import Result
     from regbench.cell import Cell
 
     cells = expand(load_spec(str(write_grid(SWEEP_GRID)))).cells
     for c in cells:
         assert Cell.from_dict(c.canonical()).cell_id == c.cell_id  # labels are not part of the id
-    frame = cells_frame(synthetic_record(c) for c in cells)
+    frame = cells_frame(Result.from_json(synthetic_record(c)) for c in cells)
     assert sorted(frame["technique_set"].unique()) == sorted({c.technique_set for c in cells})

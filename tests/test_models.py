@@ -22,10 +22,10 @@ def test_loss_falls_on_small_data(model):
     budget = dict(epochs=8, train_size=100, learning_rate=3e-3) | BUDGET.get(model, {})
     cell = tiny_cell(DATA_FOR[model], model, **budget)
     record = run_cell(cell)
-    assert record["status"] == "ok", record["error"]
-    losses = record["history"]["train"]["xent"]
+    assert record.status == "ok", record.error
+    losses = record.history["train"]["xent"]
     assert len(losses) == 8 and losses[-1] < 0.8 * losses[0]
-    assert record["params"] > 0
+    assert record.params > 0
 
 
 def test_models_reject_other_data_kinds():

@@ -13,6 +13,7 @@ from benchmarks.synthetic_results import write_synthetic
 from regbench.cli import main
 from regbench.grid import expand
 from regbench.report import build_report
+from regbench.result import Result
 from regbench.spec import load_spec
 from regbench.store import Store
 
@@ -81,13 +82,7 @@ def test_report_is_byte_identical_when_rebuilt(write_grid, tmp_path):
 def test_partial_grid_lists_missing_and_failed(write_grid, tmp_path):
     spec, cells = synthetic_grid(write_grid, tmp_path, drop=2)
     store = Store(tmp_path / "results", "synth")
-    record = store.read(cells[2].cell_id) | {
-        "status": "failed",
-        "error": "RuntimeError: boom",
-        "final": None,
-        "gap": None,
-    }
-    store.write(record)
+    store.write(store.read(cells[2].cell_id).but(status="failed", error="RuntimeError: boom", final=None, gap=None))
     text = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text()
     assert f"{len(cells)} in the grid; {len(cells) - 3} ok, 1 failed, 2 missing" in text
     assert "RuntimeError: boom" in text and cells[0].slug in text and cells[1].slug in text
@@ -179,7 +174,7 @@ def test_a_ci_that_excludes_zero_without_the_correction_is_called_suggestive(wri
         )
         r["final"]["train"]["accuracy"], r["final"]["test"]["accuracy"] = 1.0, 1.0 - gap
         r["gap"]["accuracy"] = gap
-        store.write(r)
+        store.write(Result.from_json(r))
     report = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text()
     summary = report.split("## Summary")[1].split("\n## ")[0]
     assert "**Significance rule**" in summary and report.count("**Significance rule**") == 1

@@ -8,17 +8,22 @@ import os
 import numpy as np
 import pytest
 
+from regbench.result import Result
 from regbench.runner import run_cell
 from tests.helpers import tiny_cell
 
 
-def numbers(record: dict) -> dict:
-    """Everything that must repeat exactly: metrics and history, not times or environment."""
+def numbers(record: Result | dict) -> dict:
+    """Everything that must repeat exactly: metrics and history, not times or environment (of a
+    Result, or of a record as stored)."""
+    record = Result.from_json(record) if isinstance(record, dict) else record
     history = {
         split: {m: v for m, v in by_metric.items() if m != "epoch_time_s"}
-        for split, by_metric in record["history"].items()
+        for split, by_metric in record.history.items()
     }
-    return {k: record[k] for k in ("final", "gap", "best_epoch", "epochs_run", "params")} | {"history": history}
+    return {k: getattr(record, k) for k in ("final", "gap", "best_epoch", "epochs_run", "params")} | {
+        "history": history
+    }
 
 
 def test_same_cell_twice_gives_identical_numbers():
@@ -32,14 +37,15 @@ def test_other_seed_gives_other_numbers():
 
 def test_record_contents():
     record = run_cell(tiny_cell("moons", "mlp", {"l2": {}}, epochs=4))
-    json.dumps(record)  # JSON-able
-    assert record["status"] == "ok" and record["error"] is None and record["schema"] == 3
-    assert record["cell"]["techniques"] == {"l2": {"factor": 0.001}}
-    final = record["final"]
+    json.dumps(record.to_json())  # JSON-able
+    assert Result.from_json(json.loads(json.dumps(record.to_json()))) == record  # and back
+    assert record.status == "ok" and record.error is None and record.schema == 3
+    assert record.cell["techniques"] == {"l2": {"factor": 0.001}}
+    final = record.final
     assert set(final) == {"train", "val", "test"} and set(final["train"]) == {"loss", "accuracy", "objective"}
-    assert record["gap"]["accuracy"] == final["train"]["accuracy"] - final["test"]["accuracy"]
-    assert record["gap"]["loss"] == final["test"]["loss"] - final["train"]["loss"]
-    history = record["history"]
+    assert record.gap["accuracy"] == final["train"]["accuracy"] - final["test"]["accuracy"]
+    assert record.gap["loss"] == final["test"]["loss"] - final["train"]["loss"]
+    history = record.history
     metrics = {(split, metric) for split, by_metric in history.items() for metric in by_metric}
     assert {
         ("train", "loss"),
@@ -50,11 +56,11 @@ def test_record_contents():
         ("train", "epoch_time_s"),
     } <= metrics
     assert {len(history[split][metric]) for split, metric in metrics} == {4}  # one value per epoch
-    assert record["epochs_run"] == 4 and 1 <= record["best_epoch"] <= 4
-    assert record["wall_time_s"] > 0 and record["time_per_epoch_s"] > 0
+    assert record.epochs_run == 4 and 1 <= record.best_epoch <= 4
+    assert record.wall_time_s > 0 and record.time_per_epoch_s > 0
     import keras
 
-    assert record["device"].startswith("CPU") and record["versions"]["backend"] == keras.backend.backend()
+    assert record.device.startswith("CPU") and record.versions["backend"] == keras.backend.backend()
 
 
 @pytest.mark.skipif(
@@ -63,8 +69,8 @@ def test_record_contents():
 )
 def test_nan_loss_is_a_failed_cell():
     record = run_cell(tiny_cell(optimizer="sgd", learning_rate=1e12, epochs=5))
-    assert record["status"] == "failed" and "NaN" in record["error"]
-    assert record["final"] is None and record["epochs_run"] >= 1
+    assert record.status == "failed" and "NaN" in record.error
+    assert record.final is None and record.epochs_run >= 1
 
 
 def test_exception_is_a_failed_cell(monkeypatch):
@@ -75,7 +81,7 @@ def test_exception_is_a_failed_cell(monkeypatch):
 
     monkeypatch.setattr(models, "build", broken)
     record = run_cell(tiny_cell())
-    assert record["status"] == "failed" and record["error"].startswith("RuntimeError: a broken model (simulated)")
+    assert record.status == "failed" and record.error.startswith("RuntimeError: a broken model (simulated)")
 
 
 @pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow", reason="TensorFlow's OOM error")
@@ -91,10 +97,10 @@ def test_running_out_of_gpu_memory_is_a_failed_cell_and_the_worker_goes_on(monke
 
     monkeypatch.setattr(runner, "compile_model", out_of_memory)
     record = run_cell(tiny_cell())
-    assert record["status"] == "failed"
-    assert record["error"].startswith("out of memory: ResourceExhaustedError: OOM when allocating tensor")
+    assert record.status == "failed"
+    assert record.error.startswith("out of memory: ResourceExhaustedError: OOM when allocating tensor")
     monkeypatch.setattr(runner, "compile_model", real_compile)
-    assert run_cell(tiny_cell())["status"] == "ok"
+    assert run_cell(tiny_cell()).ok
 
 
 def test_mixed_precision_and_xla_are_recorded_and_reset_for_the_next_cell():
@@ -102,9 +108,9 @@ def test_mixed_precision_and_xla_are_recorded_and_reset_for_the_next_cell():
 
     cell = tiny_cell("digits", "small_cnn", {"batchnorm": {}}, epochs=2)
     plain = run_cell(cell)
-    assert plain["numerics"] == {"dtype_policy": "float32", "jit_compile": plain["versions"]["backend"] == "jax"}
+    assert plain.numerics == {"dtype_policy": "float32", "jit_compile": plain.versions["backend"] == "jax"}
     mixed = run_cell(cell, RunOptions(precision="mixed_bfloat16", xla=True))
-    assert mixed["status"] == "ok" and mixed["numerics"] == {"dtype_policy": "mixed_bfloat16", "jit_compile": True}
+    assert mixed.status == "ok" and mixed.numerics == {"dtype_policy": "mixed_bfloat16", "jit_compile": True}
     assert numbers(mixed)["final"] != numbers(plain)["final"]  # it changes the numbers: hence recorded
     assert numbers(run_cell(cell, RunOptions(precision="mixed_bfloat16", xla=True))) == numbers(mixed)
     assert numbers(run_cell(cell)) == numbers(plain)  # the next cell of the process is float32 again
@@ -114,66 +120,66 @@ def test_mixed_precision_and_xla_are_recorded_and_reset_for_the_next_cell():
 def test_a_steps_budget_runs_exactly_its_steps_at_any_train_size(train_size):
     # 20 examples are less than one batch of 32; 300 are ten batches: 60 steps either way
     record = run_cell(tiny_cell(train_size=train_size, epochs=None, steps=60, eval_every=20))
-    assert record["status"] == "ok", record["error"]
-    assert record["steps_run"] == 60  # counted by the optimizer, not computed
-    assert record["eval_steps"] == [20, 40, 60]
-    assert record["epochs_run"] == round(60 / -(-train_size // 32), 2)
+    assert record.status == "ok", record.error
+    assert record.steps_run == 60  # counted by the optimizer, not computed
+    assert record.eval_steps == [20, 40, 60]
+    assert record.epochs_run == round(60 / -(-train_size // 32), 2)
 
 
 def test_eval_every_sets_the_history_length():
     record = run_cell(tiny_cell(epochs=None, steps=60, eval_every=5))
-    history = record["history"]
+    history = record.history
     assert {len(v) for by_metric in history.values() for v in by_metric.values()} == {12}
-    assert record["eval_steps"] == list(range(5, 61, 5)) and record["best_step"] % 5 == 0
+    assert record.eval_steps == list(range(5, 61, 5)) and record.best_step % 5 == 0
 
 
 def test_an_epochs_budget_records_a_step_per_epoch():
     record = run_cell(tiny_cell(train_size=100, epochs=3))  # 4 steps an epoch, the last batch of 4
-    assert record["eval_steps"] == [4, 8, 12] and record["steps_run"] == 12
+    assert record.eval_steps == [4, 8, 12] and record.steps_run == 12
 
 
 def test_early_stopping_records_where_it_stopped_and_what_it_restored():
     # min_delta 5: no evaluation ever counts as an improvement, so it stops after patience + 1
     stops = {"early_stopping": {"patience": 2, "min_delta": 5.0}}
     record = run_cell(tiny_cell(techniques=stops, epochs=None, steps=100, eval_every=10))
-    assert record["mechanisms"]["early_stopping"] == {"triggered": True, "stopped_at_step": 30, "restored_step": 10}
-    assert record["steps_run"] == 30 and record["eval_steps"] == [10, 20, 30]
+    assert record.mechanisms["early_stopping"] == {"triggered": True, "stopped_at_step": 30, "restored_step": 10}
+    assert record.steps_run == 30 and record.eval_steps == [10, 20, 30]
     patient = run_cell(tiny_cell(techniques={"early_stopping": {"patience": 50}}, epochs=None, steps=40, eval_every=10))
-    facts = patient["mechanisms"]["early_stopping"]
-    assert facts["triggered"] is False and facts["stopped_at_step"] is None and patient["steps_run"] == 40
+    facts = patient.mechanisms["early_stopping"]
+    assert facts["triggered"] is False and facts["stopped_at_step"] is None and patient.steps_run == 40
 
 
 def test_reduce_lr_on_plateau_counts_its_reductions():
     never_better = {"reduce_lr_on_plateau": {"patience": 1, "min_delta": 5.0, "factor": 0.5}}
     record = run_cell(tiny_cell(techniques=never_better, epochs=None, steps=40, eval_every=10))
-    facts = record["mechanisms"]["reduce_lr_on_plateau"]
+    facts = record.mechanisms["reduce_lr_on_plateau"]
     # Keras' plateau counter starts at the first evaluation; every later one is "no better"
     assert facts == {"triggered": True, "reductions": 3, "first_at_step": 20}
-    rates = record["history"]["train"]["learning_rate"]
+    rates = record.history["train"]["learning_rate"]
     assert rates == pytest.approx([1e-3, 5e-4, 2.5e-4, 1.25e-4])
     calm = run_cell(
         tiny_cell(techniques={"reduce_lr_on_plateau": {"patience": 50}}, epochs=None, steps=40, eval_every=10)
     )
-    assert calm["mechanisms"]["reduce_lr_on_plateau"] == {"triggered": False, "reductions": 0, "first_at_step": None}
+    assert calm.mechanisms["reduce_lr_on_plateau"] == {"triggered": False, "reductions": 0, "first_at_step": None}
 
 
 def test_best_checkpoint_restores_the_best_evaluation_and_says_whether_it_was_the_last():
     record = run_cell(
         tiny_cell(techniques={"best_checkpoint": {"monitor": "val_accuracy"}}, epochs=None, steps=60, eval_every=5)
     )
-    facts, val = record["mechanisms"]["best_checkpoint"], record["history"]["val"]["accuracy"]
+    facts, val = record.mechanisms["best_checkpoint"], record.history["val"]["accuracy"]
     best = int(np.argmax(val))  # Keras keeps the first of equal bests
-    assert facts["restored_step"] == record["eval_steps"][best] == record["best_step"]
+    assert facts["restored_step"] == record.eval_steps[best] == record.best_step
     assert facts["triggered"] == (best < len(val) - 1)
     # the restored weights score what that evaluation scored
-    assert record["final"]["val"]["accuracy"] == pytest.approx(val[best], abs=1e-6)
+    assert record.final["val"]["accuracy"] == pytest.approx(val[best], abs=1e-6)
 
 
 def test_test_accuracy_at_the_best_validation_evaluation():
     record = run_cell(tiny_cell(epochs=None, steps=60, eval_every=5))
-    val = record["history"]["val"]["accuracy"]
-    at_best = record["at_best_val"]
-    assert at_best["step"] == record["eval_steps"][int(np.argmax(val))]
+    val = record.history["val"]["accuracy"]
+    at_best = record.at_best_val
+    assert at_best["step"] == record.eval_steps[int(np.argmax(val))]
     assert at_best["val"]["accuracy"] == pytest.approx(max(val), abs=1e-6)
     assert 0 < at_best["test"]["accuracy"] <= 1
 
@@ -190,8 +196,8 @@ def test_each_split_is_scored_on_its_own_data(monkeypatch):
     x = (rng.normal(0, 0.1, (100, 2)) + 4 * y[:, None] - 2).astype("float32")
     monkeypatch.setattr(datasets, "load", lambda *args, **kwargs: Splits(x, y, x, y, x, 1 - y))
     record = run_cell(tiny_cell("moons", "mlp", epochs=None, steps=100, eval_every=50))
-    final = record["final"]
+    final = record.final
     assert final["train"]["accuracy"] == 1.0 and final["val"]["accuracy"] == 1.0 and final["test"]["accuracy"] == 0.0
-    assert record["gap"]["accuracy"] == 1.0 and record["gap"]["loss"] > 1.0  # test loss high, train loss low
-    assert record["at_best_val"]["val"]["accuracy"] == 1.0 and record["at_best_val"]["test"]["accuracy"] == 0.0
-    assert record["history"]["val"]["accuracy"][-1] == 1.0  # validation during training: the val split
+    assert record.gap["accuracy"] == 1.0 and record.gap["loss"] > 1.0  # test loss high, train loss low
+    assert record.at_best_val["val"]["accuracy"] == 1.0 and record.at_best_val["test"]["accuracy"] == 0.0
+    assert record.history["val"]["accuracy"][-1] == 1.0  # validation during training: the val split

@@ -40,8 +40,8 @@ def check_l2():
     baseline = run_cell(tiny_cell(epochs=5))
     l2 = run_cell(tiny_cell(techniques={"l2": {"factor": 0.05}}, epochs=5))
     # The penalty is in the objective, not in the data loss, and it shrinks the weights.
-    assert l2["final"]["train"]["objective"] > l2["final"]["train"]["loss"]
-    assert baseline["final"]["train"]["objective"] == pytest.approx(baseline["final"]["train"]["loss"], rel=1e-5)
+    assert l2.final["train"]["objective"] > l2.final["train"]["loss"]
+    assert baseline.final["train"]["objective"] == pytest.approx(baseline.final["train"]["loss"], rel=1e-5)
     model = build(get_technique("l2")(factor=0.01))
     assert len(model.losses) == 4  # two conv kernels, the dense kernel and the output kernel
 
@@ -50,8 +50,8 @@ def check_early_stopping():
     # 100 points of digits with an MLP overfit within a few epochs: validation loss rises.
     cell = tiny_cell(techniques={"early_stopping": {"patience": 2}}, epochs=200, learning_rate=1e-2)
     record = run_cell(cell)
-    assert record["status"] == "ok" and record["epochs_run"] < 200
-    assert record["best_epoch"] == record["epochs_run"] - 2  # restored to the best epoch
+    assert record.status == "ok" and record.epochs_run < 200
+    assert record.best_epoch == record.epochs_run - 2  # restored to the best epoch
 
 
 def trained(techniques: dict, epochs: int = 10, learning_rate: float = 1e-2, **budget):
@@ -105,7 +105,7 @@ def check_weight_decay():
 def check_reduce_lr_on_plateau():
     # 100 digits overfit fast: validation loss stalls and the learning rate is cut, step by step.
     cell = tiny_cell(techniques={"reduce_lr_on_plateau": {"patience": 1, "factor": 0.5}}, epochs=30, learning_rate=1e-2)
-    rates = run_cell(cell)["history"]["train"]["learning_rate"]
+    rates = run_cell(cell).history["train"]["learning_rate"]
     assert rates[0] == pytest.approx(1e-2) and rates[-1] <= 1e-2 * 0.5**3
     assert all(later <= earlier for earlier, later in zip(rates, rates[1:], strict=False))
 
@@ -113,16 +113,16 @@ def check_reduce_lr_on_plateau():
 def check_best_checkpoint():
     # The whole budget runs, and the final (clean) validation loss is that of the best epoch.
     record = run_cell(tiny_cell(techniques={"best_checkpoint": {}}, epochs=30, learning_rate=1e-2))
-    val = record["history"]["val"]["xent"]
-    assert record["epochs_run"] == 30 and record["best_epoch"] == int(np.argmin(val)) + 1 < 30
-    assert record["final"]["val"]["loss"] == pytest.approx(min(val), rel=1e-4)
+    val = record.history["val"]["xent"]
+    assert record.epochs_run == 30 and record.best_epoch == int(np.argmin(val)) + 1 < 30
+    assert record.final["val"]["loss"] == pytest.approx(min(val), rel=1e-4)
 
 
 def check_label_smoothing():
     # Smoothed targets forbid full confidence: the training objective stays above the plain
     # cross-entropy, and predictions are less confident than without smoothing.
     record = run_cell(tiny_cell(techniques={"label_smoothing": {"factor": 0.2}}, epochs=10, learning_rate=1e-2))
-    assert record["final"]["train"]["objective"] > record["final"]["train"]["loss"] + 0.1
+    assert record.final["train"]["objective"] > record.final["train"]["loss"] + 0.1
     confidence = {}
     for name, techniques in (("plain", {}), ("smoothed", {"label_smoothing": {"factor": 0.2}})):
         model, data = trained(techniques)
@@ -210,7 +210,7 @@ def check_augmentation():
     # A seeded run repeats exactly.
     cell = tiny_cell(techniques={"augmentation": {}}, epochs=3)
     first, second = run_cell(cell), run_cell(cell)
-    assert first["status"] == "ok" and first["final"] == second["final"]
+    assert first.status == "ok" and first.final == second.final
 
 
 CHECKS = {

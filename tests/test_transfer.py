@@ -38,17 +38,17 @@ def test_pretrained_backbone_is_cached_and_named(tmp_path, monkeypatch):
 
     # The record names the source and the backbone; the same cell twice gives the same numbers.
     first, second = run_cell(cell, options), run_cell(cell, options)
-    assert first["status"] == "ok" and first["final"] == second["final"]
-    assert first["setup"]["transfer"]["source"] == "pretrain:font_digits"
-    assert first["setup"]["transfer"]["backbone_id"] == found.meta["backbone_id"]
+    assert first.status == "ok" and first.final == second.final
+    assert first.setup["transfer"]["source"] == "pretrain:font_digits"
+    assert first.setup["transfer"]["backbone_id"] == found.meta["backbone_id"]
 
 
 def test_fine_tuning_phase_unfreezes_at_a_lower_learning_rate(tmp_path):
     options = RunOptions(offline=True, pretrained_dir=tmp_path)
     techniques = {"transfer": {"pretrain_epochs": 1, "fine_tune_epochs": 2, "fine_tune_factor": 0.1}}
     record = run_cell(tiny_cell(model="small_cnn", techniques=techniques, epochs=3, learning_rate=1e-3), options)
-    assert record["status"] == "ok" and record["epochs_run"] == 5
-    assert record["history"]["train"]["learning_rate"] == pytest.approx([1e-3] * 3 + [1e-4] * 2)
+    assert record.status == "ok" and record.epochs_run == 5
+    assert record.history["train"]["learning_rate"] == pytest.approx([1e-3] * 3 + [1e-4] * 2)
 
 
 def test_imagenet_weights_come_from_the_keras_cache(tmp_path, monkeypatch):
@@ -85,5 +85,5 @@ def test_imagenet_weights_come_from_the_keras_cache(tmp_path, monkeypatch):
     assert [layer.trainable for layer in base.layers].count(True) < 20
 
     record = run_cell(cell, RunOptions(offline=True))
-    assert record["status"] == "ok", record["error"]
-    assert record["setup"]["transfer"] == {"source": "imagenet:MobileNetV2", "network": "MobileNetV2", "image_size": 32}
+    assert record.status == "ok", record.error
+    assert record.setup["transfer"] == {"source": "imagenet:MobileNetV2", "network": "MobileNetV2", "image_size": 32}

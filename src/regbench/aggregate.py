@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.cell import set_label, varying_params
+from regbench.result import Result
 from regbench.stats import crosses_zero, evidence, holm, mean_ci, paired_effect, seeds_needed
 
 CONDITION = ["dataset", "train_size", "model"]
@@ -35,7 +36,7 @@ METRICS = {
 EFFECT_METRICS = ("accuracy_gap", "loss_gap", "test_accuracy")
 
 
-def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+def cells_frame(records: Iterable[Result]) -> pd.DataFrame:
     """One row per stored cell. Columns: cell_id, slug, status, error, section, dataset (with
     '_imb<r>' for a long-tailed training subset, '<section>/' in front in a section), train_size,
     val_size, split_seed, model, imbalance, technique_set, techniques (JSON parameters), seed,
@@ -47,8 +48,8 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     <technique>_triggered (bool) for each technique with a trigger (early stopping, ...)."""
     rows = []
     for r in records:
-        cell = r["cell"]
-        row = {"cell_id": r["cell_id"], "slug": r["slug"], "status": r["status"], "error": r["error"]}
+        cell = r.cell
+        row = {"cell_id": r.cell_id, "slug": r.slug, "status": r.status, "error": r.error}
         row |= {
             k: cell.get(k) for k in ("section", "dataset", "train_size", "val_size", "split_seed", "model", "imbalance")
         }
@@ -62,21 +63,21 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         row |= {k: cell.get(k) for k in budget}
         for split in ("train", "val", "test"):
             for metric in ("loss", "accuracy"):
-                row[f"{split}_{metric}"] = r["final"][split][metric] if r["final"] else np.nan
-        row["accuracy_gap"] = r["gap"]["accuracy"] if r["gap"] else np.nan
-        row["loss_gap"] = r["gap"]["loss"] if r["gap"] else np.nan
+                row[f"{split}_{metric}"] = r.final[split][metric] if r.final else np.nan
+        row["accuracy_gap"] = r.gap["accuracy"] if r.gap else np.nan
+        row["loss_gap"] = r.gap["loss"] if r.gap else np.nan
         row |= {
-            k: r.get(k)
+            k: getattr(r, k)
             for k in ("best_epoch", "best_step", "epochs_run", "steps_run", "time_per_epoch_s", "wall_time_s")
             + ("params", "device", "git_revision")
         }
-        at_best = r.get("at_best_val") or {}
+        at_best = r.at_best_val or {}
         row["best_val_step"] = at_best.get("step")
         row["best_val_test_accuracy"] = at_best["test"]["accuracy"] if at_best else np.nan
-        row |= {f"{name}_triggered": facts["triggered"] for name, facts in (r.get("mechanisms") or {}).items()}
-        numerics = r.get("numerics") or {}  # absent in records from before --mixed-precision/--xla
+        row |= {f"{name}_triggered": facts["triggered"] for name, facts in r.mechanisms.items()}
+        numerics = r.numerics  # empty in records from before --mixed-precision/--xla
         row["numerics"] = numerics.get("dtype_policy", "float32") + (" + XLA" if numerics.get("jit_compile") else "")
-        transfer = (r.get("setup") or {}).get("transfer", {})
+        transfer = (r.setup or {}).get("transfer", {})
         row["transfer_source"] = transfer.get("source")
         row["transfer_backbone"] = transfer.get("backbone_id")
         row["source_test_accuracy"] = transfer.get("source_test_accuracy")
@@ -108,7 +109,7 @@ def cells_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
-def history_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+def history_frame(records: Iterable[Result]) -> pd.DataFrame:
     """The history in long form, one row per evaluation, split and metric. Columns: cell_id,
     epoch (the evaluation's number, from 1: the epoch under an epochs budget), step (optimizer
     steps done at that evaluation), split, metric, value."""
@@ -116,10 +117,10 @@ def history_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     # grids. Order: records as given (sorted by id), then split, metric, epoch: deterministic.
     ids, splits, metrics, lengths, values, steps = [], [], [], [], [], []
     for r in records:
-        at = np.asarray(r.get("eval_steps") or [], dtype=np.float64)
-        for split, by_metric in sorted(r["history"].items()):
+        at = np.asarray(r.eval_steps or [], dtype=np.float64)
+        for split, by_metric in sorted(r.history.items()):
             for metric, series in sorted(by_metric.items()):
-                ids.append(r["cell_id"])
+                ids.append(r.cell_id)
                 splits.append(split)
                 metrics.append(metric)
                 lengths.append(len(series))

@@ -107,5 +107,5 @@ def read_results(store: Store, ids: list[str]) -> tuple[pd.DataFrame, pd.DataFra
     """(cells frame, history frame, environment text) of the stored `ids`. The records themselves
     are dropped on return: millions of small objects slow every later garbage collection."""
     records = [store.read(i) for i in ids]
-    environment = ", ".join(sorted({f"{k} {v}" for r in records for k, v in r.get("versions", {}).items()}))
+    environment = ", ".join(sorted({f"{k} {v}" for r in records for k, v in r.versions.items()}))
     return agg.cells_frame(records), agg.history_frame(records), environment or "unknown"

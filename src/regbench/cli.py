@@ -328,21 +328,21 @@ def cmd_cell(args) -> int:
     path = store.write(record)
     print(result_table(record))
     print(f"stored: {path}")
-    return 0 if record["status"] == "ok" else 1
+    return 0 if record.ok else 1
 
 
-def result_table(record: dict) -> str:
+def result_table(record) -> str:
     """A few lines: final loss/accuracy per split, the gaps, epochs and times."""
-    lines = [f"status: {record['status']}" + (f" ({record['error']})" if record["error"] else "")]
-    if record["final"]:
+    lines = [f"status: {record.status}" + (f" ({record.error})" if record.error else "")]
+    if record.final:
         lines.append(f"{'split':6} {'loss':>8} {'accuracy':>9}")
-        for split, scores in record["final"].items():
+        for split, scores in record.final.items():
             lines.append(f"{split:6} {scores['loss']:8.4f} {scores['accuracy']:9.4f}")
-        gap = record["gap"]
+        gap = record.gap
         lines.append(f"gap: accuracy (train - test) {gap['accuracy']:+.4f}, loss (test - train) {gap['loss']:+.4f}")
-        lines.append(f"best epoch {record['best_epoch']} of {record['epochs_run']} run")
+        lines.append(f"best evaluation {record.best_epoch} (step {record.best_step}) of {record.steps_run} steps run")
     lines.append(
-        f"{record['params']} parameters; {record['time_per_epoch_s']} s/epoch; {record['wall_time_s']} s wall; {record['device']}"
+        f"{record.params} parameters; {record.time_per_epoch_s} s per evaluation interval; {record.wall_time_s} s wall; {record.device}"
     )
     return "\n".join(lines)
 

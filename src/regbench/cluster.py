@@ -16,6 +16,7 @@ from typing import Any
 
 from regbench.cell import Cell
 from regbench.errors import UsageError
+from regbench.result import Result
 from regbench.runner import RunOptions, empty_record
 from regbench.workers import Plan, run_in_worker, threads_per_worker
 
@@ -67,7 +68,7 @@ def local_cluster(distributed, plan: Plan):
     )
 
 
-def dask_results(cells: list[Cell], options: RunOptions, plan: Plan) -> Iterator[dict[str, Any]]:
+def dask_results(cells: list[Cell], options: RunOptions, plan: Plan) -> Iterator[Result]:
     """Result records of `cells` in the order the cluster finishes them. Connects now; the client
     (and a cluster started here) closes when the records run out."""
     stack = contextlib.ExitStack()
@@ -77,7 +78,7 @@ def dask_results(cells: list[Cell], options: RunOptions, plan: Plan) -> Iterator
     return finished(stack, client, cells, options)
 
 
-def finished(stack: contextlib.ExitStack, client, cells: list[Cell], options: RunOptions) -> Iterator[dict[str, Any]]:
+def finished(stack: contextlib.ExitStack, client, cells: list[Cell], options: RunOptions) -> Iterator[Result]:
     from distributed import as_completed
 
     with stack:
@@ -90,7 +91,7 @@ def finished(stack: contextlib.ExitStack, client, cells: list[Cell], options: Ru
             yield collect(future, futures.pop(future), options)
 
 
-def collect(future, cell: Cell, options: RunOptions) -> dict[str, Any]:
+def collect(future, cell: Cell, options: RunOptions) -> Result:
     """The record a finished future holds; a cell whose workers kept dying becomes a failed record
     (so the grid goes on and a rerun with --retry-failed tries it again)."""
     from distributed import KilledWorker
@@ -99,4 +100,4 @@ def collect(future, cell: Cell, options: RunOptions) -> dict[str, Any]:
         return future.result()
     except KilledWorker as exc:
         error = f"KilledWorker: the workers running this cell died each time ({exc})"
-        return empty_record(cell, options, "failed", error) | {"wall_time_s": None, "device": None, "worker": None}
+        return empty_record(cell, options, "failed", error)

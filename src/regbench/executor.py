@@ -11,18 +11,18 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from tqdm import tqdm
 
 from regbench.cell import Cell
 from regbench.cluster import dask_results
+from regbench.result import Result
 from regbench.runner import RunOptions
 from regbench.store import Store
 from regbench.workers import Plan, run_in_worker, threads_per_worker
 
 
-def results(cells: list[Cell], options: RunOptions, plan: Plan = Plan()) -> Iterator[dict[str, Any]]:
+def results(cells: list[Cell], options: RunOptions, plan: Plan = Plan()) -> Iterator[Result]:
     """Result records of `cells` in the order they finish. A Dask cluster is connected to (or
     started) before this returns, so a bad scheduler address fails before any cell."""
     if plan.backend == "dask":
@@ -30,7 +30,7 @@ def results(cells: list[Cell], options: RunOptions, plan: Plan = Plan()) -> Iter
     return local_results(cells, options, plan)
 
 
-def local_results(cells: list[Cell], options: RunOptions, plan: Plan) -> Iterator[dict[str, Any]]:
+def local_results(cells: list[Cell], options: RunOptions, plan: Plan) -> Iterator[Result]:
     with tempfile.TemporaryDirectory(prefix="regbench-slots-") as lock_dir:
         if plan.workers == 1 or len(cells) == 1:
             for cell in cells:
@@ -46,7 +46,7 @@ def local_results(cells: list[Cell], options: RunOptions, plan: Plan) -> Iterato
 @dataclass
 class Summary:
     ran: int = 0
-    failed: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[Result] = field(default_factory=list)
 
 
 def run_and_store(
@@ -63,9 +63,9 @@ def run_and_store(
         for record in records:
             store.write(record)
             summary.ran += 1
-            if record["status"] != "ok":
+            if not record.ok:
                 summary.failed.append(record)
-                bar.write(f"failed: {record['slug']} ({record['cell_id']}): {record['error']}", file=sys.stderr)
+                bar.write(f"failed: {record.slug} ({record.cell_id}): {record.error}", file=sys.stderr)
             bar.set_postfix(failed=len(summary.failed), refresh=False)
             bar.update()
     return summary

@@ -18,8 +18,8 @@ from regbench.cell import Cell
 from regbench.devices import share_gpu_memory
 from regbench.environment import environment
 from regbench.errors import UsageError
+from regbench.result import Result
 from regbench.seeding import seeded_keras
-from regbench.store import SCHEMA_VERSION
 from regbench.techniques import Context
 
 # TensorFlow's C++ log (start-up chatter, a spurious tf.data attribute warning) hides real output;
@@ -42,45 +42,32 @@ class RunOptions:
     xla: bool = False  # compile train and eval steps with XLA (jit_compile=True)
 
 
-def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> dict[str, Any]:
-    """Train one cell and return its result record (status 'ok' or 'failed', never raises for a
-    training error; missing data raises UsageError). Keys: schema, cell_id, slug, cell, status,
-    error, history ({train,val: {metric: [value per evaluation]}}), eval_steps (optimizer steps
-    done at each evaluation), final {train,val,test: {loss, accuracy, objective}}, gap {accuracy,
-    loss}, best_epoch (the best evaluation, 1-based), best_step, epochs_run, steps_run,
-    at_best_val {step, val, test} (the weights of the best validation accuracy), mechanisms
-    ({technique: {triggered, ...}} for techniques with a trigger), wall_time_s, time_per_epoch_s
-    (per evaluation interval under a steps budget), train_class_counts, setup ({technique:
-    facts}, e.g. the transfer source), numerics {dtype_policy, jit_compile}, params, device,
-    versions, git_revision. Running out of memory fails the cell with an error starting "out of
-    memory"."""
+def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> Result:
+    """Train one cell and return its Result (status 'ok' or 'failed', never raises for a training
+    error; missing data raises UsageError). Running out of memory fails the cell with an error
+    starting "out of memory"."""
     start = time.perf_counter()
     record = empty_record(cell, options)
     try:
-        record.update(train(cell, options))
+        record = record.but(**train(cell, options))
     except UsageError:
         raise
     except Exception as exc:  # any training error is a result: the grid goes on
         last = traceback.extract_tb(exc.__traceback__)[-1]
         error = f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"
-        record.update(status="failed", error=f"out of memory: {error}" if is_out_of_memory(exc) else error)
+        record = record.but(status="failed", error=f"out of memory: {error}" if is_out_of_memory(exc) else error)
         free_memory()
-    record.update(wall_time_s=round(time.perf_counter() - start, 3), **environment())
-    return record
+    return record.but(wall_time_s=round(time.perf_counter() - start, 3), **environment())
 
 
-def empty_record(cell: Cell, options: RunOptions, status: str = "ok", error: str | None = None) -> dict[str, Any]:
+def empty_record(cell: Cell, options: RunOptions, status: str = "ok", error: str | None = None) -> Result:
     """A record with the cell and no results: what a cell that failed before training holds."""
-    return {
-        "schema": SCHEMA_VERSION, "cell_id": cell.cell_id, "slug": cell.slug, "cell": cell.canonical(),
-        "status": status, "error": error, "history": {}, "eval_steps": [], "final": None, "gap": None,
-        "best_epoch": None, "best_step": None, "epochs_run": 0, "steps_run": 0, "at_best_val": None,
-        "mechanisms": {}, "time_per_epoch_s": None, "params": None,
-        "numerics": {"dtype_policy": options.precision, "jit_compile": options.xla},
-    }  # fmt: skip
+    numerics = {"dtype_policy": options.precision, "jit_compile": options.xla}
+    return Result(cell.cell_id, cell.slug, cell.canonical(), status, error, numerics=numerics)
 
 
 def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
+    """The Result fields of a training run (everything but the cell and where it ran)."""
     info = datasets.get_dataset(cell.dataset)
     data = datasets.load(
         cell.dataset, cell.train_size, cell.val_size, cell.split_seed, options.data_dir, options.offline, cell.imbalance

@@ -11,31 +11,9 @@ from typing import Any
 
 import orjson
 
-# 3: eval_steps, steps_run, best_step, mechanisms, at_best_val (steps budgets, the regime check);
-# 2: history as {split: {metric: [value per epoch]}}; 1 had one dict per value
-SCHEMA_VERSION = 3
-
+from regbench.result import Result
 
 JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
-def upgrade(record: dict[str, Any]) -> dict[str, Any]:
-    """A stored record in the current schema; older records are converted, never rewritten."""
-    if record.get("schema", 1) == 1:
-        history: dict[str, dict[str, list[float]]] = {}
-        for row in sorted(record["history"], key=lambda r: (r["split"], r["metric"], r["epoch"])):
-            history.setdefault(row["split"], {}).setdefault(row["metric"], []).append(row["value"])
-        record = record | {"schema": 2, "history": history}
-    if record["schema"] == 2:  # epochs budgets only: an evaluation after each epoch
-        cell, runs, best = record.get("cell") or {}, record.get("epochs_run") or 0, record.get("best_epoch")
-        per_epoch = -(-cell["train_size"] // cell["batch_size"]) if "train_size" in cell else None
-        steps = [per_epoch * (i + 1) for i in range(runs)] if per_epoch else []
-        record = record | {
-            "schema": SCHEMA_VERSION, "eval_steps": steps, "steps_run": steps[-1] if steps else 0,
-            "best_step": steps[best - 1] if best and best <= len(steps) else None, "at_best_val": None,
-            "mechanisms": {},
-        }  # fmt: skip
-    return record
 
 
 def atomic_write(path: Path, content: str | bytes) -> None:
@@ -68,20 +46,20 @@ class Store:
             return set()
         return {name[:-5] for name in os.listdir(self.dir) if name.endswith(".json") and not name.startswith(".")}
 
-    def read(self, cell_id: str) -> dict[str, Any]:
+    def read(self, cell_id: str) -> Result:
         data = self.path(cell_id).read_bytes()
         try:  # orjson: reading is most of the time of a report on a large grid
-            return upgrade(orjson.loads(data))
+            return Result.from_json(orjson.loads(data))
         except orjson.JSONDecodeError:  # schema 1 wrote NaN as a bare token, which orjson rejects
-            return upgrade(json.loads(data))
+            return Result.from_json(json.loads(data))
 
-    def write(self, result: dict[str, Any]) -> Path:
+    def write(self, result: Result) -> Path:
         """Sorted keys and indented, so records diff well; NaN is stored as null."""
-        path = self.path(result["cell_id"])
-        atomic_write(path, orjson.dumps(result, option=JSON_OPTIONS) + b"\n")
+        path = self.path(result.cell_id)
+        atomic_write(path, orjson.dumps(result.to_json(), option=JSON_OPTIONS) + b"\n")
         return path
 
-    def results(self) -> Iterator[dict[str, Any]]:
+    def results(self) -> Iterator[Result]:
         for cell_id in sorted(self.stored_ids()):
             yield self.read(cell_id)
 
@@ -97,7 +75,7 @@ class Store:
 
     def failed_ids(self, ids: set[str]) -> set[str]:
         """Those of `ids` stored with status 'failed' (opens only those files)."""
-        return {i for i in ids & self.stored_ids() if self.read(i)["status"] != "ok"}
+        return {i for i in ids & self.stored_ids() if not self.read(i).ok}
 
     def remove_stale_temp_files(self) -> int:
         """Delete temporary files a killed writer left behind; returns how many."""
