@@ -53,7 +53,8 @@ def frame(values: dict[str, list[float]], metric: str = "accuracy_gap", **condit
     """Inline cells: {technique_set: [value per seed]} in one condition."""
     condition = {"dataset": "digits", "train_size": 100, "model": "mlp"} | condition
     rows = [
-        condition | {"technique_set": s, "seed": seed, "status": "ok", "accuracy_gap": v, "loss_gap": v, "test_accuracy": 1 - v, "epochs_run": 10, "time_per_epoch_s": 0.1}
+        condition | {"technique_set": s, "members": () if s == "baseline" else tuple(s.split("+")), "seed": seed, "status": "ok",
+                     "accuracy_gap": v, "loss_gap": v, "test_accuracy": 1 - v, "epochs_run": 10, "time_per_epoch_s": 0.1}
         for s, vs in values.items() for seed, v in enumerate(vs, start=1)
     ]  # fmt: skip
     return pd.DataFrame(rows)

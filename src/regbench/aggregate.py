@@ -58,6 +58,7 @@ def cells_frame(records: Iterable[Result]) -> pd.DataFrame:
         if row["section"] is not None:
             row["dataset"] = f"{row['section']}/{row['dataset']}"
         row["technique_set"] = cell["techniques"]  # labelled below, once every cell is known
+        row["members"] = tuple(sorted(cell["techniques"]))  # the set's techniques, for analyses
         row["techniques"] = json.dumps(cell["techniques"], sort_keys=True)
         budget = ("seed", "epochs", "steps", "eval_every", "batch_size", "optimizer", "learning_rate", "momentum")
         row |= {k: cell.get(k) for k in budget}
@@ -238,8 +239,10 @@ def _finish(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def set_name(members: Iterable[str]) -> str:
-    return "+".join(sorted(members)) or BASELINE
+def labels_by_members(cells: pd.DataFrame) -> dict[frozenset[str], str]:
+    """{frozenset of technique names: the set's label} of the cells (the label shows a swept value,
+    the members never do)."""
+    return {frozenset(m): label for label, m in zip(cells["technique_set"], cells["members"], strict=True)}
 
 
 def factorial_effects(cells: pd.DataFrame, factors: Sequence[str]) -> pd.DataFrame:
@@ -251,12 +254,14 @@ def factorial_effects(cells: pd.DataFrame, factors: Sequence[str]) -> pd.DataFra
     Columns: metric, dataset, train_size, model, term ("dropout" or "batchnorm x dropout"),
     kind (main | interaction), n, mean, low, high, p, p_holm, distinguishable."""
     rows = []
+    label = labels_by_members(ok(cells))
     for metric in EFFECT_METRICS:
         wide = _by_seed(cells, metric)
         for condition, group in wide.groupby(level=CONDITION, sort=True):
-            present = [f for f in factors if any(f in c.split("+") for c in group.columns)]
+            sets = {m for m, name in label.items() if name in group.columns}
+            present = [f for f in factors if any(f in m for m in sets)]
             subsets = [frozenset(s) for r in range(len(present) + 1) for s in combinations(present, r)]
-            names = [set_name(s) for s in subsets]
+            names = [label.get(s) for s in subsets]
             if not present or not all(n in group.columns for n in names):
                 continue
             y = group[names].dropna()  # seeds with every subset stored
@@ -283,15 +288,17 @@ def leave_one_out(cells: pd.DataFrame, members: Sequence[str]) -> pd.DataFrame:
     Columns: metric, dataset, train_size, model, technique, n, mean, low, high, p, p_holm,
     distinguishable."""
     rows = []
+    label = labels_by_members(ok(cells))
     for metric in EFFECT_METRICS:
         wide = _by_seed(cells, metric)
         for condition, group in wide.groupby(level=CONDITION, sort=True):
-            present = [m for m in members if any(m in c.split("+") for c in group.columns)]
-            full = set_name(present)
+            sets = {m for m, name in label.items() if name in group.columns}
+            present = [m for m in members if any(m in s for s in sets)]
+            full = label.get(frozenset(present))
             if len(present) < 2 or full not in group.columns:
                 continue
             for technique in present:
-                without = set_name(set(present) - {technique})
+                without = label.get(frozenset(present) - {technique})
                 if without in group.columns:
                     diff = (group[full] - group[without]).dropna()
                     keys = {"metric": metric} | dict(zip(CONDITION, condition, strict=True)) | {"technique": technique}

@@ -34,7 +34,8 @@ def write_tables(tables: Tables, results_root: Path, grid: str) -> None:
         if len(tables.cells)
         else tables.cells
     )
-    atomic_write(folder / "cells.csv", csv_bytes(cells))
+    # `members` (tuples) stays out of the CSV: `techniques` holds the same names with their parameters
+    atomic_write(folder / "cells.csv", csv_bytes(cells.drop(columns="members", errors="ignore")))
     atomic_write(folder / "history.csv", csv_bytes(tables.history))
 
 
