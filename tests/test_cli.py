@@ -233,3 +233,17 @@ def test_the_store_decides_what_to_run(tmp_path):
     assert store.todo(cells) == [new]
     assert store.todo(cells, retry_failed=True) == [failed, new]
     assert store.todo(cells, force=True) == cells
+
+
+def test_run_prints_no_backend_chatter_unless_verbose(write_grid, tmp_path):
+    grid = write_grid()
+
+    def stderr(*extra: str) -> str:
+        command = [sys.executable, "-m", "regbench.cli", "run", str(grid), "--results", str(tmp_path / "r"), "--force",
+                   "--out", str(tmp_path / "o"), *extra]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+        return subprocess.run(command, capture_output=True, text=True, env=env, check=True).stderr
+
+    quiet = stderr("--jobs", "2")
+    assert not any(mark in quiet for mark in ("absl", "oneDNN", "cuda", "Warning")), quiet
+    assert "oneDNN" in stderr("-v")

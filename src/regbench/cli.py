@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATTERN",
         help="only cells whose slug matches this glob or whose id starts with it (repeatable)",
     )
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="show the backend's start-up log (absl, oneDNN, CUDA) and warnings"
+    )
     data_options(run)
     numerics_options(run)
     run.add_argument("--out", type=Path, default=Path("reports"), help="where the report goes (default: reports)")
@@ -222,6 +225,8 @@ def cmd_run(args) -> int:
     from regbench.store import Store
 
     start = time.perf_counter()
+    if args.verbose:  # workers inherit it: each shows its backend's start-up log
+        os.environ["REGBENCH_VERBOSE"] = "1"
     spec = load_spec(args.grid)
     cells = selected(expand(spec).cells, args.only)
     if not cells:

@@ -4,10 +4,38 @@ pretraining; imports Keras only when called."""
 
 from __future__ import annotations
 
+import os
+from functools import cache
+
+
+@cache
+def start_backend() -> None:
+    """Import Keras and its backend once per process, with the C++ start-up log (absl, oneDNN and
+    CUDA-stub lines, written to file descriptor 2 before any Python logging exists) sent to
+    /dev/null unless REGBENCH_VERBOSE is set (`regbench run -v`). Errors still raise."""
+    if os.environ.get("REGBENCH_VERBOSE"):
+        import keras  # noqa: F401
+
+        return
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the runtime's start (cuInit) logs too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
 
 def seeded_keras(seed: int, threads: int | None, precision: str = "float32", xla: bool = False):
     """Keras with a fresh session, every random generator seeded, deterministic TensorFlow ops, and
     `precision` as the dtype policy of the layers built next (reset for every cell of a worker)."""
+    start_backend()
     import keras
 
     if keras.backend.backend() == "tensorflow":
