@@ -202,8 +202,8 @@ def test_a_sweep_is_an_axis_of_technique_parameters_with_labels(write_grid):
 def test_sweep_labels_do_not_change_ids_and_the_aggregate_uses_the_same_labels(write_grid):
     from benchmarks.synthetic_results import synthetic_record
     from regbench.aggregate import cells_frame
-    from regbench.result import Result
     from regbench.cell import Cell
+    from regbench.result import Result
 
     cells = expand(load_spec(str(write_grid(SWEEP_GRID)))).cells
     for c in cells:
