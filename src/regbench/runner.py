@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -66,8 +66,30 @@ def empty_record(cell: Cell, options: RunOptions, status: str = "ok", error: str
     return Result(cell.cell_id, cell.slug, cell.canonical(), status, error, numerics=numerics)
 
 
+class Fitted(NamedTuple):
+    """A trained cell, before its record is made (tests inspect `model` and `data`)."""
+
+    model: Any
+    data: Any  # the datasets.Splits it was trained and scored on
+    techniques: list[Any]
+    history: dict[str, list[float]]  # Keras' history over every phase, one value per evaluation
+    eval_steps: list[int]  # optimizer steps done at each evaluation
+    steps_run: int  # as the optimizer counted them
+    callbacks: dict[str, list[Any]]  # each technique's callbacks of the last phase
+    clock: Any  # epoch_clock: seconds and learning rate per evaluation interval
+    best_val: Any  # best_validation: the weights of the best validation accuracy
+    setup: dict[str, Any]  # facts of the techniques' set-up
+    class_counts: list[int]  # training examples per class
+
+
 def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
     """The Result fields of a training run (everything but the cell and where it ran)."""
+    return record_fields(cell, fit_cell(cell, options))
+
+
+def fit_cell(cell: Cell, options: RunOptions = RunOptions()) -> Fitted:
+    """Load the cell's data, set up, seed, build, compile and fit it (with a fine-tuning phase
+    where a technique asks for one)."""
     info = datasets.get_dataset(cell.dataset)
     data = datasets.load(
         cell.dataset, cell.train_size, cell.val_size, cell.split_seed, options.data_dir, options.offline, cell.imbalance
@@ -113,16 +135,23 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
         done = len(history["loss"])
         more = fit(done, done + -(-extra_epochs * cell.steps_per_epoch // per_eval))
         history = {key: history[key] + more.get(key, []) for key in history}
-    epochs_run = len(history["loss"])
-    eval_steps = [per_eval * (i + 1) for i in range(epochs_run)]
+    eval_steps = [per_eval * (i + 1) for i in range(len(history["loss"]))]
+    return Fitted(model, data, techniques, history, eval_steps, sum(steps_done), last_callbacks, clock, best_val,
+                  setup, class_counts)  # fmt: skip
+
+
+def record_fields(cell: Cell, f: Fitted) -> dict[str, Any]:
+    """The Result fields of a fitted cell: history, the clean evaluation of each split, the gaps,
+    the best evaluation, test accuracy at the best validation accuracy, and triggers."""
+    model, data, history, eval_steps = f.model, f.data, f.history, f.eval_steps
     out: dict[str, Any] = {
-        "history": split_history(history, clock), "eval_steps": eval_steps, "params": int(model.count_params()),
-        "epochs_run": epochs_run if cell.steps is None else round(eval_steps[-1] / cell.steps_per_epoch, 2),
-        "steps_run": sum(steps_done),
-        "time_per_epoch_s": round(statistics.median(clock.seconds), 4) if clock.seconds else None,
-        "train_class_counts": class_counts, "setup": setup,
+        "history": split_history(history, f.clock), "eval_steps": eval_steps, "params": int(model.count_params()),
+        "epochs_run": len(eval_steps) if cell.steps is None else round(eval_steps[-1] / cell.steps_per_epoch, 2),
+        "steps_run": f.steps_run,
+        "time_per_epoch_s": round(statistics.median(f.clock.seconds), 4) if f.clock.seconds else None,
+        "train_class_counts": f.class_counts, "setup": f.setup,
         "mechanisms": {
-            t.name: facts for t in techniques if (facts := t.engagement(last_callbacks[t.name], eval_steps))
+            t.name: facts for t in f.techniques if (facts := t.engagement(f.callbacks[t.name], eval_steps))
         },
         "numerics": {"dtype_policy": model.dtype_policy.name, "jit_compile": bool(model.jit_compile)},
     }  # fmt: skip
@@ -138,7 +167,7 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
         ("test", data.x_test, data.y_test),
     )
     final = {split: clean_eval(model, x, y, cell.batch_size) for split, x, y in splits}
-    monitor = next((t.monitor for t in techniques if t.picks_best_epoch), "val_loss")
+    monitor = next((t.monitor for t in f.techniques if t.picks_best_epoch), "val_loss")
     curve = history[monitor]
     best = int(np.argmax(curve) if monitor.endswith("accuracy") else np.argmin(curve)) + 1
     gap = {
@@ -146,9 +175,9 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
         "loss": final["test"]["loss"] - final["train"]["loss"],
     }
     at_best_val = None
-    if best_val.weights is not None:  # test accuracy where validation accuracy peaked
-        model.set_weights(best_val.weights)
-        at_best_val = {"step": eval_steps[best_val.index]} | {
+    if f.best_val.weights is not None:  # test accuracy where validation accuracy peaked
+        model.set_weights(f.best_val.weights)
+        at_best_val = {"step": eval_steps[f.best_val.index]} | {
             split: clean_eval(model, x, y, cell.batch_size) for split, x, y in splits[1:]
         }
     return out | {
