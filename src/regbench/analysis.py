@@ -42,8 +42,8 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
     """Read the stored results of the grid's cells and compute every table the report shows."""
     store = Store(results_root, spec.name)
     expected = {c.cell_id: c for c in expand(spec).cells}
-    stored = store.stored_ids()
-    cells, history, environment = read_results(store, sorted(stored & expected.keys()))
+    cells, history, environment = read_results(store, sorted(store.stored_ids() & expected.keys()))
+    stored = store.stored_ids()  # after reading: a damaged file was moved aside and counts as missing
     rates = evidence.choose_rates(cells) if len(cells) else pd.DataFrame()
     arms = evidence.tuned(cells, rates)
     thresholds = {part.section: part.min_train_accuracy for part in spec.parts()}
@@ -106,6 +106,6 @@ def sweep_points(spec: GridSpec, cells) -> dict[str, tuple[str, Any]]:
 def read_results(store: Store, ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(cells frame, history frame, environment text) of the stored `ids`. The records themselves
     are dropped on return: millions of small objects slow every later garbage collection."""
-    records = [store.read(i) for i in ids]
+    records = [r for i in ids if (r := store.read(i)) is not None]  # a damaged file is moved aside
     environment = ", ".join(sorted({f"{k} {v}" for r in records for k, v in r.versions.items()}))
     return agg.cells_frame(records), agg.history_frame(records), environment or "unknown"

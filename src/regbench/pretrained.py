@@ -15,7 +15,9 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -84,12 +86,23 @@ def backbone(transfer: Any, context: Any) -> Backbone:
 
 
 def read(path: Path) -> Backbone | None:
-    if not (path / "weights.npz").is_file():
+    """The cached backbone, or None when there is none; a damaged one (a file cut short, missing
+    arrays) is moved to pretrained/damaged/ with a one-line warning and pretrained again."""
+    if not path.is_dir():
         return None
-    meta = json.loads((path / "pretrain.json").read_text())
-    with np.load(path / "weights.npz", allow_pickle=False) as f:
-        weights = [[f[f"{i}_{j}"] for j in range(n)] for i, n in enumerate(meta["arrays_per_layer"])]
-    return Backbone(weights, meta)
+    try:
+        meta = json.loads((path / "pretrain.json").read_text())
+        with np.load(path / "weights.npz", allow_pickle=False) as f:
+            weights = [[f[f"{i}_{j}"] for j in range(n)] for i, n in enumerate(meta["arrays_per_layer"])]
+        return Backbone(weights, meta)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        target = path.parent / "damaged" / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
+        target.parent.mkdir(exist_ok=True)
+        os.replace(path, target)
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:120]
+        print(f"regbench: warning: backbone {path} is damaged ({reason}); moved to {target}; pretraining again",
+              file=sys.stderr)  # fmt: skip
+        return None
 
 
 def write(path: Path, found: Backbone) -> Backbone:

@@ -59,7 +59,11 @@ class Result:
     def from_json(cls, data: dict[str, Any]) -> Result:
         """A stored record, upgraded to the current schema; keys this version does not know are
         dropped (a newer writer's extras)."""
+        if not isinstance(data, dict) or not {"cell_id", "slug", "cell"} <= data.keys():
+            raise ValueError("not a regbench record (no cell_id, slug and cell)")
         data = upgrade(data)
+        if data.get("status", "ok") not in ("ok", "failed"):
+            raise ValueError(f"status {data['status']!r}; allowed: ok, failed")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,12 +49,52 @@ class Store:
             return set()
         return {name[:-5] for name in os.listdir(self.dir) if name.endswith(".json") and not name.startswith(".")}
 
-    def read(self, cell_id: str) -> Result:
-        data = self.path(cell_id).read_bytes()
-        try:  # orjson: reading is most of the time of a report on a large grid
-            return Result.from_json(orjson.loads(data))
-        except orjson.JSONDecodeError:  # schema 1 wrote NaN as a bare token, which orjson rejects
-            return Result.from_json(json.loads(data))
+    def read(self, cell_id: str) -> Result | None:
+        """The stored Result, or None for a damaged file (cut short, empty, not a record of this
+        cell), which is moved aside with a one-line warning: its cell counts as missing."""
+        path = self.path(cell_id)
+        try:
+            data = path.read_bytes()
+            try:  # orjson: reading is most of the time of a report on a large grid
+                raw = orjson.loads(data)
+            except orjson.JSONDecodeError:  # schema 1 wrote NaN as a bare token, which orjson rejects
+                raw = json.loads(data)
+            result = Result.from_json(raw)
+            if result.cell_id != cell_id:
+                raise ValueError(f"it holds cell {result.cell_id}")
+            return result
+        except FileNotFoundError:  # another process moved it aside meanwhile
+            return None
+        except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError) as exc:
+            self.quarantine(cell_id, f"{type(exc).__name__}: {exc}".splitlines()[0][:120])
+            return None
+
+    def quarantine(self, cell_id: str, reason: str) -> Path:
+        """Move a damaged cell file to cells/damaged/<id>.<UTC time>.json (never deleted)."""
+        target = self.dir / "damaged" / f"{cell_id}.{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
+        target.parent.mkdir(exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):  # another process was first
+            os.replace(self.path(cell_id), target)
+            print(
+                f"regbench: warning: {self.path(cell_id)} is damaged ({reason}); moved to {target}; "
+                "its cell counts as missing and runs again",
+                file=sys.stderr,
+            )
+        return target
+
+    def check_tails(self, ids: set[str]) -> None:
+        """Move aside stored files of `ids` that were cut short (every record ends with "}\\n"),
+        reading two bytes a file: resume stays fast, and a truncated cell is recomputed."""
+        for cell_id in ids:
+            path = self.path(cell_id)
+            try:
+                with open(path, "rb") as f:
+                    f.seek(max(0, path.stat().st_size - 2))
+                    tail = f.read()
+            except FileNotFoundError:
+                continue
+            if tail.rstrip(b"\n")[-1:] != b"}":
+                self.quarantine(cell_id, "cut short" if tail else "empty")
 
     def write(self, result: Result) -> Path:
         """Sorted keys and indented, so records diff well; NaN is stored as null."""
@@ -61,13 +104,15 @@ class Store:
 
     def results(self) -> Iterator[Result]:
         for cell_id in sorted(self.stored_ids()):
-            yield self.read(cell_id)
+            if (result := self.read(cell_id)) is not None:
+                yield result
 
     def todo(self, cells: Sequence[Any], force: bool = False, retry_failed: bool = False) -> list[Any]:
         """The cells (anything with a cell_id) to run, in order: every one with `force`; else
         those not stored, and with `retry_failed` those stored as failed too."""
         if force:
             return list(cells)
+        self.check_tails(self.stored_ids() & {c.cell_id for c in cells})
         done = self.stored_ids() & {c.cell_id for c in cells}
         if retry_failed:
             done -= self.failed_ids(done)
@@ -75,7 +120,7 @@ class Store:
 
     def failed_ids(self, ids: set[str]) -> set[str]:
         """Those of `ids` stored with status 'failed' (opens only those files)."""
-        return {i for i in ids & self.stored_ids() if not self.read(i).ok}
+        return {i for i in ids & self.stored_ids() if (r := self.read(i)) is not None and not r.ok}
 
     def remove_stale_temp_files(self) -> int:
         """Delete temporary files a killed writer left behind; returns how many."""

@@ -1,0 +1,119 @@
+"""A damaged cell file (cut short, empty, another schema, another cell's record) never stops
+`list`, `report` or `run`: it is moved aside with one warning line, counted as missing, and
+recomputed by the next run. Likewise a damaged pretrained backbone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from regbench.cli import main
+from regbench.store import Store
+
+DAMAGE = {
+    "cut short": lambda text: text[: len(text) // 2],
+    "empty": lambda text: "",
+    "another schema": lambda text: json.dumps({"rows": [1, 2, 3]}) + "\n",
+    "another cell's record": lambda text: text.replace('"cell_id": "', '"cell_id": "0', 1),
+    "not text": lambda text: "\udcff",
+}
+
+
+def regbench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "regbench.cli", *args], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def stored_grid(tmp_path_factory):
+    """A tiny grid run once; each test copies its results."""
+    from tests.conftest import TINY_GRID
+
+    folder = tmp_path_factory.mktemp("stored")
+    grid = folder / "tiny.toml"
+    grid.write_text(TINY_GRID)
+    assert main(["run", str(grid), "--results", str(folder / "results"), "--out", str(folder / "reports")]) == 0
+    return grid, folder / "results"
+
+
+@pytest.mark.parametrize("damage", ["cut short", "empty", "another schema"])
+def test_a_damaged_cell_file_is_moved_aside_and_recomputed(damage, stored_grid, tmp_path):
+    import shutil
+
+    grid, source = stored_grid
+    results = tmp_path / "results"
+    shutil.copytree(source, results)
+    store = Store(results, "tiny")
+    victim = sorted(store.stored_ids())[0]
+    path = store.path(victim)
+    path.write_text(DAMAGE[damage](path.read_text()), errors="surrogateescape")
+
+    listing = regbench("list", str(grid), "--results", str(results))
+    report = regbench("report", str(grid), "--results", str(results), "--out", str(tmp_path / "reports"))
+    for proc in (listing, report):
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    warned = listing.stderr + report.stderr
+    assert warned.count("is damaged") == 1 and str(path) in warned  # one line, naming the file
+    (moved,) = (results / "tiny" / "cells" / "damaged").glob(f"{victim}.*.json")  # kept, never deleted
+    assert victim not in store.stored_ids()
+    assert "1 missing" in (tmp_path / "reports" / "tiny.md").read_text()
+
+    rerun = regbench("run", str(grid), "--results", str(results), "--out", str(tmp_path / "reports"))
+    assert rerun.returncode == 0 and "1 to run" in rerun.stdout
+    assert store.read(victim).ok
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_every_kind_of_damage_reads_as_missing_with_one_warning(damage, stored_grid, tmp_path, capsys):
+    import shutil
+
+    _, source = stored_grid
+    shutil.copytree(source, tmp_path / "results")
+    store = Store(tmp_path / "results", "tiny")
+    victim = sorted(store.stored_ids())[0]
+    path = store.path(victim)
+    path.write_text(DAMAGE[damage](path.read_text()), errors="surrogateescape")
+    assert store.read(victim) is None and victim not in store.stored_ids()
+    assert capsys.readouterr().err.count("is damaged") == 1
+    assert len(list(store.results())) == len(store.stored_ids()) == 1
+
+
+def test_run_moves_aside_a_cut_short_file_before_deciding_what_to_run(stored_grid, tmp_path):
+    import shutil
+
+    grid, source = stored_grid
+    results = tmp_path / "results"
+    shutil.copytree(source, results)
+    store = Store(results, "tiny")
+    victim = sorted(store.stored_ids())[1]
+    store.path(victim).write_text(store.path(victim).read_text()[:-40])
+    proc = regbench("run", str(grid), "--results", str(results), "--out", str(tmp_path / "reports"))
+    assert proc.returncode == 0 and "1 already stored, 1 to run" in proc.stdout, proc.stdout + proc.stderr
+    assert "is damaged (cut short)" in proc.stderr and store.read(victim).ok
+
+
+def test_a_damaged_backbone_is_moved_aside_and_pretrained_again(tmp_path, capsys):
+    from regbench import pretrained
+
+    folder = tmp_path / "pretrained" / "abc"
+    folder.mkdir(parents=True)
+    (folder / "pretrain.json").write_text('{"arrays_per_layer": [2]}')
+    (folder / "weights.npz").write_bytes(b"PK\x03\x04 cut short")
+    assert pretrained.read(folder) is None
+    assert "backbone" in capsys.readouterr().err and not folder.exists()
+    assert len(list((tmp_path / "pretrained" / "damaged").iterdir())) == 1
+    assert pretrained.read(tmp_path / "pretrained" / "none") is None  # absent: nothing to say
+
+
+def test_store_reads_its_own_records_back(tmp_path):
+    from regbench.result import Result
+
+    store = Store(tmp_path, "g")
+    record = Result("abc", "s", {"dataset": "digits"}, history={"train": {"loss": [1.0, float("nan")]}})
+    store.write(record)
+    back = store.read("abc")
+    assert back.cell == record.cell and back.history["train"]["loss"][0] == 1.0
+    assert Path(store.path("abc")).read_text().endswith("}\n")
