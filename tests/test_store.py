@@ -117,3 +117,46 @@ def test_store_reads_its_own_records_back(tmp_path):
     back = store.read("abc")
     assert back.cell == record.cell and back.history["train"]["loss"][0] == 1.0
     assert Path(store.path("abc")).read_text().endswith("}\n")
+
+
+def test_two_runs_on_one_results_folder_divide_the_cells(write_grid, tmp_path):
+    """Two `regbench run` started together: no cell trained twice, both end with the grid complete."""
+    from tests.conftest import TINY_GRID
+
+    grid = write_grid(TINY_GRID.replace("seeds = [1]", "seeds = [1, 2, 3]"))
+    command = [sys.executable, "-m", "regbench.cli", "run", str(grid), "--results", str(tmp_path / "results"),
+               "--out", str(tmp_path / "reports")]  # fmt: skip
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    ran = [int(out.split("ran ")[1].split(" cells")[0]) for out, _ in outs]
+    assert sum(ran) == 6, outs  # each of the 6 cells trained exactly once, by one or the other
+    assert len(Store(tmp_path / "results", "tiny").stored_ids()) == 6
+    assert all("not stored" in out and ", 0 not stored" in out for out, _ in outs)  # both end complete
+
+
+def test_a_full_disk_ends_the_run_with_one_line_and_a_rerun_resumes(write_grid, tmp_path, monkeypatch, capsys):
+    import errno
+
+    from regbench import store as store_module
+    from tests.conftest import TINY_GRID
+
+    grid = write_grid(TINY_GRID.replace("seeds = [1]", "seeds = [1, 2]"))
+    args = ["run", str(grid), "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")]
+    real, writes = store_module.atomic_write, []
+
+    def fills_up(path, content):
+        if len(writes) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        writes.append(path)
+        real(path, content)
+
+    monkeypatch.setattr(store_module, "atomic_write", fills_up)
+    assert main(args) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("regbench")]  # no progress bar
+    cells = tmp_path / "results" / "tiny" / "cells"
+    assert err == [f"regbench: error: cannot write results to {cells} (No space left on device); the cells stored "
+                   "before are kept, run the same command to resume"]  # fmt: skip
+    assert len(list(cells.glob("*.json"))) == 2 and not list(cells.glob(".*"))  # intact, no temp files
+    monkeypatch.setattr(store_module, "atomic_write", real)
+    assert main(args) == 0 and "2 already stored, 2 to run" in capsys.readouterr().out

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from fnmatch import fnmatch
 from pathlib import Path
 
-from regbench.errors import UsageError
+from regbench.errors import StoreError, UsageError
 
 DEFAULT_GRID = "quick"
 
@@ -23,6 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"regbench: error: {exc}", file=sys.stderr)
         return 2
+    except StoreError as exc:
+        print(
+            f"regbench: error: {exc}; the cells stored before are kept, run the same command to resume", file=sys.stderr
+        )
+        return 1
     except KeyboardInterrupt:
         print("regbench: interrupted; stored cells are kept, run again to resume", file=sys.stderr)
         return 130
@@ -265,7 +270,9 @@ def cmd_run(args) -> int:
         print(f"report: {report} (up to date)")
     wall = time.perf_counter() - start
     print(
-        f"{spec.name}: ran {summary.ran if summary else 0} cells in {wall:.1f} s; {len(ids & store.stored_ids()) - len(failed)} ok, {len(failed)} failed, {len(ids - store.stored_ids())} not stored"
+        f"{spec.name}: ran {summary.ran if summary else 0} cells in {wall:.1f} s"
+        + (f" ({summary.by_others} more by another process on {store.dir})" if summary and summary.by_others else "")
+        + f"; {len(ids & store.stored_ids()) - len(failed)} ok, {len(failed)} failed, {len(ids - store.stored_ids())} not stored"
     )
     if failed:
         print(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from tqdm import tqdm
@@ -22,17 +23,18 @@ from regbench.store import Store
 from regbench.workers import Plan, run_in_worker, threads_per_worker
 
 
-def results(cells: list[Cell], options: RunOptions, plan: Plan = Plan()) -> Iterator[Result]:
+def results(cells: Iterable[Cell], options: RunOptions, plan: Plan = Plan()) -> Iterator[Result]:
     """Result records of `cells` in the order they finish. A Dask cluster is connected to (or
-    started) before this returns, so a bad scheduler address fails before any cell."""
+    started) before this returns, so a bad scheduler address fails before any cell. `cells` may be
+    a lazy iterable: local workers take the next cell only when one is free."""
     if plan.backend == "dask":
-        return dask_results(cells, options, plan)
+        return dask_results(list(cells), options, plan)
     return local_results(cells, options, plan)
 
 
-def local_results(cells: list[Cell], options: RunOptions, plan: Plan) -> Iterator[Result]:
+def local_results(cells: Iterable[Cell], options: RunOptions, plan: Plan) -> Iterator[Result]:
     with tempfile.TemporaryDirectory(prefix="regbench-slots-") as lock_dir:
-        if plan.workers == 1 or len(cells) == 1:
+        if plan.workers == 1:
             for cell in cells:
                 yield run_in_worker(cell, options)  # one GPU at most: nothing to choose
             return
@@ -47,6 +49,7 @@ def local_results(cells: list[Cell], options: RunOptions, plan: Plan) -> Iterato
 class Summary:
     ran: int = 0
     failed: list[Result] = field(default_factory=list)
+    by_others: int = 0  # cells another process sharing the results folder ran meanwhile
 
 
 def run_and_store(
@@ -56,16 +59,33 @@ def run_and_store(
     plan: Plan = Plan(),
     label: str = "cells",
 ) -> Summary:
-    """Run `cells`, store each result as it arrives, show progress; returns what ran and failed."""
-    summary = Summary()
-    records = results(cells, options, plan)
+    """Run `cells`, store each result as it arrives, show progress; returns what ran and failed.
+    Each cell is claimed just before it runs, so processes sharing the results folder divide the
+    cells; then this one waits for the cells others hold and runs any a dead process left."""
+    summary, ran = Summary(), set()
+    # Stored files older than this run are results to replace only when `cells` holds them (--force).
+    started = time.time()
     with tqdm(total=len(cells), desc=label, unit="cell", dynamic_ncols=True) as bar:
-        for record in records:
-            store.write(record)
-            summary.ran += 1
-            if not record.ok:
-                summary.failed.append(record)
-                bar.write(f"failed: {record.slug} ({record.cell_id}): {record.error}", file=sys.stderr)
-            bar.set_postfix(failed=len(summary.failed), refresh=False)
-            bar.update()
+
+        def claimed(wait: bool) -> Iterator[Cell]:
+            for cell in cells:
+                if cell.cell_id not in ran and store.claim(cell.cell_id, wait=wait, stored_after=started):
+                    ran.add(cell.cell_id)
+                    yield cell
+
+        try:
+            for wait in (False, True):  # the free cells first; then those another process held
+                for record in results(claimed(wait), options, plan):
+                    store.write(record)
+                    store.release(record.cell_id)
+                    summary.ran += 1
+                    if not record.ok:
+                        summary.failed.append(record)
+                        bar.write(f"failed: {record.slug} ({record.cell_id}): {record.error}", file=sys.stderr)
+                    bar.set_postfix(failed=len(summary.failed), refresh=False)
+                    bar.update()
+        finally:
+            store.release_all()
+        summary.by_others = len(cells) - summary.ran
+        bar.update(summary.by_others)
     return summary

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from regbench.errors import StoreError
 from regbench.result import Result
 
 JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -35,10 +36,50 @@ def atomic_write(path: Path, content: str | bytes) -> None:
 
 
 class Store:
-    """The stored results of one grid under `root/<grid>/cells`."""
+    """The stored results of one grid under `root/<grid>/cells`. Processes that share a results
+    folder (two terminals, two Dask clients) divide its cells: each claims a cell before running
+    it (a lock file in <grid>/claims/ that the operating system releases if the process dies)."""
 
     def __init__(self, root: Path, grid: str) -> None:
         self.dir = Path(root) / grid / "cells"
+        self._claims: dict[str, Any] = {}  # cell_id -> the FileLock this process holds
+
+    def claim(self, cell_id: str, wait: bool = False, stored_after: float = 0.0) -> bool:
+        """Take the claim on a cell not stored yet: True when this process may run it. False when
+        it is stored (written after `stored_after`, a time.time(): a forced rerun ignores older
+        files), or (without `wait`) another process holds its claim; with `wait`, block until
+        that process is done (or dead) and decide again."""
+        from filelock import FileLock, Timeout
+
+        if self.stored_since(cell_id, stored_after):
+            return False
+        claims = self.dir.parent / "claims"  # beside cells/: lock files, left for reuse
+        claims.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(claims / f"{cell_id}.lock"))
+        try:
+            lock.acquire(timeout=-1 if wait else 0)
+        except Timeout:
+            return False
+        if self.stored_since(cell_id, stored_after):  # stored by the process that held the claim
+            lock.release()
+            return False
+        self._claims[cell_id] = lock
+        return True
+
+    def stored_since(self, cell_id: str, since: float) -> bool:
+        try:
+            return self.path(cell_id).stat().st_mtime >= since
+        except FileNotFoundError:
+            return False
+
+    def release(self, cell_id: str) -> None:
+        """Give up this process's claim on a cell (after storing it, or on failure)."""
+        if lock := self._claims.pop(cell_id, None):
+            lock.release()
+
+    def release_all(self) -> None:
+        for cell_id in list(self._claims):
+            self.release(cell_id)
 
     def path(self, cell_id: str) -> Path:
         return self.dir / f"{cell_id}.json"
@@ -97,9 +138,13 @@ class Store:
                 self.quarantine(cell_id, "cut short" if tail else "empty")
 
     def write(self, result: Result) -> Path:
-        """Sorted keys and indented, so records diff well; NaN is stored as null."""
+        """Sorted keys and indented, so records diff well; NaN is stored as null. A folder that
+        cannot be written (disk full, read-only) raises StoreError; nothing half-written stays."""
         path = self.path(result.cell_id)
-        atomic_write(path, orjson.dumps(result.to_json(), option=JSON_OPTIONS) + b"\n")
+        try:
+            atomic_write(path, orjson.dumps(result.to_json(), option=JSON_OPTIONS) + b"\n")
+        except OSError as exc:
+            raise StoreError(f"cannot write results to {self.dir} ({exc.strerror or exc})") from None
         return path
 
     def results(self) -> Iterator[Result]:
