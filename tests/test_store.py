@@ -160,3 +160,33 @@ def test_a_full_disk_ends_the_run_with_one_line_and_a_rerun_resumes(write_grid, 
     assert len(list(cells.glob("*.json"))) == 2 and not list(cells.glob(".*"))  # intact, no temp files
     monkeypatch.setattr(store_module, "atomic_write", real)
     assert main(args) == 0 and "2 already stored, 2 to run" in capsys.readouterr().out
+
+
+def test_compare_names_what_differs_and_why(write_grid, tmp_path, capsys):
+    from benchmarks.synthetic_results import synthetic_record
+    from regbench.grid import expand
+    from regbench.result import Result
+    from regbench.spec import load_spec
+    from tests.conftest import TINY_GRID
+
+    spec = load_spec(str(write_grid(TINY_GRID.replace("seeds = [1]", "seeds = [1, 2, 3]"))))
+    a, b = Store(tmp_path / "a", "tiny"), Store(tmp_path / "b", "tiny")
+    cells = list(expand(spec).cells)
+    for i, cell in enumerate(cells):
+        record = Result.from_json(synthetic_record(cell))
+        a.write(record)
+        if i == 0:  # another machine: a CPU without AVX-512 rounded differently
+            final = record.final | {
+                "test": record.final["test"] | {"accuracy": record.final["test"]["accuracy"] + 0.02}
+            }
+            record = record.but(final=final, cpu={"model": "other", "flags": ["avx2"], "onednn": True})
+        if i < len(cells) - 1:  # the last cell only in A
+            b.write(record)
+    assert main(["compare", str(tmp_path / "a" / "tiny"), str(tmp_path / "b" / "tiny")]) == 0
+    out = capsys.readouterr().out
+    assert "cells: 5 in both, 1 only in A, 0 only in B" in out
+    assert "differ by more than 0.005 in 1 of 5 cells" in out and cells[0].slug in out and "test_accuracy" in out
+    assert "what else differs in those records: cpu: 1 cells" in out
+    assert "effects against the baseline (tuned arms): " in out and "95% CIs overlap in" in out
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b" / "tiny")]) == 2  # not a grid's folder
+    assert "allowed: a folder with cells/ in it" in capsys.readouterr().err

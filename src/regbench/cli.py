@@ -138,6 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(cell)
     numerics_options(cell)
 
+    compare = add(
+        "compare",
+        cmd_compare,
+        "Compare two results folders of one grid: cells in one only, cells whose metrics differ and why, effects whose CIs do not overlap.",
+    )
+    compare.add_argument("a", type=Path, help="a grid's results folder, e.g. results/quick")
+    compare.add_argument("b", type=Path, help="another, e.g. results/reference/quick")
+    compare.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.005,
+        help="largest difference of a final metric taken as equal (default 0.005)",
+    )
+
     add("grids", cmd_grids, "List the shipped grids.")
     return parser
 
@@ -146,6 +160,14 @@ def selected(cells, patterns: list[str] | None):
     if not patterns:
         return list(cells)
     return [c for c in cells if any(fnmatch(c.slug, p) or c.cell_id.startswith(p) for p in patterns)]
+
+
+def cmd_compare(args) -> int:
+    from regbench.compare import compare, text
+
+    found = compare(args.a, args.b, args.tolerance)
+    print(text(found, args.a, args.b, args.tolerance))
+    return 0
 
 
 def cmd_grids(args) -> int:

@@ -22,7 +22,32 @@ def environment() -> dict[str, Any]:
         "pid": os.getpid(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
     }
-    return {"device": device_name(), "worker": worker, "versions": versions(), "git_revision": git_revision()}
+    return {
+        "device": device_name(), "worker": worker, "versions": versions(), "git_revision": git_revision(),
+        "cpu": cpu(),
+    }  # fmt: skip
+
+
+# Instruction sets that change which kernels oneDNN and XLA pick, hence the rounding of results.
+CPU_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "asimd", "sve")
+
+
+@lru_cache(maxsize=1)
+def cpu() -> dict[str, Any]:
+    """{model, flags (those of CPU_FLAGS present), onednn}: what decides a CPU run's rounding.
+    oneDNN is TensorFlow's default on x86 unless TF_ENABLE_ONEDNN_OPTS=0."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() in ("flags", "Features"):
+                flags |= set(value.split())
+    except OSError:  # not Linux
+        pass
+    onednn = platform.machine() in ("x86_64", "AMD64") and os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
+    return {"model": model, "flags": sorted(flags & set(CPU_FLAGS)), "onednn": onednn}
 
 
 @lru_cache(maxsize=1)

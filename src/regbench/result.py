@@ -45,6 +45,7 @@ class Result:
     worker: dict[str, Any] | None = None  # host, pid, cuda_visible_devices
     versions: dict[str, str] = field(default_factory=dict)
     git_revision: str | None = None
+    cpu: dict[str, Any] | None = None  # model, flags that change kernels (AVX-512, ...), onednn
     schema: int = SCHEMA_VERSION
 
     @property
