@@ -198,7 +198,7 @@ def fit_inputs(keras, data, cell: Cell) -> tuple[dict[str, Any], Any]:
     x, y, size = data.x_train, data.y_train, cell.batch_size
     if keras.backend.backend() != "tensorflow":
         if cell.steps:
-            return {"x": endless_batches(x, y, size, cell.seed)}, (data.x_val, data.y_val)
+            return {"x": endless_batches(x, y, size, cell.seed), "shuffle": False}, (data.x_val, data.y_val)
         return {"x": x, "y": y, "batch_size": size, "shuffle": True}, (data.x_val, data.y_val)
     import tensorflow as tf
 
