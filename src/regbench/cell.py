@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from functools import cached_property
@@ -125,3 +126,24 @@ def varying_params(technique_sets: Iterable[dict[str, dict[str, Any]]]) -> dict[
                 seen.setdefault(name, {}).setdefault(key, set()).add(repr(v))
     varying = {name: tuple(sorted(k for k, vs in by_key.items() if len(vs) > 1)) for name, by_key in seen.items()}
     return {name: keys for name, keys in varying.items() if keys}
+
+
+def short_names() -> dict[str, str]:
+    """{technique: its short name} for every registered technique."""
+    from regbench.techniques import TECHNIQUES, get_technique
+
+    return {name: get_technique(name).short for name in TECHNIQUES.names()}
+
+
+def short_label(label: str) -> str:
+    """'augmentation+batchnorm+dropout(rate=0.9)' -> 'aug+bn+do(rate=0.9)': technique names in a set
+    label replaced by their short names, for crowded tables and figure panels."""
+    names = short_names()
+    return re.sub(r"[a-z][a-z0-9_]*", lambda m: names.get(m.group(0), m.group(0)), label)
+
+
+def legend(labels: Iterable[str]) -> str:
+    """'aug = augmentation, bn = batchnorm': the short names used in `labels` (full labels)."""
+    names = short_names()
+    used = sorted({name for label in labels for name in re.findall(r"[a-z][a-z0-9_]*", label) if name in names})
+    return ", ".join(f"{names[n]} = {n}" for n in used if names[n] != n)

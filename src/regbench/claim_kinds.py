@@ -6,7 +6,6 @@ TensorFlow."""
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from regbench import aggregate as agg
+from regbench.cell import short_label
 from regbench.spec import PAIRED, Claim
 from regbench.stats import SAME, mean_ci, paired_effect
-from regbench.techniques import TECHNIQUES, get_technique
 
 # A claim's metric -> (split, name) in the learning curves; losses are the data cross-entropy.
 CURVES = {"val_accuracy": ("val", "accuracy"), "val_loss": ("val", "xent"),
@@ -30,19 +29,11 @@ LABELS = agg.METRICS | {"val_accuracy": "validation accuracy", "train_accuracy":
                         "val_loss": "validation loss", "test_loss": "test loss", "train_loss": "train loss",
                         "best_epoch": "best epoch"}  # fmt: skip
 
-SHORT = {name: get_technique(name).short for name in TECHNIQUES.names()} | {agg.BASELINE: agg.BASELINE}
-
-
-def short(label: str) -> str:
-    """'augmentation+batchnorm+dropout(rate=0.9)' -> 'aug+bn+do(rate=0.9)': technique names in a set
-    label replaced by their short names, so that a claims table fits a screen."""
-    return re.sub(r"[a-z][a-z0-9_]*", lambda m: SHORT.get(m.group(0), m.group(0)), label)
-
 
 def compared(claim: Claim) -> str:
     if claim.kind not in PAIRED:
-        return short(claim.set)
-    return f"{short(claim.set)} vs {short(claim.against)}"
+        return short_label(claim.set)
+    return f"{short_label(claim.set)} vs {short_label(claim.against)}"
 
 
 def verdict(mean: float, low: float, high: float, n: int, expect: str) -> str:

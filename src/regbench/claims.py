@@ -12,8 +12,6 @@ missing, not run yet, one seed, no learning-rate drop).
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -21,7 +19,8 @@ import pandas as pd
 
 from regbench import aggregate as agg
 from regbench import evidence
-from regbench.claim_kinds import MEASURES, PAIRED, SHORT, compared, short
+from regbench.cell import short_label
+from regbench.claim_kinds import MEASURES, PAIRED, compared
 from regbench.spec import Claim, GridSpec
 from regbench.stats import ALPHA, holm
 
@@ -109,7 +108,7 @@ def judged(row: dict[str, Any], claim: Claim, regime: pd.DataFrame | None, engag
         idle, notes = evidence.never_engaged(engagement), evidence.trigger_notes(engagement)
     why = [underfit[k] for k in keys if k in underfit] + [idle[(*k, s)] for k in keys for s in sets if (*k, s) in idle]
     partial = sorted(
-        {f"{short(s)}: {notes[(*k, s)]}" for k in keys for s in sets if "never" in notes.get((*k, s), "") and (*k, s) not in idle}
+        {f"{short_label(s)}: {notes[(*k, s)]}" for k in keys for s in sets if "never" in notes.get((*k, s), "") and (*k, s) not in idle}
     )  # fmt: skip
     if partial:
         row["measured"] += f" ({'; '.join(partial)})"
@@ -142,12 +141,6 @@ def unmeasured_reason(spec: GridSpec, part: GridSpec, stored: pd.DataFrame, data
     if len(stored):
         return "not measured: every stored cell of the section failed"
     return f"not measured: {not_run_reason(spec, part, data_dir)}"
-
-
-def legend(labels: Iterable[str]) -> str:
-    """'aug = augmentation, bn = batchnorm': the short names used in `labels`."""
-    used = sorted({name for label in labels for name in re.findall(r"[a-z][a-z0-9_]*", label) if name in SHORT})
-    return ", ".join(f"{SHORT[n]} = {n}" for n in used if SHORT[n] != n)
 
 
 def tally(table: pd.DataFrame) -> str:

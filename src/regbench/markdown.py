@@ -10,6 +10,7 @@ import pandas as pd
 
 from regbench import claims, evidence
 from regbench.analysis import Tables
+from regbench.cell import legend
 from regbench.md_tables import effects_table, rates_section, regime_section, results_section
 from regbench.spec import GridSpec
 from regbench.summary import figure, md_table, overview_section, summary_sentences
@@ -72,7 +73,7 @@ def claims_section(table: pd.DataFrame, spec: GridSpec) -> str:
         "significance rule), *not testable* = the condition's baseline does not overfit (or a compared technique's "
         f"trigger never fired), so the claim cannot be judged there. Rows: {claims.tally(table)}.\n\n"
         + md_table(table)
-        + f"\n\nSet labels: {claims.legend(labels)}.\n"
+        + f"\n\nSet labels: {legend(labels)}.\n"
     )
 
 

@@ -6,6 +6,7 @@ Means and 95% CIs come precomputed from `aggregate` (no bootstrap), so figures a
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +20,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.collections import QuadMesh  # noqa: E402
 
 from regbench.aggregate import BASELINE, CONDITION, METRICS  # noqa: E402
+from regbench.cell import legend, short_label  # noqa: E402
 from regbench.store import atomic_write  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -114,7 +116,7 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
         draw(ax, technique_set, OTHER_COLOR)
         if technique_set in stops.index:
             ax.axvline(stops[technique_set], color=OTHER_COLOR, linestyle=":", linewidth=1.2)
-        ax.set_title(technique_set, fontsize=9)
+        ax.set_title(wrapped(short_label(technique_set)), fontsize=9)
         ax.set_ylim(0, top)
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
@@ -125,10 +127,22 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
     dataset, size, model = mine["dataset"].iloc[0], mine["train_size"].iloc[0], mine["model"].iloc[0]
     fig.suptitle(
         f"Learning curves: {condition_label(dataset, size, model)} (blue: the set, grey: baseline; solid: validation, "
-        "dashed: train; dotted: median early stop)",
+        "dashed: train; dotted: median early stop)\n" + textwrap.fill(legend(panels), 40 * columns),
         fontsize=10,
     )
     return fig
+
+
+def wrapped(label: str, width: int = 30) -> str:
+    """A set label broken after its '+' signs into lines of about `width` characters."""
+    lines, line = [], ""
+    for part in label.split("+"):
+        if line and len(line) + len(part) + 1 > width:
+            lines.append(line + "+")
+            line = part
+        else:
+            line = f"{line}+{part}" if line else part
+    return "\n".join([*lines, line])
 
 
 def effect_heatmap(effects: pd.DataFrame) -> plt.Figure:
