@@ -71,14 +71,18 @@ def gap_by_set(table: pd.DataFrame) -> plt.Figure:
                 base = c[c["technique_set"] == BASELINE]
                 if len(base):
                     ax.axvline(base[f"{metric}_mean"].iloc[0], color=color, linestyle="--", linewidth=0.8)
-            ax.set_yticks(range(len(sets)), sets if col == 0 else [""] * len(sets))
+            ax.set_yticks(range(len(sets)), [short_label(s) for s in sets] if col == 0 else [""] * len(sets))
             ax.set_ylim(len(sets) - 0.5, -0.5)
             ax.set_xlabel(METRICS[metric])
             ax.set_title(f"{dataset}: {METRICS[metric]}", fontsize=10)
         axes[row, 1].legend(
             fontsize=8, title="train size, model", title_fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1)
         )
-    fig.suptitle("Generalization gap per technique set (mean, 95% CI across seeds; shaded, dashed: baseline)")
+    labels = table["technique_set"].unique()
+    fig.suptitle(
+        "Generalization gap per technique set (mean, 95% CI across seeds; shaded, dashed: baseline)\n"
+        + textwrap.fill(legend(labels), 160)
+    )
     return fig
 
 
@@ -152,7 +156,8 @@ def effect_heatmap(effects: pd.DataFrame) -> plt.Figure:
     90th percentile of |change|, so one large harm does not wash out the rest (values printed).
     Conditions whose baseline underfits are labelled "not testable"."""
     n_conditions = len(effects[CONDITION].drop_duplicates())
-    size = (5 + 3.0 * n_conditions, 3.2 + 0.5 * effects["technique_set"].nunique())
+    longest = max(len(short_label(v)) for v in effects["technique_set"].unique())  # row labels take room too
+    size = (3 + 3.2 * n_conditions + 0.09 * longest, 3.2 + 0.5 * effects["technique_set"].nunique())
     fig, axes = plt.subplots(1, 2, figsize=size, layout="constrained")
     testable = effects["testable"] if "testable" in effects else pd.Series(True, index=effects.index)
     untestable = set(map(tuple, effects.loc[~testable.astype(bool), CONDITION].itertuples(index=False)))
@@ -166,8 +171,10 @@ def effect_heatmap(effects: pd.DataFrame) -> plt.Figure:
         part["condition"] = [label(c) for c in part[CONDITION].itertuples(index=False)]
         order = [label(c) for c in sorted(set(part[CONDITION].itertuples(index=False)))]
         values = part.pivot(index="technique_set", columns="condition", values="mean").reindex(columns=order) * 100
+        values.index = [short_label(s) for s in values.index]
         marks = part.assign(mark=part["evidence"].map({"established": "*", "suggestive": "~"}).fillna(""))
-        marks = marks.pivot(index="technique_set", columns="condition", values="mark").reindex_like(values).fillna("")
+        marks = marks.pivot(index="technique_set", columns="condition", values="mark").rename(index=short_label)
+        marks = marks.reindex_like(values).fillna("")
         annot = values.map(lambda v: f"{v:+.1f}" if np.isfinite(v) else "") + marks
         finite = np.abs(values.to_numpy()[np.isfinite(values.to_numpy())])
         limit = float(np.percentile(finite, 90)) if finite.size else 1.0
@@ -176,7 +183,8 @@ def effect_heatmap(effects: pd.DataFrame) -> plt.Figure:
         ax.set_xlabel("")
         ax.set_ylabel("")
     fig.suptitle(
-        "Effect against baseline, paired by seed (* established: CI excludes 0 and Holm p < 0.05; ~ suggestive)"
+        "Effect against baseline, paired by seed (* established: CI excludes 0 and Holm p < 0.05; ~ suggestive)\n"
+        + textwrap.fill(legend(effects["technique_set"].unique()), int(9 * size[0]))
     )
     return fig
 
@@ -215,16 +223,18 @@ def annotated_heatmap(
 def train_vs_test(cells: pd.DataFrame) -> plt.Figure:
     """Figure 4: train vs test accuracy of every cell; the distance below the diagonal is the gap."""
     data = cells[cells["status"] == "ok"].assign(
-        condition=lambda d: [condition_label(*c) for c in d[CONDITION].itertuples(index=False)]
+        condition=lambda d: [condition_label(*c) for c in d[CONDITION].itertuples(index=False)],
+        set=lambda d: d["technique_set"].map(short_label),
     )
-    fig, ax = plt.subplots(figsize=(7.5, 6), layout="constrained")
     sets = sorted(data["technique_set"].unique(), key=lambda v: (v != BASELINE, v))
+    entries = len(sets) + data["condition"].nunique() + 3  # the legend's lines: it must fit
+    fig, ax = plt.subplots(figsize=(9, max(6.0, 0.2 * entries)), layout="constrained")
     sns.scatterplot(
         data=data,
         x="train_accuracy",
         y="test_accuracy",
-        hue="technique_set",
-        hue_order=sets,
+        hue="set",
+        hue_order=[short_label(s) for s in sets],
         style="condition",
         ax=ax,
         s=45,
@@ -234,7 +244,9 @@ def train_vs_test(cells: pd.DataFrame) -> plt.Figure:
     ax.plot([low, 1], [low, 1], color="black", linewidth=1, linestyle="--", label="train = test")
     ax.set_xlabel("train accuracy (clean pass)")
     ax.set_ylabel("test accuracy")
-    ax.set_title("Where overfitting lives: every cell, train vs test accuracy")
+    ax.set_title(
+        "Where overfitting lives: every cell, train vs test accuracy\n" + textwrap.fill(legend(sets), 90), fontsize=9
+    )
     ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     return fig
 
