@@ -68,6 +68,21 @@ def test_report_sections_figures_and_tables(write_grid, tmp_path):
     assert set(history["cell_id"]) == set(cells_csv["cell_id"]) and history["value"].notna().all()
 
 
+def test_report_workers_leave_joblib_parallel_working():
+    """The report's worker pool is its own: a later joblib.Parallel (the runner's --jobs) with a
+    different worker count once found loky's shared executor without joblib's bookkeeping and failed."""
+    from joblib import Parallel, delayed
+
+    from regbench.report import report_workers
+
+    pool = report_workers(3)
+    assert list(pool.map(abs, [-1, -2])) == [1, 2]
+    try:
+        assert list(Parallel(n_jobs=2, backend="loky")(delayed(abs)(i) for i in [-3, -4])) == [3, 4]
+    finally:
+        pool.shutdown(wait=True)
+
+
 def test_report_is_byte_identical_when_rebuilt(write_grid, tmp_path):
     spec, _ = synthetic_grid(write_grid, tmp_path)
     # In this process, then in 2 worker processes (what large grids get): the same bytes.

@@ -15,7 +15,7 @@ from typing import Any
 
 import joblib
 import pandas as pd
-from joblib.externals.loky import get_reusable_executor
+from joblib.externals.loky import ProcessPoolExecutor
 
 from regbench import aggregate as agg
 from regbench import plots
@@ -65,14 +65,18 @@ def build_report(spec: GridSpec, results_root: Path, out_root: Path, jobs: int |
     if jobs is None:
         jobs = joblib.cpu_count() if len(Store(results_root, spec.name).stored_ids()) >= PARALLEL_FROM else 1
     pool = report_workers(jobs)
-    tables = collect(spec, results_root)
-    tasks = figure_tasks(tables, folder)
-    calls = [(draw, task[1:]) for task in tasks]
-    calls.insert(min(2, len(calls)), (write_tables, (tables, results_root, spec.name)))  # among the slowest
-    wait = start_all(pool, calls)
-    figures = {name: path for name, *_, path in tasks}
-    text = render(spec, tables, {name: f"{spec.name}/{path.name}" for name, path in figures.items()})
-    wait()
+    try:
+        tables = collect(spec, results_root)
+        tasks = figure_tasks(tables, folder)
+        calls = [(draw, task[1:]) for task in tasks]
+        calls.insert(min(2, len(calls)), (write_tables, (tables, results_root, spec.name)))  # among the slowest
+        wait = start_all(pool, calls)
+        figures = {name: path for name, *_, path in tasks}
+        text = render(spec, tables, {name: f"{spec.name}/{path.name}" for name, path in figures.items()})
+        wait()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     remove_stale_figures(folder, set(figures.values()))
     path = Path(out_root) / f"{spec.name}.md"
     atomic_write(path, text)
@@ -80,12 +84,14 @@ def build_report(spec: GridSpec, results_root: Path, out_root: Path, jobs: int |
 
 
 def report_workers(jobs: int) -> Executor | None:
-    """joblib's reusable loky workers, asked to import the plotting stack now (None for jobs=1).
-    loky, not multiprocessing: its workers neither fork this process (which may hold TensorFlow's
-    threads) nor re-run the caller's __main__."""
+    """Loky worker processes of this report alone, asked to import the plotting stack now (None for
+    jobs=1). loky, not multiprocessing: its workers neither fork this process (which may hold
+    TensorFlow's threads) nor re-run the caller's __main__. Not loky's shared reusable executor:
+    joblib.Parallel (the runner's --jobs) would later pick that one up without the bookkeeping it
+    expects and fail."""
     if jobs <= 1:
         return None
-    pool = get_reusable_executor(max_workers=jobs)
+    pool = ProcessPoolExecutor(max_workers=jobs)
     for _ in range(jobs):
         pool.submit(importlib.import_module, plots.__name__)
     return pool
