@@ -35,6 +35,7 @@ def stored(results: Path, grid: str = "tiny") -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
 
 
+@pytest.mark.backend
 def test_run_then_resume_force_and_only(write_grid, tmp_path, capsys):
     grid, results = write_grid(), tmp_path / "results"
     assert main(["run", str(grid), "--results", str(results), "--out", str(results / "reports")]) == 0
@@ -135,6 +136,7 @@ def test_missing_data_is_one_line_and_nothing_is_written(write_grid, tmp_path, m
     load_raw.cache_clear()
 
 
+@pytest.mark.backend
 def test_parallel_jobs_match_a_sequential_run(write_grid, tmp_path):
     grid = write_grid()
     assert main(["run", str(grid), "--results", str(tmp_path / "a"), "--out", str(tmp_path / "ra")]) == 0

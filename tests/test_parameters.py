@@ -26,6 +26,8 @@ from regbench.runner import RunOptions
 from regbench.seeding import seeded_keras
 from regbench.techniques import TECHNIQUES, Context, get_technique
 
+pytestmark = pytest.mark.backend  # where the Keras backend matters: CI runs these under JAX as well
+
 # One (dataset, model) per kind of data, so that every technique applies to at least one.
 DATA = (("fashion_mnist", "small_cnn"), ("mnist1d", "cnn1d"), ("moons", "mlp"))
 # Values Keras holds in another unit: (technique, parameter) -> what it holds for a value v.

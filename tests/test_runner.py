@@ -12,6 +12,8 @@ from regbench.result import Result
 from regbench.runner import run_cell
 from tests.helpers import tiny_cell
 
+pytestmark = pytest.mark.backend  # where the Keras backend matters: CI runs these under JAX as well
+
 
 def numbers(record: Result | dict) -> dict:
     """Everything that must repeat exactly: metrics and history, not times or environment (of a

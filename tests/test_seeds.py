@@ -1,16 +1,19 @@
 """The cell seed controls each source of randomness, tested one at a time: the initial weights,
-the dropout masks (with the weights held equal), and the order of the batches; and two technique
-sets of one seed see the same batches (the comparison is paired)."""
+the dropout masks (with the weights held equal), the augmentation draws, and the order of the
+batches; and two technique sets of one seed see the same batches (the comparison is paired)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from regbench import datasets, models
 from regbench.runner import fit_inputs
 from regbench.seeding import seeded_keras
 from regbench.techniques import get_technique
 from tests.helpers import tiny_cell
+
+pytestmark = pytest.mark.backend  # where the Keras backend matters: CI runs these under JAX as well
 
 INFO = datasets.get_dataset("digits")
 
@@ -39,6 +42,22 @@ def test_the_seed_sets_the_dropout_masks_with_the_weights_held_equal():
     seeded_keras(1, None)
     fixed = models.build("mlp", INFO.input_shape, 10, [get_technique("dropout")()], dataset=INFO, seed=1).get_weights()
     a, again, other = dropout_output(1, fixed), dropout_output(1, fixed), dropout_output(2, fixed)
+    np.testing.assert_array_equal(a, again)
+    assert not np.allclose(a, other)
+
+
+def augmented(seed: int) -> np.ndarray:
+    """Digits through the augmentation layers of a cell of `seed`, in training mode."""
+    keras = seeded_keras(seed, None)
+    x = keras.ops.convert_to_tensor(datasets.load("digits", 16, 16, 0, None, True).x_train)
+    for layer in get_technique("augmentation")().input_layers(INFO, seed):
+        x = layer(x, training=True)
+    return np.asarray(x)
+
+
+def test_the_seed_sets_the_augmentation_draws():
+    # keras-team/keras#20378: layers without an explicit seed drew from a global stream under JAX.
+    a, again, other = augmented(1), augmented(1), augmented(2)
     np.testing.assert_array_equal(a, again)
     assert not np.allclose(a, other)
 

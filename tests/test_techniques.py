@@ -10,6 +10,8 @@ from regbench.runner import run_cell
 from regbench.techniques import TECHNIQUES, get_technique
 from tests.helpers import tiny_cell
 
+pytestmark = pytest.mark.backend  # where the Keras backend matters: CI runs these under JAX as well
+
 
 def build(*techniques):
     return models.build("small_cnn", (8, 8, 1), 10, list(techniques))

@@ -68,6 +68,11 @@ class Cell:
         return -(-self.train_size // self.batch_size)
 
     @property
+    def steps_per_evaluation(self) -> int:
+        """Optimizer steps between two evaluations: eval_every under a steps budget, else an epoch."""
+        return self.eval_every or self.steps_per_epoch
+
+    @property
     def total_steps(self) -> int:
         """The budget in optimizer steps (before early stopping)."""
         return self.steps if self.steps is not None else self.epochs * self.steps_per_epoch

@@ -106,10 +106,11 @@ def fit_cell(cell: Cell, options: RunOptions = RunOptions()) -> Fitted:
     model = models.build(cell.model, info.input_shape, info.num_classes, techniques, dataset=info, seed=cell.seed)
     for technique in techniques:
         technique.prepare(model, context)
-    per_eval = cell.eval_every or cell.steps_per_epoch  # optimizer steps between evaluations
+    per_eval = cell.steps_per_evaluation
     compile_model(keras, model, cell, techniques, info, cell.learning_rate, options.xla)
     clock, best_val = epoch_clock(keras), best_validation(keras)
-    train_data, val_data = fit_inputs(keras, data, cell)
+    weights = class_weight(techniques, data.y_train, info.num_classes)
+    train_data, val_data = fit_inputs(keras, data, cell, weights)
     last_callbacks: dict[str, list[Any]] = {}  # each technique's callbacks of the last phase
     steps_done = []  # optimizer steps of each phase, as the optimizer counted them
 
@@ -118,10 +119,7 @@ def fit_cell(cell: Cell, options: RunOptions = RunOptions()) -> Fitted:
         callbacks = [cb for cbs in last_callbacks.values() for cb in cbs]
         history = model.fit(
             **train_data, validation_data=val_data, initial_epoch=initial_epoch, epochs=epochs,
-            # A steps budget: each Keras "epoch" is one evaluation interval of an endless stream.
-            steps_per_epoch=cell.eval_every if cell.steps else None,
             callbacks=[*callbacks, keras.callbacks.TerminateOnNaN(), clock, best_val], verbose=options.verbose,
-            class_weight=class_weight(techniques, data.y_train, info.num_classes),
         ).history  # fmt: skip
         steps_done.append(int(keras.ops.convert_to_numpy(model.optimizer.iterations)))
         return history
@@ -189,17 +187,19 @@ def record_fields(cell: Cell, f: Fitted) -> dict[str, Any]:
     }
 
 
-def fit_inputs(keras, data, cell: Cell) -> tuple[dict[str, Any], Any]:
-    """(fit's data arguments, validation_data). An epochs budget reshuffles the train set each
-    epoch; a steps budget draws an endless stream of full batches, a fresh permutation each pass
-    (batches cross pass boundaries), from the cell's seed. Under TensorFlow tf.data pipelines:
-    Keras' own pipeline for numpy arrays costs ~19 ms per epoch and split to start (measured),
-    which dominated small cells. Other backends: arrays, or a generator for a steps budget."""
+def fit_inputs(keras, data, cell: Cell, weights: dict[int, float] | None = None) -> tuple[dict[str, Any], Any]:
+    """(fit's data arguments, validation_data); `weights` per class (class_weight). An epochs
+    budget reshuffles the train set each epoch; a steps budget draws an endless stream of full
+    batches, a fresh permutation each pass (batches cross pass boundaries). Both orders come from
+    the cell's seed alone, so every technique set of a seed sees the same batches. Under TensorFlow
+    tf.data pipelines: Keras' own pipeline for numpy arrays costs ~19 ms per epoch and split to
+    start (measured), which dominated small cells. Other backends: a generator (Keras would shuffle
+    arrays with numpy's global random state, which model building may have drawn from), with the
+    class weights as sample weights (Keras takes no class_weight with a generator)."""
     x, y, size = data.x_train, data.y_train, cell.batch_size
     if keras.backend.backend() != "tensorflow":
-        if cell.steps:
-            return {"x": endless_batches(x, y, size, cell.seed), "shuffle": False}, (data.x_val, data.y_val)
-        return {"x": x, "y": y, "batch_size": size, "shuffle": True}, (data.x_val, data.y_val)
+        batches = shuffled_batches(x, y, size, cell.seed, whole_passes=not cell.steps, weights=weights)
+        return {"x": batches, "shuffle": False, "steps_per_epoch": cell.steps_per_evaluation}, (data.x_val, data.y_val)
     import tensorflow as tf
 
     train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=cell.seed, reshuffle_each_iteration=True)
@@ -207,29 +207,47 @@ def fit_inputs(keras, data, cell: Cell) -> tuple[dict[str, Any], Any]:
     val = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(size)
     # Batches are made ahead in tf.data's threads while the device trains (order unchanged).
     train, val = train.prefetch(tf.data.AUTOTUNE), val.prefetch(tf.data.AUTOTUNE)
-    return {"x": train, "shuffle": False}, val  # shuffled above; Keras warns about shuffle=True
+    # Shuffled above (Keras warns about shuffle=True). A steps budget: each Keras "epoch" is one
+    # evaluation interval of the endless stream; an epochs budget: the finite dataset once.
+    steps = cell.eval_every if cell.steps else None
+    return {"x": train, "shuffle": False, "steps_per_epoch": steps, "class_weight": weights}, val
 
 
-def endless_batches(
-    x: np.ndarray, y: np.ndarray, batch_size: int, seed: int
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Full batches from a fresh permutation of (x, y) each pass, forever (steps budgets on
-    backends without tf.data)."""
-    rng, order = np.random.default_rng(seed), np.empty(0, dtype=np.int64)
+def shuffled_batches(
+    x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, whole_passes: bool, weights: dict[int, float] | None
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """(x, y) batches, or (x, y, sample weights) given class weights, from a fresh permutation of
+    the train set each pass, forever (backends without tf.data). whole_passes (an epochs budget):
+    each pass ends with its smaller last batch; otherwise (a steps budget) batches are always full
+    and cross pass boundaries."""
+    per_example = None if weights is None else np.array([weights[c] for c in y.reshape(-1)], dtype="float32")
+
+    def batch_of(index: np.ndarray) -> tuple[np.ndarray, ...]:
+        return (x[index], y[index]) if per_example is None else (x[index], y[index], per_example[index])
+
+    rng = np.random.default_rng(seed)
+    if whole_passes:
+        while True:
+            order = rng.permutation(len(x))
+            for start in range(0, len(x), batch_size):
+                yield batch_of(order[start : start + batch_size])
+    order = np.empty(0, dtype=np.int64)
     while True:
         while len(order) < batch_size:
             order = np.concatenate([order, rng.permutation(len(x))])
-        batch, order = order[:batch_size], order[batch_size:]
-        yield x[batch], y[batch]
+        index, order = order[:batch_size], order[batch_size:]
+        yield batch_of(index)
 
 
-def steps_per_call(cell: Cell) -> int:
+def steps_per_call(cell: Cell, backend: str) -> int:
     """Optimizer steps per compiled call: 32 cuts per-step Python overhead on tiny data (the
-    numbers are unchanged); under a steps budget a divisor of eval_every, since Keras runs whole
-    calls and would overshoot the evaluation interval."""
-    if not cell.steps:
+    numbers are unchanged). A divisor of the steps between evaluations wherever batches come from
+    an endless stream (a steps budget; every budget outside TensorFlow), since Keras then runs
+    whole calls and would overshoot the evaluation interval (TensorFlow ends a call at the end of a
+    finite dataset)."""
+    if not cell.steps and backend == "tensorflow":
         return 32
-    return max(d for d in range(1, 33) if cell.eval_every % d == 0)
+    return max(d for d in range(1, 33) if cell.steps_per_evaluation % d == 0)
 
 
 def compile_model(keras, model, cell: Cell, techniques: list, info, learning_rate: float, xla: bool = False) -> None:
@@ -243,7 +261,7 @@ def compile_model(keras, model, cell: Cell, techniques: list, info, learning_rat
         loss=make_loss(keras, info.num_classes, sum(t.label_smoothing() for t in techniques)),
         # "xent" is the data loss alone; Keras' "loss" also holds the kernel penalties.
         metrics=["accuracy", xent(name="xent")],
-        steps_per_execution=steps_per_call(cell),
+        steps_per_execution=steps_per_call(cell, keras.backend.backend()),
         jit_compile=True if xla or keras.backend.backend() == "jax" else False,
     )
 
