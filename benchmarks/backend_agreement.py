@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.regbench_run import timed_run
-from regbench import compare
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.regbench_run
+
+from benchmarks.regbench_run import timed_run  # noqa: E402
+from regbench import compare  # noqa: E402
 
 BACKENDS = ("tensorflow", "jax")
 
