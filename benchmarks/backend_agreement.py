@@ -18,12 +18,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.regbench_run
 
 from benchmarks.regbench_run import timed_run  # noqa: E402
 from regbench import compare  # noqa: E402
+from regbench.aggregate import CONDITION  # noqa: E402
+from regbench.cell import condition_label  # noqa: E402
 
 BACKENDS = ("tensorflow", "jax")
 
@@ -39,19 +42,21 @@ def run_both(grid: str, folder: Path, extra: list[str]) -> dict[str, float]:
 
 def agreement(folder: Path, grid: str) -> pd.DataFrame:
     """Per effect on the accuracy gap and on test accuracy: metric, condition, set, TensorFlow and
-    JAX means with 95% CIs (pp), CIs overlap, same sign."""
+    JAX means with 95% CIs (pp), CIs overlap, same sign (where either CI excludes 0)."""
     stores = [compare.folder(folder / backend / "results" / Path(grid).stem) for backend in BACKENDS]
     both = compare.effect_overlap(*(compare.records(s) for s in stores))
     both = both[both["metric"].isin(["accuracy_gap", "test_accuracy"])]  # the report's headline effects, in pp
+    either = (both["low_a"] > 0) | (both["high_a"] < 0) | (both["low_b"] > 0) | (both["high_b"] < 0)
     pp = both.assign(**{c: both[c] * 100 for c in ("mean_a", "low_a", "high_a", "mean_b", "low_b", "high_b")})
     return pd.DataFrame({
         "metric": both["metric"],
-        "condition": both["dataset"] + " n=" + both["train_size"].astype(str) + " " + both["model"],
+        "condition": [condition_label(*c) for c in both[CONDITION].itertuples(index=False)],
         "set": both["technique_set"],
         "TensorFlow (pp)": interval(pp, "a"),
         "JAX (pp)": interval(pp, "b"),
         "CIs overlap": both["overlap"].map({True: "yes", False: "no"}),
-        "same sign": both["same_sign"].map({True: "yes", False: "no"}),
+        # a sign only means something where a CI excludes 0
+        "same sign": np.where(either, both["same_sign"].map({True: "yes", False: "no"}), "- (both CIs include 0)"),
     })  # fmt: skip
 
 
@@ -73,8 +78,9 @@ def main() -> None:
     seconds = run_both(args.grid, folder, extra)
     table = agreement(folder, args.grid)
     print(table.to_markdown(index=False))
-    print(f"\n{len(table)} effects; CIs overlap in {(table['CIs overlap'] == 'yes').sum()}, "
-          f"signs agree in {(table['same sign'] == 'yes').sum()}")  # fmt: skip
+    signed = table[table["same sign"].isin(["yes", "no"])]
+    print(f"\n{len(table)} effects; CIs overlap in {(table['CIs overlap'] == 'yes').sum()}; of the {len(signed)} "
+          f"whose CI excludes 0 under either backend, signs agree in {(signed['same sign'] == 'yes').sum()}")  # fmt: skip
     print(f"wall time: TensorFlow {seconds['tensorflow']:.0f} s, JAX {seconds['jax']:.0f} s, "
           f"JAX / TensorFlow {seconds['jax'] / seconds['tensorflow']:.2f} ({args.jobs} jobs; results in {folder})")  # fmt: skip
 
