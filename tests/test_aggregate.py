@@ -51,7 +51,7 @@ def test_holm_by_hand():
 
 def frame(values: dict[str, list[float]], metric: str = "accuracy_gap", **condition) -> pd.DataFrame:
     """Inline cells: {technique_set: [value per seed]} in one condition."""
-    condition = {"dataset": "digits", "train_size": 100, "model": "mlp"} | condition
+    condition = {"section": "", "dataset": "digits", "imbalance": 0.0, "train_size": 100, "model": "mlp"} | condition
     rows = [
         condition | {"technique_set": s, "members": () if s == "baseline" else tuple(s.split("+")), "seed": seed, "status": "ok",
                      "accuracy_gap": v, "loss_gap": v, "test_accuracy": 1 - v, "epochs_run": 10, "time_per_epoch_s": 0.1}

@@ -227,12 +227,12 @@ set = "l2"
     write_synthetic(cells, Store(tmp_path / "results", "halves"))
     tables = collect(spec, tmp_path / "results")
     # Each section's factors alone: pooled (dropout, l2, batchnorm) no section has every subset.
-    terms = set(zip(tables.factorial["dataset"], tables.factorial["term"], strict=True))
+    terms = set(zip(tables.factorial["section"], tables.factorial["term"], strict=True))
     assert terms == {
-        ("P/digits", "dropout"),
-        ("P/digits", "l2"),
-        ("P/digits", "dropout x l2"),
-        ("Q/digits", "batchnorm"),
+        ("P", "dropout"),
+        ("P", "l2"),
+        ("P", "dropout x l2"),
+        ("Q", "batchnorm"),
     }
     assert list(tables.claims["verdict"]) == ["not measured: the compared sets have no seed stored in common yet"]
 

@@ -16,7 +16,8 @@ from tests.conftest import TINY_GRID
 
 def frame(rows: list[dict]) -> pd.DataFrame:
     """A cells frame of ok cells with the columns the evidence functions read."""
-    base = {"status": "ok", "section": None, "dataset": "digits", "train_size": 100, "model": "mlp", "loss_gap": 0.1}
+    base = {"status": "ok", "section": "", "dataset": "digits", "imbalance": 0.0, "train_size": 100, "model": "mlp"}
+    base["loss_gap"] = 0.1
     out = pd.DataFrame([base | r for r in rows])
     out["accuracy_gap"] = out["train_accuracy"] - out["test_accuracy"]
     out["cell_id"] = [f"c{i}" for i in range(len(out))]
@@ -99,7 +100,7 @@ def test_a_trigger_that_never_fired_is_not_an_effect():
     why = dict(zip(judged["technique_set"], judged["why_not"], strict=True))
     assert why == {"early_stopping": "early_stopping never triggered (0/3 seeds)", "early_stopping+l2": ""}
     notes = evidence.trigger_notes(engaged)
-    assert notes[("digits", 100, "mlp", "early_stopping+l2")] == "early_stopping never triggered in 1/3 seeds"
+    assert notes[("", "digits", 0.0, 100, "mlp", "early_stopping+l2")] == "early_stopping never triggered in 1/3 seeds"
 
 
 def test_an_underfit_grid_reads_not_testable_end_to_end(write_grid, tmp_path):

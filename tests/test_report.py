@@ -53,13 +53,14 @@ def test_report_sections_figures_and_tables(write_grid, tmp_path):
         assert f"(synth/{name})" in text  # embedded by relative link
     assert "None: every cell of the grid ran" in text and "n=3 seeds" in text
     cells_csv = pd.read_csv(tmp_path / "results" / "synth" / "cells.csv")
-    assert len(cells_csv) == len(cells) and list(cells_csv.columns[:7]) == [
+    assert len(cells_csv) == len(cells) and list(cells_csv.columns[:8]) == [
         "cell_id",
         "slug",
         "status",
         "error",
         "section",
         "dataset",
+        "imbalance",
         "train_size",
     ]
     assert sorted(cells_csv["cell_id"]) == sorted(c.cell_id for c in cells)
@@ -207,7 +208,7 @@ def test_learning_curves_are_small_multiples_with_the_baseline_in_every_panel(wr
     spec = load_spec(str(write_grid(GRID.replace("[design]", '[design]\nsets = [["early_stopping"]]'), name="curves")))
     write_synthetic(list(expand(spec).cells), Store(tmp_path / "results", "curves"))
     t = collect(spec, tmp_path / "results")
-    condition = ("digits", 200, "mlp")
+    condition = ("", "digits", 0.0, 200, "mlp")
     curve = agg.curves(t.history, t.arms).groupby(agg.CONDITION).get_group(condition)
     mine = agg.ok(t.arms).groupby(agg.CONDITION).get_group(condition)
     fig = plots.learning_curves(curve, mine)

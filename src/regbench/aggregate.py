@@ -1,8 +1,10 @@
 """Results -> tidy DataFrames and statistics across seeds. Never imports TensorFlow.
 
-A *condition* is (dataset, train_size, model): effects are paired against the baseline cell of the
-same condition and seed. In a grid with sections the dataset is labelled with its section
-('A-cpu/fashion_mnist'): each section is its own setting.
+A *condition* is (section, dataset, imbalance, train_size, model): effects are paired against the
+baseline cell of the same condition and seed; each section of a grid is a setting of its own. The
+parts stay columns of their own from the records to the report (section "" outside sections,
+imbalance 0 for a stratified training subset: pandas drops None from groups); labels are made
+for display only, by cell.condition_label.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from regbench.cell import set_label, varying_params
 from regbench.result import Result
 from regbench.stats import crosses_zero, evidence, holm, mean_ci, paired_effect, seeds_needed
 
-CONDITION = ["dataset", "train_size", "model"]
+CONDITION = ["section", "dataset", "imbalance", "train_size", "model"]
+SETTING = ["section", "dataset", "imbalance", "model"]  # a condition but for its train size
 BASELINE = "baseline"
 # Metric column -> label (units) used in tables and figures.
 METRICS = {
@@ -37,9 +40,9 @@ EFFECT_METRICS = ("accuracy_gap", "loss_gap", "test_accuracy")
 
 
 def cells_frame(records: Iterable[Result]) -> pd.DataFrame:
-    """One row per stored cell. Columns: cell_id, slug, status, error, section, dataset (with
-    '_imb<r>' for a long-tailed training subset, '<section>/' in front in a section), train_size,
-    val_size, split_seed, model, imbalance, technique_set, techniques (JSON parameters), seed,
+    """One row per stored cell. Columns: cell_id, slug, status, error, section ("" outside
+    sections), dataset, imbalance (max/min class ratio; 0: stratified), train_size, val_size,
+    split_seed, model, technique_set, members (the set's techniques), techniques (JSON parameters), seed,
     epochs, steps, eval_every, batch_size, optimizer, learning_rate, momentum,
     {train,val,test}_{loss,accuracy}, accuracy_gap, loss_gap, best_epoch, best_step, epochs_run,
     steps_run, best_val_step, best_val_test_accuracy (test accuracy at the best validation
@@ -51,12 +54,11 @@ def cells_frame(records: Iterable[Result]) -> pd.DataFrame:
         cell = r.cell
         row = {"cell_id": r.cell_id, "slug": r.slug, "status": r.status, "error": r.error}
         row |= {
-            k: cell.get(k) for k in ("section", "dataset", "train_size", "val_size", "split_seed", "model", "imbalance")
+            "section": cell.get("section") or "",
+            "dataset": cell["dataset"],
+            "imbalance": cell.get("imbalance") or 0.0,
         }
-        if row["imbalance"] is not None:  # a long-tailed subset is a condition of its own
-            row["dataset"] = f"{row['dataset']}_imb{row['imbalance']:g}"
-        if row["section"] is not None:
-            row["dataset"] = f"{row['section']}/{row['dataset']}"
+        row |= {k: cell.get(k) for k in ("train_size", "val_size", "split_seed", "model")}
         row["technique_set"] = cell["techniques"]  # labelled below, once every cell is known
         row["members"] = tuple(sorted(cell["techniques"]))  # the set's techniques, for analyses
         row["techniques"] = json.dumps(cell["techniques"], sort_keys=True)
@@ -90,24 +92,9 @@ def cells_frame(records: Iterable[Result]) -> pd.DataFrame:
         varying = varying_params(row["technique_set"] for row in part)
         for row in part:
             row["technique_set"] = set_label(row["technique_set"], varying)
-    columns = [
-        "cell_id",
-        "slug",
-        "status",
-        "error",
-        "section",
-        *CONDITION[:2],
-        "val_size",
-        "split_seed",
-        "model",
-        "technique_set",
-    ]
+    columns = ["cell_id", "slug", "status", "error", *CONDITION[:4], "val_size", "split_seed", "model", "technique_set"]
     frame = pd.DataFrame(rows, columns=None if rows else columns)
-    return (
-        frame.sort_values(["dataset", "train_size", "model", "technique_set", "seed"], ignore_index=True)
-        if rows
-        else frame
-    )
+    return frame.sort_values([*CONDITION, "technique_set", "seed"], ignore_index=True) if rows else frame
 
 
 def history_frame(records: Iterable[Result]) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from regbench import aggregate as agg
 from regbench import claims, evidence
+from regbench.cell import Cell
 from regbench.grid import expand
 from regbench.spec import GridSpec
 from regbench.store import Store
@@ -33,7 +34,7 @@ class Tables:
     ranking: pd.DataFrame
     sweeps: pd.DataFrame  # effects of the sets of each [[design.sweeps]], keyed by the swept value
     claims: pd.DataFrame  # each [[claims]] row tested: measured effect, n, verdict (claims.evaluate)
-    missing: list[tuple[str, str]]  # (cell_id, slug) of grid cells without a stored result
+    missing: list[Cell]  # grid cells without a stored result, by id
     ignored: int  # stored results that are not cells of this grid
     environment: str  # library versions seen in the results, e.g. "keras 3.15.1, python 3.11.7"
 
@@ -70,7 +71,7 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
         leave_one_out=judged("leave_one_out", agg.leave_one_out, "technique"),
         ranking=agg.ranking(arms) if len(summary) else pd.DataFrame(),
         claims=claims.evaluate(spec, arms, history, regime, engagement) if spec.claims else pd.DataFrame(),
-        missing=sorted((i, expected[i].slug) for i in expected.keys() - stored),
+        missing=[expected[i] for i in sorted(expected.keys() - stored)],
         ignored=len(stored - expected.keys()),
         environment=environment,
     )

@@ -51,7 +51,7 @@ class Cell:
     @property
     def data_label(self) -> str:
         """'digits', or 'digits_imb10' for a long-tailed training subset."""
-        return self.dataset + (f"_imb{self.imbalance:g}" if self.imbalance is not None else "")
+        return data_label(self.dataset, self.imbalance)
 
     @property
     def slug(self) -> str:
@@ -100,6 +100,22 @@ class Cell:
         values = {k: v for k, v in data.items() if k in known}
         values["techniques"] = freeze_techniques(data.get("techniques", {}))
         return cls(**values)
+
+
+def data_label(dataset: str, imbalance: float | None) -> str:
+    """'digits', or 'digits_imb10' for a long-tailed training subset (imbalance None or 0: stratified)."""
+    return dataset + (f"_imb{imbalance:g}" if imbalance else "")
+
+
+def dataset_label(section: str | None, dataset: str, imbalance: float | None) -> str:
+    """The data of a condition for display, with its section: 'digits', 'A-cpu/fashion_mnist'."""
+    return (f"{section}/" if section else "") + data_label(dataset, imbalance)
+
+
+def condition_label(section: str | None, dataset: str, imbalance: float | None, train_size: int, model: str) -> str:
+    """A condition for display: 'digits n=200 small_cnn', 'A-cpu/fashion_mnist n=1000 vgg_cnn'. Its
+    parts stay columns of their own everywhere else (aggregate.CONDITION, in this order)."""
+    return f"{dataset_label(section, dataset, imbalance)} n={train_size} {model}"
 
 
 def freeze_techniques(techniques: dict[str, dict[str, Any]]) -> TechniqueParams:

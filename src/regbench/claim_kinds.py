@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from regbench import aggregate as agg
-from regbench.cell import short_label
+from regbench.cell import condition_label, data_label, short_label
 from regbench.spec import PAIRED, Claim
 from regbench.stats import SAME, mean_ci, paired_effect
 
@@ -91,12 +91,13 @@ def by_seed(cells: pd.DataFrame, values: pd.Series) -> Iterator[tuple[dict[str, 
 
 
 def key_of(condition: dict[str, Any]) -> tuple:
-    """(dataset, train_size, model): the condition as the evidence tables key it."""
+    """The condition as the evidence tables key it (the aggregate.CONDITION columns, in order)."""
     return tuple(condition[c] for c in agg.CONDITION)
 
 
 def condition_text(condition: dict[str, Any]) -> str:
-    return f"{condition['dataset'].split('/')[-1]} n={condition['train_size']} {condition['model']}"
+    """The condition within its section (the claims table shows the section in a column of its own)."""
+    return condition_label(None, *(condition[c] for c in agg.CONDITION[1:]))
 
 
 def effect(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
@@ -154,7 +155,8 @@ def level(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[
 def effect_shrinks_with_size(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
     """(effect at the smallest train size) - (effect at the largest), seeds paired by number."""
     values = metric_values(claim, cells, history)
-    for (dataset, model), group in cells.groupby(["dataset", "model"], sort=True):
+    for setting, group in cells.groupby(agg.SETTING, sort=True):
+        section, dataset, imbalance, model = setting
         per_size = {}
         for condition, wide in by_seed(group, values[group.index]):
             if claim.set in wide and claim.against in wide:
@@ -168,8 +170,8 @@ def effect_shrinks_with_size(claim: Claim, cells: pd.DataFrame, history: pd.Data
             f"{value_text(claim.metric, *mean_ci(per_size[s].to_numpy())[:3])} at n={s}" for s in (small, large)
         )
         yield {
-            "keys": [(dataset, size, model) for size in (small, large)],
-            "condition": f"{dataset.split('/')[-1]} n={small} vs n={large} {model}",
+            "keys": [(section, dataset, imbalance, size, model) for size in (small, large)],
+            "condition": f"{data_label(dataset, imbalance)} n={small} vs n={large} {model}",
             "compared": compared(claim),
             "measured": f"Δ {LABELS[claim.metric]} {at}; difference {value_text(claim.metric, mean, low, high)}",
             "n": n,

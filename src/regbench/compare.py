@@ -12,6 +12,7 @@ import pandas as pd
 
 from regbench import aggregate as agg
 from regbench import evidence
+from regbench.cell import condition_label
 from regbench.errors import UsageError
 from regbench.result import Result
 from regbench.store import Store
@@ -58,8 +59,8 @@ def effects_of(records: dict[str, Result]) -> pd.DataFrame:
 
 def effect_overlap(a: dict[str, Result], b: dict[str, Result]) -> pd.DataFrame:
     """Each effect (against the baseline, tuned arms) in both folders: its two estimates and
-    whether their 95% CIs overlap and their signs agree. Columns: metric, dataset, train_size,
-    model, technique_set, mean_a, low_a, high_a, mean_b, low_b, high_b, overlap, same_sign."""
+    whether their 95% CIs overlap and their signs agree. Columns: metric, the CONDITION columns,
+    technique_set, mean_a, low_a, high_a, mean_b, low_b, high_b, overlap, same_sign."""
     key = ["metric", *agg.CONDITION, "technique_set"]
     ea, eb = effects_of(a), effects_of(b)
     if ea.empty or eb.empty:
@@ -106,16 +107,7 @@ def text(found: dict[str, Any], path_a: Path, path_b: Path, tolerance: float) ->
             f"{int(effects['overlap'].sum())}, signs agree in {int(effects['same_sign'].sum())}",
         ]
         if len(bad):
-            columns = [
-                "metric",
-                "dataset",
-                "train_size",
-                "model",
-                "technique_set",
-                "mean_a",
-                "mean_b",
-                "overlap",
-                "same_sign",
-            ]
+            bad = bad.assign(condition=[condition_label(*c) for c in bad[agg.CONDITION].itertuples(index=False)])
+            columns = ["metric", "condition", "technique_set", "mean_a", "mean_b", "overlap", "same_sign"]
             lines += ["", bad[columns].round(4).to_string(index=False)]
     return "\n".join(lines)

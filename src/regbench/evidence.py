@@ -55,17 +55,17 @@ def tuned(cells: pd.DataFrame, choice: pd.DataFrame) -> pd.DataFrame:
 
 
 def regime(arms: pd.DataFrame, thresholds: dict[Any, float]) -> pd.DataFrame:
-    """Per condition of the tuned arms: did the baseline overfit? Columns: dataset, train_size,
-    model, section, n (baseline seeds), train_accuracy, test_accuracy (baseline means),
+    """Per condition of the tuned arms: did the baseline overfit? Columns: the CONDITION columns,
+    n (baseline seeds), train_accuracy, test_accuracy (baseline means),
     gap_mean, gap_low, gap_high (its accuracy gap, 95% CI), threshold, testable (bool), reason
     ("" or "baseline underfits (train 0.761 < 0.99)" or "no baseline")."""
     rows = []
     good = ok(arms)
     for key, group in good.groupby(CONDITION, sort=True):
-        section = group["section"].iloc[0]
-        threshold = thresholds.get(section, thresholds.get(None, 0.99))
+        row = dict(zip(CONDITION, key, strict=True))
+        threshold = thresholds.get(row["section"] or None, thresholds.get(None, 0.99))  # "": no sections
         base = group[group["technique_set"] == BASELINE]
-        row = dict(zip(CONDITION, key, strict=True)) | {"section": section, "n": len(base), "threshold": threshold}
+        row |= {"n": len(base), "threshold": threshold}
         if base.empty:
             rows.append(row | {"testable": False, "reason": "no baseline in this condition to check the regime"})
             continue
@@ -80,7 +80,7 @@ def regime(arms: pd.DataFrame, thresholds: dict[Any, float]) -> pd.DataFrame:
 
 def engagement(arms: pd.DataFrame) -> pd.DataFrame:
     """Per condition, technique set and technique with a trigger: in how many ok seeds it fired.
-    Columns: dataset, train_size, model, technique_set, technique, triggered, n."""
+    Columns: the CONDITION columns, technique_set, technique, triggered, n."""
     columns = [*CONDITION, "technique_set", "technique", "triggered", "n"]
     good = ok(arms)
     flags = [c for c in good.columns if c.endswith(TRIGGERED)]
@@ -94,11 +94,11 @@ def engagement(arms: pd.DataFrame) -> pd.DataFrame:
 
 
 def trigger_notes(table: pd.DataFrame) -> dict[tuple, str]:
-    """{(dataset, train_size, model, technique_set): "early_stopping never triggered in 1/3 seeds;
+    """{(*condition, technique_set): "early_stopping never triggered in 1/3 seeds;
     reduce_lr_on_plateau triggered in 3/3 seeds"} for every set with a trigger technique."""
     notes: dict[tuple, list[str]] = {}
     for r in table.itertuples(index=False):
-        key = (r.dataset, r.train_size, r.model, r.technique_set)
+        key = set_key(r)
         text = (
             f"triggered in {r.n}/{r.n} seeds"
             if r.triggered == r.n
@@ -108,13 +108,17 @@ def trigger_notes(table: pd.DataFrame) -> dict[tuple, str]:
     return {key: "; ".join(parts) for key, parts in notes.items()}
 
 
+def set_key(row: Any) -> tuple:
+    """(*condition, technique_set) of a row of the engagement table (a named tuple)."""
+    return (*(getattr(row, c) for c in CONDITION), row.technique_set)
+
+
 def never_engaged(table: pd.DataFrame) -> dict[tuple, str]:
-    """{(dataset, train_size, model, technique_set): "early_stopping never triggered (0/3 seeds)"}
-    for the sets where some trigger fired in no seed at all: such an effect measures nothing."""
+    """{(*condition, technique_set): "early_stopping never triggered (0/3 seeds)"} for the sets
+    where some trigger fired in no seed at all: such an effect measures nothing."""
     out: dict[tuple, list[str]] = {}
     for r in table[table["triggered"] == 0].itertuples(index=False):
-        key = (r.dataset, r.train_size, r.model, r.technique_set)
-        out.setdefault(key, []).append(f"{r.technique} never triggered (0/{r.n} seeds)")
+        out.setdefault(set_key(r), []).append(f"{r.technique} never triggered (0/{r.n} seeds)")
     return {key: "; ".join(parts) for key, parts in out.items()}
 
 
@@ -129,7 +133,7 @@ def judge(
     underfit = {tuple(r[c] for c in CONDITION): r["reason"] for _, r in regime_table.iterrows() if not r["testable"]}
     idle = never_engaged(engaged) if label == "technique_set" and len(engaged) else {}
     why = [
-        underfit.get(tuple(r[:3])) or idle.get(tuple(r), "")
+        underfit.get(tuple(r[: len(CONDITION)])) or idle.get(tuple(r), "")
         for r in effects[[*CONDITION, label]].itertuples(index=False)
     ]
     return effects.assign(testable=[not w for w in why], why_not=why)

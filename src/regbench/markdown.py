@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from regbench import aggregate as agg
 from regbench import claims, evidence
 from regbench.analysis import Tables
-from regbench.cell import legend
+from regbench.cell import dataset_label, legend
 from regbench.md_tables import effects_table, rates_section, regime_section, results_section
 from regbench.spec import GridSpec
 from regbench.summary import figure, md_table, overview_section, summary_sentences
@@ -58,8 +59,8 @@ def grid_section(spec: GridSpec, t: Tables) -> str:
 
 
 def missing_per_section(t: Tables) -> dict[str, int]:
-    """{section: cells without a stored result} (a slug starts with its section)."""
-    return dict(Counter(slug.split("/")[0] for _, slug in t.missing))
+    """{section: cells without a stored result}."""
+    return dict(Counter(cell.section for cell in t.missing))
 
 
 def claims_section(table: pd.DataFrame, spec: GridSpec) -> str:
@@ -130,10 +131,10 @@ def transfer_lines(cells: pd.DataFrame) -> list[str]:
         return []
     lines = []
     used = cells.dropna(subset=["transfer_source"])
-    for (source, dataset, model, backbone), group in used.groupby(
-        ["transfer_source", "dataset", "model", "transfer_backbone"], sort=True, dropna=False
+    for (source, section, dataset, imbalance, model, backbone), group in used.groupby(
+        ["transfer_source", *agg.SETTING, "transfer_backbone"], sort=True, dropna=False
     ):
-        line = f"- Transfer to {dataset} ({model}) from **{source}**: {len(group)} cells"
+        line = f"- Transfer to {dataset_label(section, dataset, imbalance)} ({model}) from **{source}**: {len(group)} cells"
         if isinstance(backbone, str):
             accuracy = group["source_test_accuracy"].dropna()
             line += f"; backbone `{backbone}` (cached in `pretrained/`), source test accuracy {accuracy.iloc[0]:.3f}"
@@ -160,7 +161,7 @@ def failures_section(spec: GridSpec, t: Tables) -> str:
             f"Missing (`regbench list {spec.name}` lists them; `regbench run` resumes them):\n\n{md_table(table)}"
         )
     elif t.missing:
-        shown = pd.DataFrame(t.missing[:50], columns=["id", "slug"])
+        shown = pd.DataFrame([(c.cell_id, c.slug) for c in t.missing[:50]], columns=["id", "slug"])
         more = f"\n\n…and {len(t.missing) - 50} more (`regbench list` shows all)." if len(t.missing) > 50 else ""
         parts.append(f"Missing (not run yet; `regbench run` resumes them):\n\n{md_table(shown)}{more}")
     return "\n\n".join(parts) if parts else "None: every cell of the grid ran and is stored with status ok."
@@ -287,7 +288,9 @@ def render(spec: GridSpec, t: Tables, links: dict[str, str]) -> str:
     if len(t.ranking):
         names = {"best_test_accuracy": "best test accuracy", "tied_test_accuracy": "tied (paired CI includes 0)",
                  "smallest_gap": "smallest accuracy gap", "tied_gap": "tied (paired CI includes 0) "}  # fmt: skip
-        sections.append(("Ranking", md_table(t.ranking.rename(columns=names)), True))
+        data = [dataset_label(*k) for k in t.ranking[agg.SETTING[:3]].itertuples(index=False)]
+        shown = t.ranking.drop(columns=agg.SETTING[:3]).assign(dataset=data).rename(columns=names)
+        sections.append(("Ranking", md_table(shown[["dataset", *shown.columns[:-1]]]), True))
     sections.append(("Method", METHOD, True))
     sections.append(("Failed and missing cells", failures_section(spec, t), False))
     return assemble(spec, head, sections)

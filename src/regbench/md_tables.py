@@ -8,8 +8,8 @@ import math
 import pandas as pd
 
 from regbench import aggregate as agg
-from regbench import plots
 from regbench.analysis import Tables
+from regbench.cell import condition_label
 from regbench.summary import cond, md_table, p_text, plus_minus, pp
 
 
@@ -38,7 +38,7 @@ def results_section(t: Tables) -> str:
                 "s/evaluation": column("time_per_epoch_s", 1, 3),
             }
         )
-        parts.append(f"### {plots.condition_label(*condition)}\n\n{md_table(table)}\n")
+        parts.append(f"### {condition_label(*condition)}\n\n{md_table(table)}\n")
     return "\n".join(parts)
 
 
@@ -97,7 +97,7 @@ WORDS = {
 def effects_table(frame: pd.DataFrame, label: str, notes: dict[tuple, str] | None = None) -> str:
     """One row per condition and set/term: gap and accuracy effects side by side, and verdicts;
     "not testable" with the reason where evidence.judge found one. `notes`: whether techniques
-    with a trigger fired, per (dataset, train_size, model, set) (evidence.trigger_notes)."""
+    with a trigger fired, per condition and set (evidence.trigger_notes)."""
     if frame.empty:
         return "_none_"
     key = [*agg.CONDITION, label]
@@ -136,7 +136,7 @@ def effects_table(frame: pd.DataFrame, label: str, notes: dict[tuple, str] | Non
 
         rows.append(
             {
-                "condition": f"{row['dataset']} n={row['train_size']} {row['model']}", label.replace("_", " "): row[label], "n": int(get("n", "accuracy_gap")),
+                "condition": cond(row), label.replace("_", " "): row[label], "n": int(get("n", "accuracy_gap")),
                 "Δ accuracy gap": pp(get("mean", "accuracy_gap"), get("low", "accuracy_gap"), get("high", "accuracy_gap")),
                 "p (Holm)": p_text(get("p_holm", "accuracy_gap")),
                 "Δ loss gap": plus_minus(get("mean", "loss_gap"), get("low", "loss_gap"), get("high", "loss_gap"), 1, 3),

@@ -19,16 +19,12 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.collections import QuadMesh  # noqa: E402
 
-from regbench.aggregate import BASELINE, CONDITION, METRICS  # noqa: E402
-from regbench.cell import legend, short_label  # noqa: E402
+from regbench.aggregate import BASELINE, CONDITION, METRICS, SETTING  # noqa: E402
+from regbench.cell import condition_label, dataset_label, legend, short_label  # noqa: E402
 from regbench.store import atomic_write  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
 BASELINE_COLOR, OTHER_COLOR = "#4d4d4d", "#4c72b0"
-
-
-def condition_label(dataset: str, train_size: int, model: str) -> str:
-    return f"{dataset} n={train_size} {model}"
 
 
 def save(fig: plt.Figure, path: Path) -> Path:
@@ -45,13 +41,14 @@ def gap_by_set(table: pd.DataFrame) -> plt.Figure:
     """Figure 1: accuracy and loss gap per technique set, one row of panels per dataset, one colour
     per train size and model; mean with 95% CI. The baseline row is shaded and its means are
     continued as dashed lines, so every set reads against it."""
-    datasets = sorted(table["dataset"].unique())
-    n_sets = table.groupby("dataset")["technique_set"].nunique().max()
-    n_conditions = table.groupby("dataset")[["train_size", "model"]].value_counts().groupby("dataset").size().max()
+    table = table.assign(data=[dataset_label(*k) for k in table[SETTING[:3]].itertuples(index=False)])
+    datasets = list(dict.fromkeys(table.sort_values(SETTING[:3])["data"]))
+    n_sets = table.groupby("data")["technique_set"].nunique().max()
+    n_conditions = table.groupby("data")[["train_size", "model"]].value_counts().groupby("data").size().max()
     height = 1.2 + len(datasets) * (0.8 + 0.16 * n_sets * max(2, n_conditions) ** 0.5)
     fig, axes = plt.subplots(len(datasets), 2, figsize=(12, height), squeeze=False, layout="constrained")
     for row, dataset in enumerate(datasets):
-        part = table[table["dataset"] == dataset]
+        part = table[table["data"] == dataset]
         sets = sorted(part["technique_set"].unique(), key=lambda v: (v != BASELINE, v))
         y_of = {s: i for i, s in enumerate(sets)}
         conditions = sorted(set(zip(part["train_size"], part["model"], strict=True)))
@@ -128,9 +125,9 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
         ax.set_xlabel("optimizer step" if x == "step" else "epoch")
     for ax in axes[:, 0]:
         ax.set_ylabel("cross-entropy")
-    dataset, size, model = mine["dataset"].iloc[0], mine["train_size"].iloc[0], mine["model"].iloc[0]
+    condition = condition_label(*mine[CONDITION].iloc[0])
     fig.suptitle(
-        f"Learning curves: {condition_label(dataset, size, model)} (blue: the set, grey: baseline; solid: validation, "
+        f"Learning curves: {condition} (blue: the set, grey: baseline; solid: validation, "
         "dashed: train; dotted: median early stop)\n" + textwrap.fill(legend(panels), 40 * columns),
         fontsize=10,
     )
@@ -252,11 +249,12 @@ def train_vs_test(cells: pd.DataFrame) -> plt.Figure:
 
 
 def effect_vs_train_size(effects: pd.DataFrame) -> plt.Figure:
-    """Figure 5: change in accuracy gap against baseline as train size grows, per dataset/model."""
+    """Figure 5: change in accuracy gap against baseline as train size grows, per setting (the
+    section's dataset and model)."""
     part = effects[effects["metric"] == "accuracy_gap"]
-    groups = list(part.groupby(["dataset", "model"], sort=True))
+    groups = list(part.groupby(SETTING, sort=True))
     fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False, layout="constrained")
-    for ax, ((dataset, model), group) in zip(axes[0], groups, strict=True):
+    for ax, ((section, dataset, imbalance, model), group) in zip(axes[0], groups, strict=True):
         for technique_set, line in group.groupby("technique_set", sort=True):
             line = line.sort_values("train_size")
             ax.errorbar(
@@ -271,7 +269,7 @@ def effect_vs_train_size(effects: pd.DataFrame) -> plt.Figure:
         ax.set_xscale("log")
         ax.set_xlabel("train size (examples, log scale)")
         ax.set_ylabel("change in accuracy gap vs baseline (pp)")
-        ax.set_title(f"{dataset} {model}")
+        ax.set_title(f"{dataset_label(section, dataset, imbalance)} {model}")
     axes[0, -1].legend(fontsize=8)
     return fig
 
@@ -316,7 +314,7 @@ def effect_vs_parameter(sweeps: pd.DataFrame) -> plt.Figure:
     for row, name in enumerate(names):
         for ax, (metric, ylabel) in zip(axes[row], metrics, strict=True):
             part = sweeps[(sweeps["sweep"] == name) & (sweeps["metric"] == metric)]
-            for condition, line in part.groupby(["dataset", "train_size", "model"], sort=True):
+            for condition, line in part.groupby(CONDITION, sort=True):
                 line = line.sort_values("value")
                 ax.errorbar(
                     line["value"].astype(float),

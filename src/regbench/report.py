@@ -20,6 +20,7 @@ from joblib.externals.loky import ProcessPoolExecutor
 from regbench import aggregate as agg
 from regbench import plots
 from regbench.analysis import Tables, collect
+from regbench.cell import condition_label, data_label
 from regbench.markdown import render
 from regbench.spec import GridSpec
 from regbench.store import Store, atomic_write
@@ -132,17 +133,20 @@ def figure_tasks(t: Tables, folder: Path) -> list[tuple[str, Callable[..., Any],
     if len(t.summary):
         curves = dict(tuple(agg.curves(t.history, t.arms).groupby(agg.CONDITION, sort=True)))
         cells = dict(tuple(agg.ok(t.arms).groupby(agg.CONDITION, sort=True)))
-        for (dataset, size, model), curve in curves.items():
-            path = folder / f"learning_curves_{dataset.replace('/', '_')}_n{size}_{model}.png"  # 'A-cpu/fashion_mnist'
-            name = f"curves_{plots.condition_label(dataset, size, model)}"
-            tasks.append((name, plots.learning_curves, (curve, cells[dataset, size, model]), path))
+        for condition, curve in curves.items():
+            section, dataset, imbalance, size, model = condition
+            where = "_".join(filter(None, [section, data_label(dataset, imbalance)]))  # 'A-cpu_fashion_mnist'
+            path = folder / f"learning_curves_{where}_n{size}_{model}.png"
+            tasks.append(
+                (f"curves_{condition_label(*condition)}", plots.learning_curves, (curve, cells[condition]), path)
+            )
     if len(t.factorial):
         tasks.append(("interactions", plots.interaction_heatmap, (t.factorial,), folder / "interactions.png"))
     if len(t.sweeps):
         tasks.append(("sweeps", plots.effect_vs_parameter, (t.sweeps,), folder / "effect_vs_parameter.png"))
     if len(t.effects):
         tasks.append(("heatmap", plots.effect_heatmap, (t.effects,), folder / "effect_heatmap.png"))
-        if t.effects.groupby(["dataset", "model"])["train_size"].nunique().max() > 1:
+        if t.effects.groupby(agg.SETTING)["train_size"].nunique().max() > 1:
             tasks.append(("sizes", plots.effect_vs_train_size, (t.effects,), folder / "effect_vs_train_size.png"))
     if len(t.summary):
         tasks.append(("gap", plots.gap_by_set, (t.summary,), folder / "gap_by_set.png"))

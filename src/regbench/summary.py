@@ -9,6 +9,7 @@ import pandas as pd
 
 from regbench import aggregate as agg
 from regbench.analysis import Tables
+from regbench.cell import condition_label
 
 
 def pp(mean: float, low: float, high: float) -> str:
@@ -31,7 +32,8 @@ def p_text(p: float) -> str:
 
 
 def cond(row) -> str:
-    return f"{row['dataset']} n={row['train_size']} {row['model']}"
+    """The condition of a table row (a dict or Series with the aggregate.CONDITION columns), for display."""
+    return condition_label(*(row[c] for c in agg.CONDITION))
 
 
 def md_table(frame: pd.DataFrame) -> str:
