@@ -34,6 +34,8 @@ BACKENDS = ("tensorflow", "jax")
 def run_both(grid: str, folder: Path, extra: list[str]) -> dict[str, float]:
     """{backend: wall seconds} of `regbench run GRID` under each backend into folder/<backend>."""
     seconds = {}
+    # JAX starts from an empty compilation cache of its own: what a first run on a machine costs.
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(folder / "jax-compilation-cache")
     for backend in BACKENDS:
         os.environ["KERAS_BACKEND"] = backend
         seconds[backend], _ = timed_run(grid, folder / backend, *extra)

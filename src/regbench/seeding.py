@@ -30,6 +30,24 @@ def start_backend() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
+    if keras.backend.backend() == "jax":
+        cache_jax_compilations()
+
+
+def cache_jax_compilations() -> None:
+    """Keep JAX's compiled programs on disk and reuse them across cells, workers and runs. JAX
+    compiles each new model's train and evaluation steps with XLA: ~1.7 s of a 3 s digits cell on
+    a CPU, and a grid's cells share a few architectures. A cached program is the program a fresh
+    compile makes, so the numbers do not change. The folder: JAX_COMPILATION_CACHE_DIR, else
+    ~/.cache/regbench/jax (XDG_CACHE_HOME respected)."""
+    import jax
+
+    if not jax.config.jax_compilation_cache_dir:
+        home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        jax.config.update("jax_compilation_cache_dir", os.path.join(home, "regbench", "jax"))
+    # JAX's defaults keep only programs that took over a second to compile: a step takes ~0.5 s.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def seeded_keras(seed: int, threads: int | None, precision: str = "float32", xla: bool = False):
