@@ -48,7 +48,6 @@ def agreement(folder: Path, grid: str) -> pd.DataFrame:
     stores = [compare.folder(folder / backend / "results" / Path(grid).stem) for backend in BACKENDS]
     both = compare.effect_overlap(*(compare.records(s) for s in stores))
     both = both[both["metric"].isin(["accuracy_gap", "test_accuracy"])]  # the report's headline effects, in pp
-    either = (both["low_a"] > 0) | (both["high_a"] < 0) | (both["low_b"] > 0) | (both["high_b"] < 0)
     pp = both.assign(**{c: both[c] * 100 for c in ("mean_a", "low_a", "high_a", "mean_b", "low_b", "high_b")})
     return pd.DataFrame({
         "metric": both["metric"],
@@ -57,8 +56,7 @@ def agreement(folder: Path, grid: str) -> pd.DataFrame:
         "TensorFlow (pp)": interval(pp, "a"),
         "JAX (pp)": interval(pp, "b"),
         "CIs overlap": both["overlap"].map({True: "yes", False: "no"}),
-        # a sign only means something where a CI excludes 0
-        "same sign": np.where(either, both["same_sign"].map({True: "yes", False: "no"}), "- (both CIs include 0)"),
+        "same sign": np.where(both["signed"], both["same_sign"].map({True: "yes", False: "no"}), "- (both CIs include 0)"),
     })  # fmt: skip
 
 

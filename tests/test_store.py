@@ -135,6 +135,24 @@ def test_two_runs_on_one_results_folder_divide_the_cells(write_grid, tmp_path):
     assert all("not stored" in out and ", 0 not stored" in out for out, _ in outs)  # both end complete
 
 
+def test_the_claim_of_a_killed_process_is_taken_over(tmp_path):
+    """A process that dies holding a cell's claim (SIGKILL: no clean-up runs) does not block it."""
+    import signal
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from regbench.store import Store; "
+         f"s = Store({str(tmp_path)!r}, 'g'); assert s.claim('abc'); print('held', flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    store = Store(tmp_path, "g")
+    assert not store.claim("abc")  # held by a live process
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    assert store.claim("abc") and not Store(tmp_path, "g").claim("abc")  # taken over, and held now
+    store.release("abc")
+
+
 def test_a_full_disk_ends_the_run_with_one_line_and_a_rerun_resumes(write_grid, tmp_path, monkeypatch, capsys):
     import errno
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import combinations
 from typing import Any
 
@@ -137,7 +137,7 @@ def repeated_categorical(labels: list[str], repeats: np.ndarray) -> pd.Categoric
 
 
 def curves(history: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
-    """Learning curves over seeds, for ok cells. Columns: dataset, train_size, model,
+    """Learning curves over seeds, for ok cells. Columns: the CONDITION columns,
     technique_set, metric (xent | accuracy), split (train | val), epoch, step, mean, std."""
     labels = [*CONDITION, "technique_set"]
     good = ok(cells)
@@ -161,7 +161,7 @@ def ok(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per condition and technique set, over seeds. Columns: dataset, train_size, model,
+    """Per condition and technique set, over seeds. Columns: the CONDITION columns,
     technique_set, n, then {metric}_mean, {metric}_low, {metric}_high for each of METRICS."""
     rows = []
     for key, group in ok(cells).groupby([*CONDITION, "technique_set"], sort=True):
@@ -185,7 +185,7 @@ def _contrast_rows(per_seed: pd.Series | np.ndarray, keys: dict[str, Any]) -> di
 
 def effects(cells: pd.DataFrame) -> pd.DataFrame:
     """Each technique set minus the baseline of the same condition and seed. Columns: metric,
-    dataset, train_size, model, technique_set, n (paired seeds), mean, low, high (95% CI), sd, p
+    the CONDITION columns, technique_set, n (paired seeds), mean, low, high (95% CI), sd, p
     (paired t-test), p_holm (Holm-corrected within the metric), family (tests in it),
     distinguishable (CI excludes 0), evidence (established | suggestive | none), seeds_needed."""
     rows = []
@@ -238,65 +238,64 @@ def factorial_effects(cells: pd.DataFrame, factors: Sequence[str]) -> pd.DataFra
     Main effect of A (per seed) = mean of y over sets with A - mean over sets without A.
     Interaction of A and B (per seed) = mean over the other factors' levels of
     y(A,B) - y(A) - y(B) + y(neither): how much the pair does beyond the sum of each alone.
-    Columns: metric, dataset, train_size, model, term ("dropout" or "batchnorm x dropout"),
+    Columns: metric, the CONDITION columns, term ("dropout" or "batchnorm x dropout"),
     kind (main | interaction), n, mean, low, high, p, p_holm, distinguishable."""
     rows = []
+    for metric, condition, group, label in _sets_by_seed(cells):
+        present = [f for f in factors if any(f in m for m in label)]
+        subsets = [frozenset(s) for r in range(len(present) + 1) for s in combinations(present, r)]
+        names = [label.get(s) for s in subsets]
+        if not present or not all(n in group.columns for n in names):
+            continue
+        y = group[names].dropna()  # seeds with every subset stored
+        if y.empty:
+            continue
+        # Plain arrays: pandas column selection by frozenset labels was most of the time.
+        column = {subset: y[name].to_numpy(dtype=float) for subset, name in zip(subsets, names, strict=True)}
+        keys = {"metric": metric} | dict(zip(CONDITION, condition, strict=True))
+        for a in present:
+            with_a = np.mean([column[s] for s in subsets if a in s], axis=0)
+            without_a = np.mean([column[s] for s in subsets if a not in s], axis=0)
+            rows.append(_contrast_rows(with_a - without_a, keys | {"term": a, "kind": "main"}))
+        for a, b in combinations(present, 2):
+            others = [s for s in subsets if a not in s and b not in s]
+            terms = [column[s | {a, b}] - column[s | {a}] - column[s | {b}] + column[s] for s in others]
+            rows.append(_contrast_rows(np.mean(terms, axis=0), keys | {"term": f"{a} x {b}", "kind": "interaction"}))
+    return _finish(rows)
+
+
+def _sets_by_seed(cells: pd.DataFrame) -> Iterator[tuple[str, tuple, pd.DataFrame, dict[frozenset, str]]]:
+    """(metric, condition, seed x set table, {members: set label} of the sets in it) per effect
+    metric and condition."""
     label = labels_by_members(ok(cells))
     for metric in EFFECT_METRICS:
-        wide = _by_seed(cells, metric)
-        for condition, group in wide.groupby(level=CONDITION, sort=True):
-            sets = {m for m, name in label.items() if name in group.columns}
-            present = [f for f in factors if any(f in m for m in sets)]
-            subsets = [frozenset(s) for r in range(len(present) + 1) for s in combinations(present, r)]
-            names = [label.get(s) for s in subsets]
-            if not present or not all(n in group.columns for n in names):
-                continue
-            y = group[names].dropna()  # seeds with every subset stored
-            if y.empty:
-                continue
-            # Plain arrays: pandas column selection by frozenset labels was most of the time.
-            column = {subset: y[name].to_numpy(dtype=float) for subset, name in zip(subsets, names, strict=True)}
-            keys = {"metric": metric} | dict(zip(CONDITION, condition, strict=True))
-            for a in present:
-                with_a = np.mean([column[s] for s in subsets if a in s], axis=0)
-                without_a = np.mean([column[s] for s in subsets if a not in s], axis=0)
-                rows.append(_contrast_rows(with_a - without_a, keys | {"term": a, "kind": "main"}))
-            for a, b in combinations(present, 2):
-                others = [s for s in subsets if a not in s and b not in s]
-                terms = [column[s | {a, b}] - column[s | {a}] - column[s | {b}] + column[s] for s in others]
-                rows.append(
-                    _contrast_rows(np.mean(terms, axis=0), keys | {"term": f"{a} x {b}", "kind": "interaction"})
-                )
-    return _finish(rows)
+        for condition, group in _by_seed(cells, metric).groupby(level=CONDITION, sort=True):
+            yield metric, condition, group, {m: name for m, name in label.items() if name in group.columns}
 
 
 def leave_one_out(cells: pd.DataFrame, members: Sequence[str]) -> pd.DataFrame:
     """Contribution of each technique to the all-on recipe: y(all) - y(all without it), per seed.
-    Columns: metric, dataset, train_size, model, technique, n, mean, low, high, p, p_holm,
+    Columns: metric, the CONDITION columns, technique, n, mean, low, high, p, p_holm,
     distinguishable."""
     rows = []
-    label = labels_by_members(ok(cells))
-    for metric in EFFECT_METRICS:
-        wide = _by_seed(cells, metric)
-        for condition, group in wide.groupby(level=CONDITION, sort=True):
-            sets = {m for m, name in label.items() if name in group.columns}
-            present = [m for m in members if any(m in s for s in sets)]
-            full = label.get(frozenset(present))
-            if len(present) < 2 or full not in group.columns:
-                continue
-            for technique in present:
-                without = label.get(frozenset(present) - {technique})
-                if without in group.columns:
-                    diff = (group[full] - group[without]).dropna()
-                    keys = {"metric": metric} | dict(zip(CONDITION, condition, strict=True)) | {"technique": technique}
-                    rows.append(_contrast_rows(diff, keys))
+    for metric, condition, group, label in _sets_by_seed(cells):
+        present = [m for m in members if any(m in s for s in label)]
+        full = label.get(frozenset(present))
+        if len(present) < 2 or full not in group.columns:
+            continue
+        for technique in present:
+            without = label.get(frozenset(present) - {technique})
+            if without in group.columns:
+                diff = (group[full] - group[without]).dropna()
+                keys = {"metric": metric} | dict(zip(CONDITION, condition, strict=True)) | {"technique": technique}
+                rows.append(_contrast_rows(diff, keys))
     return _finish(rows)
 
 
 def ranking(cells: pd.DataFrame) -> pd.DataFrame:
     """Per condition: the set with the best mean test accuracy and the one with the smallest
     accuracy gap, each with the sets that cannot be told apart from the winner: the 95% CI of
-    their paired difference (per seed) includes zero. Columns: dataset, train_size, model,
+    their paired difference (per seed) includes zero. Columns: the CONDITION columns,
     best_test_accuracy, tied_test_accuracy, smallest_gap, tied_gap."""
     rows = []
     for metric, prefix, best_is_max in (("test_accuracy", "test_accuracy", True), ("accuracy_gap", "gap", False)):

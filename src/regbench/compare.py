@@ -60,13 +60,16 @@ def effects_of(records: dict[str, Result]) -> pd.DataFrame:
 def effect_overlap(a: dict[str, Result], b: dict[str, Result]) -> pd.DataFrame:
     """Each effect (against the baseline, tuned arms) in both folders: its two estimates and
     whether their 95% CIs overlap and their signs agree. Columns: metric, the CONDITION columns,
-    technique_set, mean_a, low_a, high_a, mean_b, low_b, high_b, overlap, same_sign."""
+    technique_set, mean_a, low_a, high_a, mean_b, low_b, high_b, overlap, signed (either CI
+    excludes 0), same_sign."""
     key = ["metric", *agg.CONDITION, "technique_set"]
     ea, eb = effects_of(a), effects_of(b)
     if ea.empty or eb.empty:
         return pd.DataFrame()
     both = ea[[*key, "mean", "low", "high"]].merge(eb[[*key, "mean", "low", "high"]], on=key, suffixes=("_a", "_b"))
     both["overlap"] = (both["low_a"] <= both["high_b"]) & (both["low_b"] <= both["high_a"])
+    # A sign means something only where a CI excludes 0: elsewhere "agree" is a coin toss.
+    both["signed"] = (both["low_a"] > 0) | (both["high_a"] < 0) | (both["low_b"] > 0) | (both["high_b"] < 0)
     both["same_sign"] = (both["mean_a"] > 0) == (both["mean_b"] > 0)
     return both
 
@@ -100,11 +103,13 @@ def text(found: dict[str, Any], path_a: Path, path_b: Path, tolerance: float) ->
         causes = differing["also_differs"].value_counts()
         lines += ["", "what else differs in those records: " + "; ".join(f"{k}: {n} cells" for k, n in causes.items())]
     if len(effects):
-        bad = effects[~effects["overlap"] | ~effects["same_sign"]]
+        signed = effects[effects["signed"]]
+        bad = effects[~effects["overlap"] | (effects["signed"] & ~effects["same_sign"])]
         lines += [
             "",
             f"effects against the baseline (tuned arms): {len(effects)} in both; 95% CIs overlap in "
-            f"{int(effects['overlap'].sum())}, signs agree in {int(effects['same_sign'].sum())}",
+            f"{int(effects['overlap'].sum())}; of the {len(signed)} whose CI excludes 0 in either, signs agree in "
+            f"{int(signed['same_sign'].sum())}",
         ]
         if len(bad):
             bad = bad.assign(condition=[condition_label(*c) for c in bad[agg.CONDITION].itertuples(index=False)])
