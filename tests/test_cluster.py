@@ -14,6 +14,7 @@ import pytest
 
 from regbench.cli import main
 from tests.conftest import TINY_GRID
+from tests.helpers import tiny_cell
 
 distributed = pytest.importorskip("distributed")
 
@@ -102,7 +103,7 @@ def test_without_dask_or_dask_cuda_the_error_says_what_to_install(monkeypatch, w
 
     monkeypatch.setitem(sys.modules, "dask_cuda", None)  # a GPU box without dask-cuda
     with pytest.raises(UsageError, match=r"needs dask-cuda; allowed: `pip install dask-cuda`"):
-        results([], RunOptions(), Plan(workers=2, devices=("0", "1"), backend="dask"))
+        results([tiny_cell()], RunOptions(), Plan(workers=2, devices=("0", "1"), backend="dask"))
     monkeypatch.setitem(sys.modules, "distributed", None)  # no dask at all
     grid = str(write_grid(GRID.format(epochs=1)))
     assert main(["run", grid, "--backend", "dask", "--results", str(tmp_path)]) == 2

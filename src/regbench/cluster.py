@@ -71,6 +71,8 @@ def local_cluster(distributed, plan: Plan):
 def dask_results(cells: list[Cell], options: RunOptions, plan: Plan) -> Iterator[Result]:
     """Result records of `cells` in the order the cluster finishes them. Connects now; the client
     (and a cluster started here) closes when the records run out."""
+    if not cells:  # nothing left to run: no connection, no cluster to start
+        return iter(())
     stack = contextlib.ExitStack()
     client = stack.enter_context(connect(plan))
     if not plan.scheduler:  # our own workers share this machine's cores

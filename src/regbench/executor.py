@@ -65,17 +65,24 @@ def run_and_store(
     summary, ran = Summary(), set()
     # Stored files older than this run are results to replace only when `cells` holds them (--force).
     started = time.time()
-    with tqdm(total=len(cells), desc=label, unit="cell", dynamic_ncols=True) as bar:
 
-        def claimed(wait: bool) -> Iterator[Cell]:
-            for cell in cells:
-                if cell.cell_id not in ran and store.claim(cell.cell_id, wait=wait, stored_after=started):
-                    ran.add(cell.cell_id)
-                    yield cell
+    def claimed(wait: bool) -> Iterator[Cell]:
+        for cell in cells:
+            if cell.cell_id not in ran and store.claim(cell.cell_id, wait=wait, stored_after=started):
+                ran.add(cell.cell_id)
+                yield cell
 
-        try:
-            for wait in (False, True):  # the free cells first; then those another process held
-                for record in results(claimed(wait), options, plan):
+    def passes() -> Iterator[Iterator[Result]]:
+        yield free
+        yield results(claimed(True), options, plan)  # made only once the free cells are done
+
+    try:
+        # The free cells first (a Dask cluster is connected to now, so a bad scheduler address is
+        # one line before any progress bar); then those another process held, once it lets go.
+        free = results(claimed(False), options, plan)
+        with tqdm(total=len(cells), desc=label, unit="cell", dynamic_ncols=True) as bar:
+            for records in passes():
+                for record in records:
                     store.write(record)
                     store.release(record.cell_id)
                     summary.ran += 1
@@ -84,8 +91,8 @@ def run_and_store(
                         bar.write(f"failed: {record.slug} ({record.cell_id}): {record.error}", file=sys.stderr)
                     bar.set_postfix(failed=len(summary.failed), refresh=False)
                     bar.update()
-        finally:
-            store.release_all()
-        summary.by_others = len(cells) - summary.ran
-        bar.update(summary.by_others)
+            summary.by_others = len(cells) - summary.ran
+            bar.update(summary.by_others)
+    finally:
+        store.release_all()
     return summary
