@@ -159,6 +159,54 @@ def test_train_and_test_columns_land_where_named():
     ]  # fmt: skip
 
 
+def test_every_field_of_a_record_lands_in_its_column():
+    record = constructed_record("b2", seed=2, technique="early_stopping")
+    record["cell"] |= {"section": "S", "imbalance": 10.0, "momentum": 0.9}
+    record["slug"] = "S/digits_imb10/n50/mlp/early_stopping/s2"
+    record |= {"mechanisms": {"early_stopping": {"triggered": True, "stopped_at_step": 20}}, "params": 123,
+               "device": "CPU (x86_64, 2 cores)", "git_revision": "abc123", "numerics": {"dtype_policy": "mixed_bfloat16", "jit_compile": True},
+               "setup": {"transfer": {"source": "pretrain:font_digits", "backbone_id": "bb1", "source_test_accuracy": 0.96}}}  # fmt: skip
+    first = constructed_record("a1", seed=1)
+    first["cell"] |= {"section": "S", "imbalance": 10.0}
+    frame = agg.cells_frame([Result.from_json(record), Result.from_json(first)])
+    assert frame["cell_id"].tolist() == ["a1", "b2"]  # sorted by condition, set, seed: baseline first
+    row = frame.iloc[1].to_dict()
+    expected = {
+        "cell_id": "b2", "slug": "S/digits_imb10/n50/mlp/early_stopping/s2", "status": "ok", "error": None,
+        "section": "S", "dataset": "digits", "imbalance": 10.0, "train_size": 50, "val_size": 60, "split_seed": 2,
+        "model": "mlp", "technique_set": "early_stopping", "members": ("early_stopping",),
+        "techniques": '{"early_stopping": {}}', "seed": 2, "steps": 40, "eval_every": 20, "batch_size": 32,
+        "optimizer": "adam", "learning_rate": 0.001, "momentum": 0.9, "best_epoch": 2, "best_step": 40,
+        "epochs_run": 25.0, "steps_run": 40, "time_per_epoch_s": 0.1, "wall_time_s": 1.0, "params": 123,
+        "device": "CPU (x86_64, 2 cores)", "git_revision": "abc123", "best_val_step": 40,
+        "best_val_test_accuracy": 0.74, "early_stopping_triggered": True, "numerics": "mixed_bfloat16 + XLA",
+        "transfer_source": "pretrain:font_digits", "transfer_backbone": "bb1", "source_test_accuracy": 0.96,
+    }  # fmt: skip
+    assert {k: row[k] for k in expected} == expected
+    assert frame.iloc[0]["section"] == "S" and frame.iloc[0]["numerics"] == "float32"
+    plain = agg.cells_frame([Result.from_json(constructed_record())]).iloc[0]
+    assert (plain["section"], plain["imbalance"]) == ("", 0.0)  # outside sections; a stratified subset
+    failed = constructed_record("f") | {"status": "failed", "error": "NaN loss", "final": None, "gap": None,
+                                        "at_best_val": None}  # fmt: skip
+    failed["cell"] |= {"epochs": 7, "steps": None, "techniques": {"l2": {"factor": 0.1}, "dropout": {"rate": 0.5}}}
+    row = agg.cells_frame([Result.from_json(failed)]).iloc[0]
+    assert row[["train_accuracy", "test_loss", "accuracy_gap", "loss_gap", "best_val_test_accuracy"]].isna().all()
+    assert row["epochs"] == 7 and row["error"] == "NaN loss"
+    assert row["techniques"] == '{"dropout": {"rate": 0.5}, "l2": {"factor": 0.1}}'  # sorted: equal sets, equal text
+    assert list(agg.cells_frame([]).columns[:5]) == ["cell_id", "slug", "status", "error", "section"]
+
+
+def test_curves_average_each_step_over_seeds():
+    records = [constructed_record(f"c{seed}", seed) for seed in (1, 2)]
+    records[1]["history"] = {"train": {"accuracy": [0.7, 0.95]}, "val": {"accuracy": [0.6, 0.84]}}
+    results = [Result.from_json(r) for r in records]
+    curve = agg.curves(agg.history_frame(results), agg.cells_frame(results))
+    val = curve[(curve["split"] == "val") & (curve["metric"] == "accuracy")].sort_values("step")
+    assert val["step"].tolist() == [20, 40] and val["mean"].tolist() == pytest.approx([0.5, 0.83])
+    assert val["std"].tolist() == pytest.approx([np.std([0.4, 0.6], ddof=1), np.std([0.82, 0.84], ddof=1)])
+    assert set(curve["technique_set"]) == {"baseline"} and set(curve["dataset"]) == {"digits"}
+
+
 def test_figures_draw_the_columns_they_name():
     from regbench import plots
 
