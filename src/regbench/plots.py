@@ -78,7 +78,7 @@ def gap_by_set(table: pd.DataFrame) -> plt.Figure:
     labels = table["technique_set"].unique()
     fig.suptitle(
         "Generalization gap per technique set (mean, 95% CI across seeds; shaded, dashed: baseline)\n"
-        + textwrap.fill(legend(labels), 160)
+        + textwrap.fill(legend(labels), 110)
     )
     return fig
 
