@@ -25,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.r
 
 from benchmarks.regbench_run import timed_run  # noqa: E402
 from regbench import compare  # noqa: E402
-from regbench.aggregate import CONDITION  # noqa: E402
-from regbench.cell import condition_label  # noqa: E402
+from regbench.aggregate import condition_labels  # noqa: E402
 
 BACKENDS = ("tensorflow", "jax")
 
@@ -51,7 +50,7 @@ def agreement(folder: Path, grid: str) -> pd.DataFrame:
     pp = both.assign(**{c: both[c] * 100 for c in ("mean_a", "low_a", "high_a", "mean_b", "low_b", "high_b")})
     return pd.DataFrame({
         "metric": both["metric"],
-        "condition": [condition_label(*c) for c in both[CONDITION].itertuples(index=False)],
+        "condition": condition_labels(both),
         "set": both["technique_set"],
         "TensorFlow (pp)": interval(pp, "a"),
         "JAX (pp)": interval(pp, "b"),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from regbench.cell import set_label, varying_params
+from regbench.cell import condition_label, dataset_label, set_label, varying_params
 from regbench.result import Result
 from regbench.stats import crosses_zero, evidence, holm, mean_ci, paired_effect, seeds_needed
 
@@ -37,6 +37,16 @@ METRICS = {
     "time_per_epoch_s": "time per epoch (s)",
 }
 EFFECT_METRICS = ("accuracy_gap", "loss_gap", "test_accuracy")
+
+
+def condition_labels(frame: pd.DataFrame) -> list[str]:
+    """Each row's condition for display (cell.condition_label), from the CONDITION columns."""
+    return [condition_label(*c) for c in frame[CONDITION].itertuples(index=False)]
+
+
+def dataset_labels(frame: pd.DataFrame) -> list[str]:
+    """Each row's data for display, with its section (cell.dataset_label)."""
+    return [dataset_label(*k) for k in frame[SETTING[:3]].itertuples(index=False)]
 
 
 def cells_frame(records: Iterable[Result]) -> pd.DataFrame:

@@ -12,12 +12,10 @@ import pandas as pd
 
 from regbench import aggregate as agg
 from regbench import evidence
-from regbench.cell import condition_label
 from regbench.errors import UsageError
 from regbench.result import Result
 from regbench.store import Store
 
-METRICS = [f"{split}_{metric}" for split in ("train", "val", "test") for metric in ("accuracy", "loss")]
 CONTEXT = ("git_revision", "versions", "device", "cpu", "numerics")  # what may explain a difference
 
 
@@ -112,7 +110,7 @@ def text(found: dict[str, Any], path_a: Path, path_b: Path, tolerance: float) ->
             f"{int(signed['same_sign'].sum())}",
         ]
         if len(bad):
-            bad = bad.assign(condition=[condition_label(*c) for c in bad[agg.CONDITION].itertuples(index=False)])
+            bad = bad.assign(condition=agg.condition_labels(bad))
             columns = ["metric", "condition", "technique_set", "mean_a", "mean_b", "overlap", "same_sign"]
             lines += ["", bad[columns].round(4).to_string(index=False)]
     return "\n".join(lines)

@@ -288,8 +288,8 @@ def render(spec: GridSpec, t: Tables, links: dict[str, str]) -> str:
     if len(t.ranking):
         names = {"best_test_accuracy": "best test accuracy", "tied_test_accuracy": "tied (paired CI includes 0)",
                  "smallest_gap": "smallest accuracy gap", "tied_gap": "tied (paired CI includes 0) "}  # fmt: skip
-        data = [dataset_label(*k) for k in t.ranking[agg.SETTING[:3]].itertuples(index=False)]
-        shown = t.ranking.drop(columns=agg.SETTING[:3]).assign(dataset=data).rename(columns=names)
+        shown = t.ranking.drop(columns=agg.SETTING[:3]).assign(dataset=agg.dataset_labels(t.ranking))
+        shown = shown.rename(columns=names)
         sections.append(("Ranking", md_table(shown[["dataset", *shown.columns[:-1]]]), True))
     sections.append(("Method", METHOD, True))
     sections.append(("Failed and missing cells", failures_section(spec, t), False))

@@ -19,8 +19,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.collections import QuadMesh  # noqa: E402
 
-from regbench.aggregate import BASELINE, CONDITION, METRICS, SETTING  # noqa: E402
-from regbench.cell import condition_label, dataset_label, legend, short_label  # noqa: E402
+from regbench.aggregate import BASELINE, CONDITION, METRICS, SETTING, condition_labels, dataset_labels  # noqa: E402
+from regbench.cell import condition_label, data_label, dataset_label, legend, short_label  # noqa: E402
 from regbench.store import atomic_write  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -41,7 +41,7 @@ def gap_by_set(table: pd.DataFrame) -> plt.Figure:
     """Figure 1: accuracy and loss gap per technique set, one row of panels per dataset, one colour
     per train size and model; mean with 95% CI. The baseline row is shaded and its means are
     continued as dashed lines, so every set reads against it."""
-    table = table.assign(data=[dataset_label(*k) for k in table[SETTING[:3]].itertuples(index=False)])
+    table = table.assign(data=dataset_labels(table))
     datasets = list(dict.fromkeys(table.sort_values(SETTING[:3])["data"]))
     n_sets = table.groupby("data")["technique_set"].nunique().max()
     n_conditions = table.groupby("data")[["train_size", "model"]].value_counts().groupby("data").size().max()
@@ -160,7 +160,8 @@ def effect_heatmap(effects: pd.DataFrame) -> plt.Figure:
     untestable = set(map(tuple, effects.loc[~testable.astype(bool), CONDITION].itertuples(index=False)))
 
     def label(c: tuple) -> str:  # one word a line: long condition labels must not run into each other
-        words = condition_label(*c).replace("/", "/ ").split(" ")  # 'A-cpu/ fashion_mnist': the section apart
+        section, dataset, imbalance, size, model = c
+        words = [f"{section}/"] * bool(section) + [data_label(dataset, imbalance), f"n={size}", model]
         return "\n".join(words) + ("\n(not testable)" if tuple(c) in untestable else "")
 
     for ax, metric, cmap in ((axes[0], "accuracy_gap", "RdBu_r"), (axes[1], "test_accuracy", "RdBu")):
@@ -220,7 +221,7 @@ def annotated_heatmap(
 def train_vs_test(cells: pd.DataFrame) -> plt.Figure:
     """Figure 4: train vs test accuracy of every cell; the distance below the diagonal is the gap."""
     data = cells[cells["status"] == "ok"].assign(
-        condition=lambda d: [condition_label(*c) for c in d[CONDITION].itertuples(index=False)],
+        condition=condition_labels,
         set=lambda d: d["technique_set"].map(short_label),
     )
     sets = sorted(data["technique_set"].unique(), key=lambda v: (v != BASELINE, v))
