@@ -208,3 +208,11 @@ def test_compare_names_what_differs_and_why(write_grid, tmp_path, capsys):
     assert "effects against the baseline (tuned arms): " in out and "95% CIs overlap in" in out
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b" / "tiny")]) == 2  # not a grid's folder
     assert "allowed: a folder with cells/ in it" in capsys.readouterr().err
+
+
+def test_compare_of_a_folder_without_cells_is_one_line_and_exit_2(tmp_path, capsys):
+    from regbench.cli import main
+
+    assert main(["compare", str(tmp_path), str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{tmp_path}: not a results folder of a grid; allowed: a folder with cells/" in err
