@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.helpers
 
-from regbench.runner import run_cell  # noqa: E402
+from regbench.train.runner import run_cell  # noqa: E402
 from tests.helpers import tiny_cell  # noqa: E402
 
 CASES = [("digits", "small_cnn", 1000, 300), ("fashion_mnist", "small_cnn", 5000, 1000)]

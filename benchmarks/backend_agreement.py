@@ -24,8 +24,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.regbench_run
 
 from benchmarks.regbench_run import timed_run  # noqa: E402
-from regbench import compare  # noqa: E402
-from regbench.aggregate import condition_labels  # noqa: E402
+from regbench.analysis import compare  # noqa: E402
+from regbench.analysis.aggregate import condition_labels  # noqa: E402
 
 BACKENDS = ("tensorflow", "jax")
 

@@ -18,9 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.s
 import joblib  # noqa: E402
 
 from benchmarks.synthetic_results import write_synthetic  # noqa: E402
-from regbench import analysis, markdown, report  # noqa: E402
-from regbench.grid import expand  # noqa: E402
-from regbench.spec import load_spec  # noqa: E402
+from regbench.analysis import collect as analysis
+from regbench.grid.expand import expand  # noqa: E402
+from regbench.grid.spec import load_spec  # noqa: E402
+from regbench.report import page as markdown  # noqa: E402
+from regbench.report import write as report
 from regbench.store import Store  # noqa: E402
 
 GRID = """

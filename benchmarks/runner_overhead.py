@@ -27,7 +27,7 @@ CASES = [("digits", "mlp", 500, 300, 25, 32), ("fashion_mnist", "small_cnn", 100
 PRELUDE = """
 import json, sys, time
 import keras  # imports happen before the clock in both kinds (regbench's runner imports Keras lazily)
-from regbench import datasets
+from regbench.train import datasets
 dataset, model_name, n, val, epochs, batch = json.loads(sys.argv[1])
 datasets.load_raw(dataset, None, True)  # read the files before the clock starts (both kinds)
 """
@@ -35,8 +35,8 @@ datasets.load_raw(dataset, None, True)  # read the files before the clock starts
 REGBENCH = (
     PRELUDE
     + """
-from regbench.cell import Cell, freeze_techniques
-from regbench.runner import run_cell
+from regbench.grid.cell import Cell, freeze_techniques
+from regbench.train.runner import run_cell
 cell = Cell(dataset=dataset, model=model_name, techniques=freeze_techniques({}), train_size=n, val_size=val, split_seed=0, seed=1,
             epochs=epochs, batch_size=batch, optimizer="adam", learning_rate=1e-3)
 start = time.perf_counter()

@@ -14,8 +14,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from regbench.cell import Cell  # noqa: E402
-from regbench.runner import RunOptions, run_cell  # noqa: E402
+from regbench.grid.cell import Cell  # noqa: E402
+from regbench.train.options import RunOptions
+from regbench.train.runner import run_cell  # noqa: E402
 
 
 def d_cell(steps: int, every: int | None) -> Cell:

@@ -7,7 +7,7 @@ import hashlib
 
 import numpy as np
 
-from regbench.cell import Cell
+from regbench.grid.cell import Cell
 from regbench.result import SCHEMA_VERSION, Result
 from regbench.store import Store
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from regbench.datasets import DATASETS, load_raw
 from regbench.errors import UsageError
-from regbench.pretrained import check_imagenet_weights
-from regbench.techniques.transfer import IMAGENET
+from regbench.train.datasets import DATASETS, load_raw
+from regbench.train.pretrained import check_imagenet_weights
+from regbench.train.techniques.transfer import IMAGENET
 
 DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from regbench.cell import Cell, freeze_techniques
-from regbench.datasets import get_dataset
-from regbench.techniques import get_technique
+from regbench.grid.cell import Cell, freeze_techniques
+from regbench.train.datasets import get_dataset
+from regbench.train.techniques import get_technique
 
 
 def tiny_cell(dataset: str = "digits", model: str = "mlp", techniques: dict | None = None, **budget) -> Cell:

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from regbench import aggregate as agg
+from regbench.analysis import aggregate as agg
+from regbench.analysis.stats import crosses_zero, holm, mean_ci, paired_p
 from regbench.result import Result
-from regbench.stats import crosses_zero, holm, mean_ci, paired_p
 
 T_975_DF2 = 4.302652729911275  # Student t, 97.5th percentile, 2 degrees of freedom
 
@@ -208,7 +208,7 @@ def test_curves_average_each_step_over_seeds():
 
 
 def test_figures_draw_the_columns_they_name():
-    from regbench import plots
+    from regbench.report import plots
 
     cells = agg.cells_frame(
         [Result.from_json(constructed_record(f"c{s}", s, t)) for s in (1, 2) for t in (None, "dropout")]
@@ -239,7 +239,7 @@ def test_an_interval_touching_zero_crosses_it():
 
 
 def test_the_significance_rule():
-    from regbench.stats import evidence, seeds_needed
+    from regbench.analysis.stats import evidence, seeds_needed
 
     assert evidence(-0.1, -0.01, 0.01) == "established"
     assert evidence(-0.1, -0.01, 0.05) == "suggestive"  # the corrected p must be below 0.05

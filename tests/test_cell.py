@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from regbench.cell import Cell, freeze_techniques
+from regbench.grid.cell import Cell, freeze_techniques
 
 CELL = Cell(
     dataset="digits", train_size=200, val_size=300, split_seed=0, model="small_cnn",

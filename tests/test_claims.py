@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from benchmarks.synthetic_results import synthetic_record, write_synthetic
-from regbench.analysis import collect
+from regbench.analysis.collect import collect
 from regbench.cli import main
-from regbench.grid import expand
-from regbench.report import build_report
+from regbench.grid.expand import expand
+from regbench.grid.spec import load_spec
+from regbench.report.write import build_report
 from regbench.result import Result
-from regbench.spec import load_spec
 from regbench.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,7 +192,7 @@ def test_committed_articles_report_regenerates_identically(tmp_path):
     """reports/articles.md comes from the committed CPU-sized results; where the full-size sections'
     data would be found differs between machines, so the check needs the machine it was made on:
     no CIFAR-10, Fashion-MNIST present."""
-    from regbench.claims import missing_data
+    from regbench.analysis.claims import missing_data
 
     spec = load_spec("articles")
     if missing_data(spec.sections[0]) != ["cifar10"] or missing_data(next(p for p in spec.parts() if p.section == "C")):
@@ -348,7 +348,7 @@ def test_a_claim_supported_by_its_ci_alone_is_suggestive_after_the_correction(wr
 def test_a_report_never_loads_a_dataset(claims_grid, monkeypatch):
     """Whether data is missing comes from the files' presence: the same results give the same
     report however large the data, and no array is read."""
-    from regbench import datasets
+    from regbench.train import datasets
 
     monkeypatch.setattr(datasets, "load_raw", lambda *a, **k: pytest.fail("a report loaded a dataset"))
     spec, tmp_path = claims_grid

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from regbench.cli import main
-from regbench.datasets import files, load_raw
+from regbench.train.datasets import files, load_raw
 from tests.conftest import TINY_GRID
 from tests.test_runner import numbers
 

@@ -97,9 +97,9 @@ def test_an_unreachable_scheduler_is_a_one_line_error(write_grid, tmp_path, caps
 
 def test_without_dask_or_dask_cuda_the_error_says_what_to_install(monkeypatch, write_grid, tmp_path, capsys):
     from regbench.errors import UsageError
-    from regbench.executor import results
-    from regbench.runner import RunOptions
-    from regbench.workers import Plan
+    from regbench.run.executor import results
+    from regbench.run.workers import Plan
+    from regbench.train.options import RunOptions
 
     monkeypatch.setitem(sys.modules, "dask_cuda", None)  # a GPU box without dask-cuda
     with pytest.raises(UsageError, match=r"needs dask-cuda; allowed: `pip install dask-cuda`"):

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from regbench.datasets import DATASETS, cifar10, fashion_mnist, files, get_dataset, load, mnist
-from regbench.datasets.splits import Raw, make_splits
 from regbench.errors import UsageError
+from regbench.train.datasets import DATASETS, cifar10, fashion_mnist, files, get_dataset, load, mnist
+from regbench.train.datasets.splits import Raw, make_splits
 
 RNG = np.random.default_rng(0)
 

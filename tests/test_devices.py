@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from regbench.devices import Gpu, parse_nvidia_smi, visible_gpus, worker_devices
-from regbench.workers import plan_run
+from regbench.run.devices import Gpu, parse_nvidia_smi, visible_gpus, worker_devices
+from regbench.run.workers import plan_run
 
 SMI = """0, GPU-aaaa, NVIDIA H100 80GB HBM3, 81559
 1, GPU-bbbb, NVIDIA H100 80GB HBM3, 81559
@@ -56,7 +56,7 @@ def test_plan_uses_one_worker_per_gpu_slot_and_ignores_jobs_on_a_gpu_box():
 
 CLAIM = """
 import sys, time
-from regbench.devices import claim_device
+from regbench.run.devices import claim_device
 print(claim_device(sys.argv[1], sys.argv[2].split(",")), flush=True)
 time.sleep(60)
 """
@@ -88,11 +88,11 @@ def test_each_worker_process_claims_its_own_slot_and_a_dead_workers_slot_is_reus
 
 
 def test_local_workers_see_only_their_own_device(write_grid, tmp_path):
-    from regbench.executor import results
-    from regbench.grid import expand
-    from regbench.runner import RunOptions
-    from regbench.spec import load_spec
-    from regbench.workers import Plan
+    from regbench.grid.expand import expand
+    from regbench.grid.spec import load_spec
+    from regbench.run.executor import results
+    from regbench.run.workers import Plan
+    from regbench.train.options import RunOptions
 
     cells = expand(load_spec(str(write_grid()))).cells
     plan = Plan(workers=2, devices=("7", "8"))  # cards this machine does not have: the cells use the CPU

@@ -8,8 +8,8 @@ import itertools
 import pandas as pd
 import pytest
 
-from regbench import aggregate as agg
-from regbench import evidence
+from regbench.analysis import aggregate as agg
+from regbench.analysis import evidence
 from regbench.cli import main
 from tests.conftest import TINY_GRID
 

@@ -8,9 +8,9 @@ from typing import ClassVar
 import pytest
 
 from regbench.errors import UsageError
-from regbench.grid import design_sets, expand
-from regbench.spec import Design, load_spec
-from regbench.techniques import TECHNIQUES, Technique
+from regbench.grid.expand import design_sets, expand
+from regbench.grid.spec import Design, load_spec
+from regbench.train.techniques import TECHNIQUES, Technique
 
 FOUR = ("batchnorm", "dropout", "early_stopping", "l2")
 
@@ -201,8 +201,8 @@ def test_a_sweep_is_an_axis_of_technique_parameters_with_labels(write_grid):
 
 def test_sweep_labels_do_not_change_ids_and_the_aggregate_uses_the_same_labels(write_grid):
     from benchmarks.synthetic_results import synthetic_record
-    from regbench.aggregate import cells_frame
-    from regbench.cell import Cell
+    from regbench.analysis.aggregate import cells_frame
+    from regbench.grid.cell import Cell
     from regbench.result import Result
 
     cells = expand(load_spec(str(write_grid(SWEEP_GRID)))).cells

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from regbench.models import MODELS, get_model
-from regbench.runner import run_cell
+from regbench.train.models import MODELS, get_model
+from regbench.train.runner import run_cell
 from tests.helpers import tiny_cell
 
 DATA_FOR = {"mlp": "moons", "small_cnn": "digits", "vgg_cnn": "digits", "cnn1d": "mnist1d"}

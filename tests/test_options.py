@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from regbench.cli import main
-from regbench.datasets import load_raw
-from regbench.datasets.files import IDX_FILES
+from regbench.train.datasets import load_raw
+from regbench.train.datasets.files import IDX_FILES
 from tests.conftest import TINY_GRID
 
 
@@ -39,7 +39,7 @@ def test_only_by_id_prefix_selects_that_cell(write_grid, tmp_path, capsys):
 
 def test_data_dir_reads_idx_files_and_offline_never_downloads(write_grid, tmp_path, monkeypatch, capsys):
     """A Fashion-MNIST grid on 120 + 60 images the test writes in the original file format."""
-    from regbench.datasets import files
+    from regbench.train.datasets import files
 
     monkeypatch.setattr(files, "DEBIAN_DIR", tmp_path / "no-debian")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras"))
@@ -80,7 +80,7 @@ def test_numerics_options_reach_the_model_and_the_record(options, numerics, writ
 
 
 def test_grids_lists_every_shipped_grid(capsys):
-    from regbench.spec import shipped_grids
+    from regbench.grid.spec import shipped_grids
 
     assert main(["grids"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -19,12 +19,12 @@ from typing import Any, Literal
 import numpy as np
 import pytest
 
-from regbench import models, pretrained
-from regbench.cell import Cell, freeze_techniques
-from regbench.datasets import get_dataset
-from regbench.runner import RunOptions
-from regbench.seeding import seeded_keras
-from regbench.techniques import TECHNIQUES, Context, get_technique
+from regbench.grid.cell import Cell, freeze_techniques
+from regbench.train import models, pretrained
+from regbench.train.datasets import get_dataset
+from regbench.train.options import RunOptions
+from regbench.train.seeding import seeded_keras
+from regbench.train.techniques import TECHNIQUES, Context, get_technique
 
 pytestmark = pytest.mark.backend  # where the Keras backend matters: CI runs these under JAX as well
 

@@ -11,10 +11,10 @@ import pandas as pd
 
 from benchmarks.synthetic_results import write_synthetic
 from regbench.cli import main
-from regbench.grid import expand
-from regbench.report import build_report
+from regbench.grid.expand import expand
+from regbench.grid.spec import load_spec
+from regbench.report.write import build_report
 from regbench.result import Result
-from regbench.spec import load_spec
 from regbench.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +74,7 @@ def test_report_workers_leave_joblib_parallel_working():
     different worker count once found loky's shared executor without joblib's bookkeeping and failed."""
     from joblib import Parallel, delayed
 
-    from regbench.report import report_workers
+    from regbench.report.write import report_workers
 
     pool = report_workers(3)
     assert list(pool.map(abs, [-1, -2])) == [1, 2]
@@ -201,9 +201,9 @@ def test_a_ci_that_excludes_zero_without_the_correction_is_called_suggestive(wri
 
 
 def test_learning_curves_are_small_multiples_with_the_baseline_in_every_panel(write_grid, tmp_path):
-    from regbench import aggregate as agg
-    from regbench import plots
-    from regbench.analysis import collect
+    from regbench.analysis import aggregate as agg
+    from regbench.analysis.collect import collect
+    from regbench.report import plots
 
     spec = load_spec(str(write_grid(GRID.replace("[design]", '[design]\nsets = [["early_stopping"]]'), name="curves")))
     write_synthetic(list(expand(spec).cells), Store(tmp_path / "results", "curves"))
@@ -214,7 +214,7 @@ def test_learning_curves_are_small_multiples_with_the_baseline_in_every_panel(wr
     fig = plots.learning_curves(curve, mine)
     panels = [ax for ax in fig.axes if ax.get_visible()]
     sets = sorted(set(mine["technique_set"]) - {"baseline"})
-    from regbench.cell import short_label
+    from regbench.grid.cell import short_label
 
     assert sorted(ax.get_title() for ax in panels) == sorted(plots.wrapped(short_label(s)) for s in sets)  # one a set
     for ax in panels:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from regbench.result import Result
-from regbench.runner import run_cell
+from regbench.train.runner import run_cell
 from tests.helpers import tiny_cell
 
 pytestmark = pytest.mark.backend  # where the Keras backend matters: CI runs these under JAX as well
@@ -76,7 +76,7 @@ def test_nan_loss_is_a_failed_cell():
 
 
 def test_exception_is_a_failed_cell(monkeypatch):
-    from regbench import models
+    from regbench.train import models
 
     def broken(*args, **kwargs):
         raise RuntimeError("a broken model (simulated)")
@@ -90,7 +90,7 @@ def test_exception_is_a_failed_cell(monkeypatch):
 def test_running_out_of_gpu_memory_is_a_failed_cell_and_the_worker_goes_on(monkeypatch):
     import tensorflow as tf
 
-    from regbench import runner
+    from regbench.train import runner
 
     real_compile = runner.compile_model
 
@@ -106,7 +106,7 @@ def test_running_out_of_gpu_memory_is_a_failed_cell_and_the_worker_goes_on(monke
 
 
 def test_mixed_precision_and_xla_are_recorded_and_reset_for_the_next_cell():
-    from regbench.runner import RunOptions
+    from regbench.train.options import RunOptions
 
     cell = tiny_cell("digits", "small_cnn", {"batchnorm": {}}, epochs=2)
     plain = run_cell(cell)
@@ -190,8 +190,8 @@ def test_each_split_is_scored_on_its_own_data(monkeypatch):
     """Two far-apart blobs the model fits at once; the test split holds the same points with every
     label flipped, validation the same points as labelled. A run that scored one split on another's
     data (train on test, say) could not give train 1, validation 1, test 0."""
-    from regbench import datasets
-    from regbench.datasets.splits import Splits
+    from regbench.train import datasets
+    from regbench.train.datasets.splits import Splits
 
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1], 50)

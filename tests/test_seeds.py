@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regbench import datasets, models
-from regbench.runner import fit_inputs
-from regbench.seeding import seeded_keras
-from regbench.techniques import get_technique
+from regbench.train import datasets, models
+from regbench.train.runner import fit_inputs
+from regbench.train.seeding import seeded_keras
+from regbench.train.techniques import get_technique
 from tests.helpers import tiny_cell
 
 pytestmark = pytest.mark.backend  # where the Keras backend matters: CI runs these under JAX as well

@@ -9,7 +9,7 @@ import pytest
 
 from regbench.cli import main
 from regbench.errors import UsageError
-from regbench.spec import load_spec, shipped_grids
+from regbench.grid.spec import load_spec, shipped_grids
 from tests.conftest import TINY_GRID
 
 
@@ -32,7 +32,7 @@ def test_a_steps_budget_replaces_an_inherited_epochs_budget_and_back(write_grid)
 
 
 def test_learning_rates_multiply_the_cells_and_show_in_slugs(write_grid):
-    from regbench.grid import expand
+    from regbench.grid.expand import expand
 
     plain = expand(load_spec(str(write_grid()))).cells
     tuned = expand(
@@ -222,7 +222,7 @@ def test_console_script_exit_code(write_grid):
 
 
 def test_load_spec_does_not_import_tensorflow():
-    code = "import sys; from regbench.grid import expand; from regbench.spec import load_spec; expand(load_spec('quick')); print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    code = "import sys; from regbench.grid.expand import expand; from regbench.grid.spec import load_spec; expand(load_spec('quick')); print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
 
@@ -232,7 +232,7 @@ def test_usage_error_message_is_one_line():
         UsageError,
         match="unknown technique 'dropuot'; known: augmentation, batchnorm, best_checkpoint, capacity, class_weights, dropout",
     ):
-        from regbench.techniques import get_technique
+        from regbench.train.techniques import get_technique
 
         get_technique("dropuot")
 

@@ -96,7 +96,7 @@ def test_run_moves_aside_a_cut_short_file_before_deciding_what_to_run(stored_gri
 
 
 def test_a_damaged_backbone_is_moved_aside_and_pretrained_again(tmp_path, capsys):
-    from regbench import pretrained
+    from regbench.train import pretrained
 
     folder = tmp_path / "pretrained" / "abc"
     folder.mkdir(parents=True)
@@ -182,9 +182,9 @@ def test_a_full_disk_ends_the_run_with_one_line_and_a_rerun_resumes(write_grid, 
 
 def test_compare_names_what_differs_and_why(write_grid, tmp_path, capsys):
     from benchmarks.synthetic_results import synthetic_record
-    from regbench.grid import expand
+    from regbench.grid.expand import expand
+    from regbench.grid.spec import load_spec
     from regbench.result import Result
-    from regbench.spec import load_spec
     from tests.conftest import TINY_GRID
 
     spec = load_spec(str(write_grid(TINY_GRID.replace("seeds = [1]", "seeds = [1, 2, 3]"))))

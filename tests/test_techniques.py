@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regbench import models
-from regbench.runner import run_cell
-from regbench.techniques import TECHNIQUES, get_technique
+from regbench.train import models
+from regbench.train.runner import run_cell
+from regbench.train.techniques import TECHNIQUES, get_technique
 from tests.helpers import tiny_cell
 
 pytestmark = pytest.mark.backend  # where the Keras backend matters: CI runs these under JAX as well
@@ -58,7 +58,7 @@ def check_early_stopping():
 
 def trained(techniques: dict, epochs: int = 10, learning_rate: float = 1e-2, **budget):
     """(model, data) of an MLP trained on 100 digits with `techniques`, through the runner."""
-    from regbench.runner import fit_cell
+    from regbench.train.runner import fit_cell
 
     fitted = fit_cell(tiny_cell(techniques=techniques, epochs=epochs, learning_rate=learning_rate, **budget))
     return fitted.model, fitted.data
@@ -137,10 +137,11 @@ def check_transfer():
     import tempfile
     from pathlib import Path
 
-    from regbench import datasets, pretrained
-    from regbench.runner import RunOptions, compile_model
-    from regbench.seeding import seeded_keras
-    from regbench.techniques import Context
+    from regbench.train import datasets, pretrained
+    from regbench.train.options import RunOptions
+    from regbench.train.runner import compile_model
+    from regbench.train.seeding import seeded_keras
+    from regbench.train.techniques import Context
 
     # Pretrained on printed digits (1 epoch), then trained on 100 handwritten ones: the frozen
     # layers keep exactly the pretrained weights; the last block and the head learn.
@@ -172,7 +173,7 @@ def check_capacity():
 
 
 def check_augmentation():
-    from regbench.datasets import get_dataset
+    from regbench.train.datasets import get_dataset
 
     augmentation = get_technique("augmentation")()
 
@@ -190,7 +191,7 @@ def check_augmentation():
     np.testing.assert_allclose(model(x, training=False), model(x, training=False))
     assert not np.allclose(model(x, training=True), model(x, training=False))
     # MNIST-1D: each training sequence is rolled by at most 10% of its 40 steps, values unchanged.
-    from regbench.layers import RandomCircularShift
+    from regbench.train.layers import RandomCircularShift
 
     seq = np.arange(16 * 40, dtype="float32").reshape(16, 40, 1)
     rolled = np.asarray(RandomCircularShift(0.1, seed=3)(seq, training=True))

@@ -9,9 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from regbench import datasets, models, pretrained
-from regbench.runner import RunOptions, run_cell
-from regbench.techniques import Context
+from regbench.train import datasets, models, pretrained
+from regbench.train.options import RunOptions
+from regbench.train.runner import run_cell
+from regbench.train.techniques import Context
 from tests.helpers import tiny_cell
 
 

@@ -163,7 +163,7 @@ def selected(cells, patterns: list[str] | None):
 
 
 def cmd_compare(args) -> int:
-    from regbench.compare import compare, text
+    from regbench.analysis.compare import compare, text
 
     found = compare(args.a, args.b, args.tolerance)
     print(text(found, args.a, args.b, args.tolerance))
@@ -171,7 +171,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_grids(args) -> int:
-    from regbench.spec import load_spec, shipped_grids
+    from regbench.grid.spec import load_spec, shipped_grids
 
     for name in shipped_grids():
         print(f"{name:12} {load_spec(name).description}")
@@ -179,8 +179,8 @@ def cmd_grids(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from regbench.grid import expand
-    from regbench.spec import load_spec
+    from regbench.grid.expand import expand
+    from regbench.grid.spec import load_spec
     from regbench.store import Store
 
     spec = load_spec(args.grid)
@@ -220,7 +220,7 @@ def needed_datasets(cell) -> set[str]:
 
 def check_data(cells, args) -> set[str]:
     """Load each dataset the cells need once (downloading if allowed); names of those missing."""
-    from regbench.datasets import load_raw
+    from regbench.train.datasets import load_raw
 
     missing = set()
     for name in sorted(set().union(*(needed_datasets(c) for c in cells))):
@@ -233,8 +233,8 @@ def check_data(cells, args) -> set[str]:
 
 
 def cmd_report(args) -> int:
-    from regbench.report import build_report
-    from regbench.spec import load_spec
+    from regbench.grid.spec import load_spec
+    from regbench.report.write import build_report
 
     spec = load_spec(args.grid)
     path = build_report(spec, args.results, args.out)
@@ -246,9 +246,9 @@ def cmd_report(args) -> int:
 def cmd_run(args) -> int:
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    from regbench.executor import run_and_store
-    from regbench.grid import expand
-    from regbench.spec import load_spec
+    from regbench.grid.expand import expand
+    from regbench.grid.spec import load_spec
+    from regbench.run.executor import run_and_store
     from regbench.store import Store
 
     start = time.perf_counter()
@@ -285,7 +285,7 @@ def cmd_run(args) -> int:
     failed = store.failed_ids(ids)
     report = args.out / f"{spec.name}.md"
     if store.stored_ids() and (summary or not up_to_date(report, store, spec)):
-        from regbench.report import build_report
+        from regbench.report.write import build_report
 
         print(f"report: {build_report(spec, args.results, args.out)}")
     elif store.stored_ids():
@@ -313,8 +313,8 @@ def cmd_run(args) -> int:
 def run_plan(args):
     """Where the cells go: GPUs found here (none when --backend dask --scheduler: the cluster's
     workers have their own), --jobs, --cells-per-gpu, --backend, --scheduler."""
-    from regbench.devices import detect_gpus
-    from regbench.workers import plan_run
+    from regbench.run.devices import detect_gpus
+    from regbench.run.workers import plan_run
 
     backend = "dask" if args.scheduler else args.backend
     gpus = [] if args.scheduler else detect_gpus()
@@ -324,7 +324,7 @@ def run_plan(args):
 
 
 def run_options(args, **more):
-    from regbench.runner import RunOptions
+    from regbench.train.options import RunOptions
 
     precision = f"mixed_{args.mixed_precision}" if args.mixed_precision else "float32"
     return RunOptions(data_dir=args.data_dir, offline=args.offline, precision=precision, xla=args.xla, **more)
@@ -338,10 +338,10 @@ def up_to_date(report: Path, store, spec) -> bool:
 
 
 def cmd_cell(args) -> int:
-    from regbench.grid import expand
-    from regbench.runner import run_cell
-    from regbench.spec import load_spec
+    from regbench.grid.expand import expand
+    from regbench.grid.spec import load_spec
     from regbench.store import Store
+    from regbench.train.runner import run_cell
 
     spec = load_spec(args.grid)
     cells = expand(spec).cells

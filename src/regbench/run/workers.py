@@ -1,0 +1,64 @@
+"""Where cells run (Plan: worker processes, their devices, local or Dask) and the entry point each
+worker process runs a cell through. The local executor and the Dask cluster both build on it."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+
+from regbench.grid.cell import Cell
+from regbench.run.devices import Gpu, claim_device, worker_devices
+from regbench.train.options import RunOptions
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where cells run: `workers` processes, each seeing only devices[i] (CUDA_VISIBLE_DEVICES) of
+    its slot; no devices = CPU. backend "local" (joblib) or "dask" (scheduler None: a LocalCluster)."""
+
+    workers: int = 1
+    devices: tuple[str, ...] = ()
+    backend: str = "local"
+    scheduler: str | None = None
+
+    def describe(self) -> str:
+        """One line for the user, e.g. '2 GPU(s), 2 cell(s) per GPU; local'."""
+        if self.scheduler:
+            return f"the Dask cluster at {self.scheduler} (its workers)"
+        gpus = len(set(self.devices))
+        where = f"{gpus} GPU(s), {self.workers // gpus} cell(s) per GPU" if gpus else f"CPU, {self.workers} worker(s)"
+        return f"{where}; {'dask LocalCluster' if self.backend == 'dask' else 'local'}"
+
+
+def plan_run(
+    jobs: int | None, gpus: list[Gpu], cells_per_gpu: int = 1, backend: str = "local", scheduler: str | None = None
+) -> Plan:
+    """With GPUs: `cells_per_gpu` workers per GPU (`jobs` ignored); without: `jobs` CPU workers
+    (default 1). An external scheduler decides its own workers."""
+    if gpus:
+        devices = tuple(worker_devices(gpus, cells_per_gpu))
+        return Plan(len(devices), devices, backend, scheduler)
+    return Plan(jobs or 1, (), backend, scheduler)
+
+
+def threads_per_worker(workers: int) -> int:
+    """TensorFlow threads per worker so that workers x threads <= cores (joblib counts the cores
+    this process may use: CPU affinity and cgroup quotas)."""
+    return max(1, joblib.cpu_count() // workers)
+
+
+_ONE_CELL_AT_A_TIME = threading.Lock()  # Keras' session, seed and dtype policy are per process
+
+
+def run_in_worker(cell: Cell, options: RunOptions, lock_dir: str | None = None, devices: tuple[str, ...] = ()):
+    """A worker's entry point: on its first cell it takes a GPU slot (if any), then trains `cell`.
+    Cells of one process never overlap, even where a worker runs several tasks in threads (Dask)."""
+    if devices:
+        claim_device(Path(lock_dir), list(devices))
+    from regbench.train.runner import run_cell  # imported in the worker: TensorFlow starts there
+
+    with _ONE_CELL_AT_A_TIME:
+        return run_cell(cell, options)

@@ -1,0 +1,19 @@
+"""How a worker trains its cells: where the data is, threads, numerics. Read by the runner, passed
+by the run stage; importing it starts nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    data_dir: Path | None = None
+    offline: bool = False
+    verbose: int = 0  # Keras' fit verbosity: 0 silent, 2 one line per epoch
+    threads: int | None = None  # TensorFlow threads for this process; None = all cores
+    pretrained_dir: Path | None = None  # cache of pretrained backbones (transfer); None: this process only
+    # Both change the numbers, so each record keeps them under "numerics".
+    precision: str = "float32"  # Keras dtype policy: float32, mixed_float16 or mixed_bfloat16 (output float32)
+    xla: bool = False  # compile train and eval steps with XLA (jit_compile=True)

@@ -1,0 +1,51 @@
+"""A fresh, seeded Keras session for one training run: every random generator seeded from the
+run's seed, deterministic ops, the thread count and dtype policy set. Used by the runner and by
+pretraining; imports Keras only when called."""
+
+from __future__ import annotations
+
+from regbench.train.backend import start_backend
+
+
+def seeded_keras(seed: int, threads: int | None, precision: str = "float32", xla: bool = False):
+    """Keras with a fresh session, every random generator seeded, deterministic TensorFlow ops, and
+    `precision` as the dtype policy of the layers built next (reset for every cell of a worker)."""
+    start_backend()
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")  # every cell builds a new model: retracing is expected
+        if threads:
+            try:  # only possible before TensorFlow's runtime starts: the first cell of a worker
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError:
+                pass
+        # Keras refuses XLA while op determinism is on (not every op has a deterministic XLA kernel);
+        # XLA's CPU kernels are deterministic, its GPU ones made so by the flag below.
+        if xla:
+            from tensorflow.python.framework import config as tf_config  # public API has no "disable"
+
+            tf_config.disable_op_determinism()
+        else:
+            tf.config.experimental.enable_op_determinism()
+    keras.backend.clear_session()
+    keras.config.set_dtype_policy(precision)
+    keras.utils.set_random_seed(seed)
+    own_python_random(seed)
+    return keras
+
+
+def own_python_random(seed: int) -> None:
+    """Keras draws the seed of every unseeded layer and initializer from Python's global `random`,
+    which other threads of the process draw from too (a Dask worker's event loop samples it to
+    compress messages), so weights depended on message timing. Keras gets a generator of its own,
+    in the state `random.seed(seed)` gives the global one: the same numbers as a plain process."""
+    import random
+
+    from keras.src.random import seed_generator  # private: Keras has no public hook for this
+
+    if hasattr(seed_generator, "python_random"):
+        seed_generator.python_random = random.Random(seed)
