@@ -20,7 +20,7 @@ import joblib  # noqa: E402
 from benchmarks.synthetic_results import write_synthetic  # noqa: E402
 from regbench.analysis import collect as analysis
 from regbench.grid.expand import expand  # noqa: E402
-from regbench.grid.spec import load_spec  # noqa: E402
+from regbench.grid.parse import load_spec  # noqa: E402
 from regbench.report import page as markdown  # noqa: E402
 from regbench.report import write as report
 from regbench.store import Store  # noqa: E402

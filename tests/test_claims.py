@@ -15,7 +15,7 @@ from benchmarks.synthetic_results import synthetic_record, write_synthetic
 from regbench.analysis.collect import collect
 from regbench.cli import main
 from regbench.grid.expand import expand
-from regbench.grid.spec import load_spec
+from regbench.grid.parse import load_spec
 from regbench.report.write import build_report
 from regbench.result import Result
 from regbench.store import Store
@@ -159,7 +159,7 @@ def test_the_report_has_the_claims_table_and_the_sections(claims_grid):
         (('sections = ["S"]\nset = "dropout"', 'sections = ["S"]\nset = "dropuot"'), "claims[0].set: 'dropuot' is not a technique set of section S; allowed: baseline, dropout, l2"),
         (('name = "T"', 'name = "S"'), "sections[1].name: 'S' names two sections"),
         (('setting = "cpu-sized"', 'setting = "small"'), "sections[0].setting: 'small' is not allowed; allowed: full, cpu-sized"),
-        (('kind = "level"', 'kind = "vibes"'), "claims[3].kind: 'vibes' is not allowed; allowed: effect, level"),
+        (('kind = "level"', 'kind = "vibes"'), "claims[3].kind: 'vibes' is not allowed; allowed: effect, effect_shrinks_with_size, level"),
         (('kind = "level"', 'epoch = 3\nkind = "level"'), "claims[3].metric: 'test_accuracy' is out of range; allowed: val_accuracy"),
         (("techniques.dropout = { rate = 0.25 }", "techniques.dropout = 0.25"), "sections[0].techniques.dropout: must be a table"),
     ],

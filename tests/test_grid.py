@@ -9,7 +9,8 @@ import pytest
 
 from regbench.errors import UsageError
 from regbench.grid.expand import design_sets, expand
-from regbench.grid.spec import Design, load_spec
+from regbench.grid.parse import load_spec
+from regbench.grid.spec import Design
 from regbench.train.techniques import TECHNIQUES, Technique
 
 FOUR = ("batchnorm", "dropout", "early_stopping", "l2")

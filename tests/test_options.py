@@ -80,7 +80,7 @@ def test_numerics_options_reach_the_model_and_the_record(options, numerics, writ
 
 
 def test_grids_lists_every_shipped_grid(capsys):
-    from regbench.grid.spec import shipped_grids
+    from regbench.grid.parse import shipped_grids
 
     assert main(["grids"]) == 0
     lines = capsys.readouterr().out.splitlines()

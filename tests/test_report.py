@@ -12,7 +12,7 @@ import pandas as pd
 from benchmarks.synthetic_results import write_synthetic
 from regbench.cli import main
 from regbench.grid.expand import expand
-from regbench.grid.spec import load_spec
+from regbench.grid.parse import load_spec
 from regbench.report.write import build_report
 from regbench.result import Result
 from regbench.store import Store
@@ -214,7 +214,7 @@ def test_learning_curves_are_small_multiples_with_the_baseline_in_every_panel(wr
     fig = plots.learning_curves(curve, mine)
     panels = [ax for ax in fig.axes if ax.get_visible()]
     sets = sorted(set(mine["technique_set"]) - {"baseline"})
-    from regbench.grid.cell import short_label
+    from regbench.grid.labels import short_label
 
     assert sorted(ax.get_title() for ax in panels) == sorted(plots.wrapped(short_label(s)) for s in sets)  # one a set
     for ax in panels:

@@ -9,7 +9,7 @@ import pytest
 
 from regbench.cli import main
 from regbench.errors import UsageError
-from regbench.grid.spec import load_spec, shipped_grids
+from regbench.grid.parse import load_spec, shipped_grids
 from tests.conftest import TINY_GRID
 
 
@@ -222,7 +222,7 @@ def test_console_script_exit_code(write_grid):
 
 
 def test_load_spec_does_not_import_tensorflow():
-    code = "import sys; from regbench.grid.expand import expand; from regbench.grid.spec import load_spec; expand(load_spec('quick')); print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    code = "import sys; from regbench.grid.expand import expand; from regbench.grid.parse import load_spec; expand(load_spec('quick')); print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
 

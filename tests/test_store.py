@@ -183,7 +183,7 @@ def test_a_full_disk_ends_the_run_with_one_line_and_a_rerun_resumes(write_grid, 
 def test_compare_names_what_differs_and_why(write_grid, tmp_path, capsys):
     from benchmarks.synthetic_results import synthetic_record
     from regbench.grid.expand import expand
-    from regbench.grid.spec import load_spec
+    from regbench.grid.parse import load_spec
     from regbench.result import Result
     from tests.conftest import TINY_GRID
 

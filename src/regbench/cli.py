@@ -171,7 +171,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_grids(args) -> int:
-    from regbench.grid.spec import load_spec, shipped_grids
+    from regbench.grid.parse import load_spec, shipped_grids
 
     for name in shipped_grids():
         print(f"{name:12} {load_spec(name).description}")
@@ -180,7 +180,7 @@ def cmd_grids(args) -> int:
 
 def cmd_list(args) -> int:
     from regbench.grid.expand import expand
-    from regbench.grid.spec import load_spec
+    from regbench.grid.parse import load_spec
     from regbench.store import Store
 
     spec = load_spec(args.grid)
@@ -233,7 +233,7 @@ def check_data(cells, args) -> set[str]:
 
 
 def cmd_report(args) -> int:
-    from regbench.grid.spec import load_spec
+    from regbench.grid.parse import load_spec
     from regbench.report.write import build_report
 
     spec = load_spec(args.grid)
@@ -247,7 +247,7 @@ def cmd_run(args) -> int:
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     from regbench.grid.expand import expand
-    from regbench.grid.spec import load_spec
+    from regbench.grid.parse import load_spec
     from regbench.run.executor import run_and_store
     from regbench.store import Store
 
@@ -339,7 +339,7 @@ def up_to_date(report: Path, store, spec) -> bool:
 
 def cmd_cell(args) -> int:
     from regbench.grid.expand import expand
-    from regbench.grid.spec import load_spec
+    from regbench.grid.parse import load_spec
     from regbench.store import Store
     from regbench.train.runner import run_cell
 

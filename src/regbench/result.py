@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
+from regbench.steps import steps_per_epoch
+
 SCHEMA_VERSION = 3
 
 
@@ -82,7 +84,7 @@ def upgrade(record: dict[str, Any]) -> dict[str, Any]:
         record = record | {"schema": 2, "history": history}
     if record["schema"] == 2:  # epochs budgets only: an evaluation after each epoch
         cell, runs, best = record.get("cell") or {}, record.get("epochs_run") or 0, record.get("best_epoch")
-        per_epoch = -(-cell["train_size"] // cell["batch_size"]) if "train_size" in cell else None
+        per_epoch = steps_per_epoch(cell["train_size"], cell["batch_size"]) if "train_size" in cell else None
         steps = [per_epoch * (i + 1) for i in range(runs)] if per_epoch else []
         record = record | {
             "schema": SCHEMA_VERSION, "eval_steps": steps, "steps_run": steps[-1] if steps else 0,

@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sys
-import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from regbench.disk import atomic_write, first_line, quarantine, remove_stale_temp_files
 from regbench.errors import StoreError
 from regbench.result import Result
 
 JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
-def atomic_write(path: Path, content: str | bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content.encode() if isinstance(content, str) else content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Store:
@@ -107,21 +89,14 @@ class Store:
         except FileNotFoundError:  # another process moved it aside meanwhile
             return None
         except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError) as exc:
-            self.quarantine(cell_id, f"{type(exc).__name__}: {exc}".splitlines()[0][:120])
+            self.quarantine(cell_id, first_line(exc))
             return None
 
-    def quarantine(self, cell_id: str, reason: str) -> Path:
+    def quarantine(self, cell_id: str, reason: str) -> Path | None:
         """Move a damaged cell file to cells/damaged/<id>.<UTC time>.json (never deleted)."""
-        target = self.dir / "damaged" / f"{cell_id}.{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
-        target.parent.mkdir(exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):  # another process was first
-            os.replace(self.path(cell_id), target)
-            print(
-                f"regbench: warning: {self.path(cell_id)} is damaged ({reason}); moved to {target}; "
-                "its cell counts as missing and runs again",
-                file=sys.stderr,
-            )
-        return target
+        return quarantine(
+            self.path(cell_id), self.dir / "damaged", reason, "", "its cell counts as missing and runs again"
+        )
 
     def check_tails(self, ids: set[str]) -> None:
         """Move aside stored files of `ids` that were cut short (every record ends with "}\\n"),
@@ -168,10 +143,5 @@ class Store:
         return {i for i in ids & self.stored_ids() if (r := self.read(i)) is not None and not r.ok}
 
     def remove_stale_temp_files(self) -> int:
-        """Delete temporary files a killed writer left behind; returns how many."""
-        if not self.dir.is_dir():
-            return 0
-        stale = [p for p in self.dir.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
-        for p in stale:
-            p.unlink(missing_ok=True)
-        return len(stale)
+        """Delete temporary files a killed writer left behind (never a live writer's); returns how many."""
+        return remove_stale_temp_files(self.dir)

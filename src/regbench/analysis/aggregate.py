@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.analysis.stats import crosses_zero, evidence, holm, mean_ci, paired_effect, seeds_needed
-from regbench.grid.cell import condition_label, dataset_label, set_label, varying_params
+from regbench.grid.labels import condition_label, dataset_label, set_label, varying_params
 from regbench.result import Result
 
 CONDITION = ["section", "dataset", "imbalance", "train_size", "model"]

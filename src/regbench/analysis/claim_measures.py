@@ -14,8 +14,10 @@ import pandas as pd
 
 from regbench.analysis import aggregate as agg
 from regbench.analysis.stats import SAME, mean_ci, paired_effect
-from regbench.grid.cell import condition_label, data_label, short_label
-from regbench.grid.spec import PAIRED, Claim
+from regbench.grid.claim_kinds import CLAIM_KINDS, is_paired
+from regbench.grid.labels import condition_label, data_label, short_label
+from regbench.grid.spec import Claim
+from regbench.steps import steps_per_epoch
 
 # A claim's metric -> (split, name) in the learning curves; losses are the data cross-entropy.
 CURVES = {"val_accuracy": ("val", "accuracy"), "val_loss": ("val", "xent"),
@@ -31,7 +33,7 @@ LABELS = agg.METRICS | {"val_accuracy": "validation accuracy", "train_accuracy":
 
 
 def compared(claim: Claim) -> str:
-    if claim.kind not in PAIRED:
+    if not is_paired(claim.kind):
         return short_label(claim.set)
     return f"{short_label(claim.set)} vs {short_label(claim.against)}"
 
@@ -70,7 +72,7 @@ def metric_values(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> p
     rows = history[
         (history["split"] == split) & (history["metric"] == name) & history["cell_id"].isin(cells["cell_id"])
     ]
-    per_epoch = -(-cells["train_size"] // cells["batch_size"])
+    per_epoch = steps_per_epoch(cells["train_size"], cells["batch_size"])
     target = dict(zip(cells["cell_id"], claim.step or claim.epoch * per_epoch, strict=True))
     values = {}
     for cid, g in rows.groupby("cell_id", observed=True):
@@ -274,10 +276,25 @@ def rises_after_lr_drop(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame
         }
 
 
-MEASURES: dict[str, Callable[[Claim, pd.DataFrame, pd.DataFrame], Iterator[dict[str, Any]]]] = {
+Measure = Callable[[Claim, pd.DataFrame, pd.DataFrame], Iterator[dict[str, Any]]]
+MEASURES: dict[str, Measure] = {
     "effect": effect,
     "level": level,
     "effect_shrinks_with_size": effect_shrinks_with_size,
     "val_loss_rises": val_loss_rises,
     "rises_after_lr_drop": rises_after_lr_drop,
 }
+
+
+def check_measures() -> None:
+    """Every declared claim kind has a measure here and every measure a declaration: a kind added
+    in one place only fails at import, not silently in a report."""
+    declared, measured = set(CLAIM_KINDS.names()), set(MEASURES)
+    if declared != measured:
+        raise RuntimeError(
+            f"claim kinds without a measure: {sorted(declared - measured)}; measures without a kind in "
+            f"grid/claim_kinds.py: {sorted(measured - declared)}"
+        )
+
+
+check_measures()

@@ -19,9 +19,10 @@ import pandas as pd
 
 from regbench.analysis import aggregate as agg
 from regbench.analysis import evidence
-from regbench.analysis.claim_measures import MEASURES, PAIRED, compared
+from regbench.analysis.claim_measures import MEASURES, compared
 from regbench.analysis.stats import ALPHA, holm
-from regbench.grid.cell import short_label
+from regbench.grid.claim_kinds import is_paired
+from regbench.grid.labels import short_label
 from regbench.grid.spec import Claim, GridSpec
 
 COLUMNS = [
@@ -102,7 +103,7 @@ def judged(row: dict[str, Any], claim: Claim, regime: pd.DataFrame | None, engag
     underfit = {}
     if regime is not None and len(regime):
         underfit = {tuple(r[c] for c in agg.CONDITION): r["reason"] for _, r in regime.iterrows() if not r["testable"]}
-    sets = (claim.set, claim.against) if claim.kind in PAIRED else (claim.set,)
+    sets = (claim.set, claim.against) if is_paired(claim.kind) else (claim.set,)
     idle, notes = {}, {}
     if engagement is not None and len(engagement):
         idle, notes = evidence.never_engaged(engagement), evidence.trigger_notes(engagement)

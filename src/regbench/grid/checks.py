@@ -24,12 +24,13 @@ def table(value: Any, where: str, fail) -> dict:
     return value
 
 
-def names(value: Any, where: str, known: list[str], fail) -> tuple[str, ...]:
-    """A list of registered names, each checked against `known`."""
+def names(value: Any, where: str, known: list[str], fail, problem: str = "") -> tuple[str, ...]:
+    """A list of registered names, each checked against `known` ("unknown name 'x'", or "'x' <problem>")."""
     items = typed(value if isinstance(value, list) else [value], tuple[str, ...], where, fail)
     for item in items:
         if item not in known:
-            raise fail(where, f"unknown name '{item}'; allowed: {', '.join(known)}")
+            said = f"{item!r} {problem}" if problem else f"unknown name '{item}'"
+            raise fail(where, f"{said}; allowed: {', '.join(known)}")
     return items
 
 

@@ -8,8 +8,10 @@ from itertools import combinations
 from typing import Any
 
 from regbench.errors import UsageError
-from regbench.grid.cell import Cell, varying_params
-from regbench.grid.spec import PAIRED, Design, GridSpec
+from regbench.grid.cell import Cell
+from regbench.grid.claim_kinds import is_paired
+from regbench.grid.labels import varying_params
+from regbench.grid.spec import Design, GridSpec
 from regbench.train.datasets import get_dataset
 from regbench.train.models import get_model
 
@@ -95,7 +97,7 @@ def check_claims(spec: GridSpec, cells: list[Cell]) -> None:
     for i, claim in enumerate(spec.claims):
         for section in claim.sections or (None,):
             labels = sorted({c.technique_set for c in cells if c.section == section})
-            for key in ("set", "against") if claim.kind in PAIRED else ("set",):
+            for key in ("set", "against") if is_paired(claim.kind) else ("set",):
                 if getattr(claim, key) not in labels:
                     where = f" of section {section}" if section else ""
                     raise UsageError(

@@ -1,24 +1,14 @@
-"""Parse and validate a grid file (TOML) into frozen dataclasses. Never imports TensorFlow.
-
-Every problem is a UsageError with one line naming the file, the key and the allowed values.
-"""
+"""A grid as frozen dataclasses: its datasets, budgets, design, technique parameters, sections and
+claims. Read from a TOML file by grid/parse.py; never imports TensorFlow."""
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, fields, replace
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from regbench.errors import UsageError
-from regbench.grid.budget import Budget, merge_budget
-from regbench.grid.checks import check_keys, make_dataclass, names, table, typed
-from regbench.train.datasets import DATASETS, get_dataset
-from regbench.train.models import MODELS
-from regbench.train.techniques import TECHNIQUES, Technique, get_technique, require
-
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
+from regbench.grid.budget import Budget
+from regbench.grid.claim_kinds import CLAIM_KINDS, CURVE_METRICS, FINAL_METRICS
+from regbench.train.techniques import Technique, require
 
 
 @dataclass(frozen=True)
@@ -55,33 +45,18 @@ class Sweep:
     with_: tuple[str, ...] = ()  # TOML key "with"
 
 
-CLAIM_KINDS = ("effect", "level", "effect_shrinks_with_size", "val_loss_rises", "rises_after_lr_drop")
-PAIRED = ("effect", "effect_shrinks_with_size", "rises_after_lr_drop")  # claim kinds that compare two sets
-CLAIM_METRICS = (
-    "accuracy_gap", "loss_gap", "test_accuracy", "test_loss", "val_accuracy", "val_loss", "train_accuracy",
-    "train_loss", "epochs_run", "best_epoch",
-)  # fmt: skip
-CURVE_METRICS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss")  # recorded per epoch
-
-
 @dataclass(frozen=True)
 class Claim:
-    """A sentence from a source ([[claims]]) and how the report tests it in each of `sections`:
-    effect: `set` minus `against` (paired by seed) moves `metric` in the `expect`ed direction
-      (with `epoch` or `step`: the metric after that epoch or optimizer step, from the learning curve);
-    level: `metric` of `set` lies within [low, high];
-    effect_shrinks_with_size: the effect at the smallest train size minus at the largest;
-    val_loss_rises: `set`'s validation loss ends above its minimum;
-    rises_after_lr_drop: `metric` over the `window` epochs after `set`'s first learning-rate drop,
-      minus at the drop, against the same epochs of the `against` run of the same seed."""
+    """A sentence from a source ([[claims]]) and how the report tests it in each of `sections`, by
+    its `kind` (grid/claim_kinds.CLAIM_KINDS says what each kind measures)."""
 
     article: str
     claim: str
-    kind: Literal[CLAIM_KINDS] = "effect"  # type: ignore[valid-type]
+    kind: str = "effect"  # a name in CLAIM_KINDS
     sections: tuple[str, ...] = ()  # () in a grid without sections
     set: str = "baseline"  # a technique set's label, as in `regbench list`
     against: str = "baseline"
-    metric: Literal[CLAIM_METRICS] = "accuracy_gap"  # type: ignore[valid-type]
+    metric: Literal[FINAL_METRICS] = "accuracy_gap"  # type: ignore[valid-type]
     expect: Literal["increase", "decrease"] = "decrease"
     epoch: int = 0  # effect: the validation metric after this epoch (0: the final value)
     step: int = 0  # effect: the validation metric after this many optimizer steps (0: the final value)
@@ -91,9 +66,9 @@ class Claim:
     claimed: str = ""  # the source's own figure, e.g. "~75% -> ~85%"
 
     def check(self) -> None:
-        curves = "val_accuracy, val_loss, train_accuracy, train_loss (a learning curve)"
-        if self.epoch or self.step or self.kind == "rises_after_lr_drop":
-            require(self.metric in CURVE_METRICS, "metric", curves)
+        require(self.kind in CLAIM_KINDS, "kind", ", ".join(CLAIM_KINDS.names()))
+        if self.epoch or self.step or CLAIM_KINDS.get(self.kind).curve_only:
+            require(self.metric in CURVE_METRICS, "metric", f"{', '.join(CURVE_METRICS)} (a learning curve)")
         require(self.epoch >= 0, "epoch", "epoch >= 0")
         require(self.step >= 0, "step", "step >= 0")
         require(not (self.epoch and self.step), "step", "epoch or step, not both")
@@ -127,274 +102,3 @@ class GridSpec:
     def parts(self) -> tuple[GridSpec, ...]:
         """The sections, or the grid itself when it has none."""
         return self.sections or (self,)
-
-
-TOP_KEYS = (
-    "budget",
-    "claims",
-    "datasets",
-    "description",
-    "design",
-    "min_train_accuracy",
-    "models",
-    "seeds",
-    "techniques",
-)
-SECTIONED_KEYS = ("budget", "claims", "description", "min_train_accuracy", "models", "sections", "seeds", "techniques")
-SECTION_KEYS = ("budget", "datasets", "description", "design", "min_train_accuracy", "models", "name", "seeds", "setting", "techniques")  # fmt: skip
-SETTINGS = ("full", "cpu-sized")
-DATASET_KEYS = ("name", "train_sizes", "models", "val_size", "split_seed", "imbalance")
-
-
-def shipped_grids() -> list[str]:
-    """Names of the grid files shipped in regbench/grids."""
-    folder = resources.files("regbench") / "grids"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
-
-
-def resolve(grid: str) -> Path:
-    """A path to a grid file, or the name of a shipped grid."""
-    path = Path(grid)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise UsageError(f"{grid}: no such grid file")
-        return path
-    if grid in shipped_grids():
-        return Path(str(resources.files("regbench") / "grids" / f"{grid}.toml"))
-    raise UsageError(f"unknown grid '{grid}'; shipped: {', '.join(shipped_grids())}, or give a path to a .toml file")
-
-
-def load_spec(grid: str) -> GridSpec:
-    """Read and validate a grid file or shipped grid name."""
-    path = resolve(grid)
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: invalid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read: {exc}") from None
-    return parse(data, name=path.stem, path=str(path))
-
-
-def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
-    """A grid from its TOML table; with [[sections]], each section is parsed as a grid whose
-    seeds, budget, models and technique parameters default to the top level's."""
-    if "sections" not in data:
-        spec = parse_grid(data, name, path)
-        return replace(spec, claims=parse_claims(data.get("claims", []), (), path))
-
-    def fail(key: str, problem: str) -> UsageError:
-        return UsageError(f"{path}: {key}: {problem}")
-
-    check_keys(data, SECTIONED_KEYS, "", fail)
-    raw = data["sections"]
-    if not isinstance(raw, list) or not raw:
-        raise fail("sections", "must be a non-empty array of tables ([[sections]]) with name, design and datasets")
-    sections = []
-    for i, entry in enumerate(raw):
-        where = f"sections[{i}]"
-        entry = table(entry, where, fail)
-        check_keys(entry, SECTION_KEYS, where, fail)
-        section = typed(entry.get("name"), str, f"{where}.name", fail) if "name" in entry else ""
-        if not section or not all(c.isalnum() or c in "-_" for c in section):
-            raise fail(f"{where}.name", f"{section!r} is not allowed; allowed: letters, digits, - and _ (e.g. 'A-cpu')")
-        if section in (s.section for s in sections):
-            raise fail(f"{where}.name", f"'{section}' names two sections; allowed: a name per section")
-        setting = typed(entry.get("setting", "full"), Literal[SETTINGS], f"{where}.setting", fail)
-        techniques = table(data.get("techniques", {}), "techniques", fail)
-        own = table(entry.get("techniques", {}), f"{where}.techniques", fail)
-        merged = {
-            "seeds": data.get("seeds", [0]),
-            "models": data.get("models", ["mlp"]),
-            "min_train_accuracy": data.get("min_train_accuracy", 0.99),
-            "budget": merge_budget(
-                table(data.get("budget", {}), "budget", fail),
-                table(entry.get("budget", {}), f"{where}.budget", fail),
-                f"{where}.budget",
-                fail,
-            ),
-            "techniques": {
-                t: table(techniques.get(t, {}), f"techniques.{t}", fail)
-                | table(own.get(t, {}), f"{where}.techniques.{t}", fail)
-                for t in techniques | own
-            },
-        } | {k: v for k, v in entry.items() if k in TOP_KEYS and k not in ("budget", "claims", "techniques")}
-        spec = parse_grid(merged, name, path, where)
-        sections.append(replace(spec, section=section, setting=setting))
-    description = typed(data.get("description", ""), str, "description", fail)
-    claims = parse_claims(data.get("claims", []), tuple(s.section for s in sections), path)
-    return GridSpec(name, path, description, sections[0].seeds, (), Design(), (), tuple(sections), claims=claims)
-
-
-def parse_claims(raw: Any, sections: tuple[str, ...], path: str) -> tuple[Claim, ...]:
-    """[[claims]]: each names sections of this grid (none in a grid without sections). Whether
-    `set` and `against` are technique sets of those sections is checked when the grid is expanded."""
-
-    def fail(key: str, problem: str) -> UsageError:
-        return UsageError(f"{path}: {key}: {problem}")
-
-    if not isinstance(raw, list):
-        raise fail("claims", "must be an array of tables ([[claims]]) with article, claim and sections")
-    claims = []
-    for i, entry in enumerate(raw):
-        claim = make_dataclass(Claim, table(entry, f"claims[{i}]", fail), f"claims[{i}]", fail)
-        for section in claim.sections:
-            if section not in sections:
-                allowed = ", ".join(sections) if sections else "none (the grid has no [[sections]])"
-                raise fail(f"claims[{i}].sections", f"unknown section '{section}'; allowed: {allowed}")
-        if sections and not claim.sections:
-            raise fail(f"claims[{i}].sections", f"missing; allowed: {', '.join(sections)}")
-        claims.append(claim)
-    return tuple(claims)
-
-
-def parse_grid(data: dict[str, Any], name: str, path: str, where: str = "") -> GridSpec:
-    def fail(key: str, problem: str) -> UsageError:
-        return UsageError(f"{path}: {where + '.' if where else ''}{key}: {problem}")
-
-    check_keys(data, TOP_KEYS, "", fail)
-    seeds = typed(data.get("seeds", [0]), tuple[int, ...], "seeds", fail)
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise fail("seeds", "must be a non-empty list of distinct integers")
-    budget_table = merge_budget({}, table(data.get("budget", {}), "budget", fail), "budget", fail)
-    make_dataclass(Budget, budget_table, "budget", fail)  # so that its errors name [budget], not a dataset
-    models = names(data.get("models", ["mlp"]), "models", MODELS.names(), fail)
-    datasets = data.get("datasets")
-    if not isinstance(datasets, list) or not datasets:
-        raise fail(
-            "datasets", "must be a non-empty array of tables ([[datasets]]); allowed names: " + ", ".join(DATASETS)
-        )
-    entries = tuple(
-        parse_dataset(table(entry, f"datasets[{i}]", fail), f"datasets[{i}]", budget_table, models, fail)
-        for i, entry in enumerate(datasets)
-    )
-    techniques_table = table(data.get("techniques", {}), "techniques", fail)
-    design = parse_design(table(data.get("design", {}), "design", fail), fail)
-    used = sorted(
-        {t for t in design.add_one + design.leave_one_out + design.factorial}
-        | {t for s in design.sets for t in s}
-        | {t for sw in design.sweeps for t in (sw.technique, *sw.with_)}
-    )
-    techniques = []
-    for tname in sorted(set(used) | set(techniques_table)):
-        names([tname], f"techniques.{tname}", TECHNIQUES.names(), fail)
-        params = table(techniques_table.get(tname, {}), f"techniques.{tname}", fail)
-        techniques.append((tname, make_dataclass(get_technique(tname), params, f"techniques.{tname}", fail)))
-    sweeps = tuple(
-        check_sweep_values(sw, techniques_table.get(sw.technique, {}), f"design.sweeps[{i}]", fail)
-        for i, sw in enumerate(design.sweeps)
-    )
-    design = replace(design, sweeps=sweeps)
-    description = typed(data.get("description", ""), str, "description", fail)
-    threshold = typed(data.get("min_train_accuracy", 0.99), float, "min_train_accuracy", fail)
-    if not 0 < threshold <= 1:
-        raise fail("min_train_accuracy", f"{threshold!r} is out of range; allowed: 0 < min_train_accuracy <= 1")
-    spec = GridSpec(name, path, description, seeds, entries, design, tuple(techniques))
-    return replace(spec, min_train_accuracy=threshold)
-
-
-def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str, ...], fail) -> DatasetEntry:
-    budget_keys = tuple(f.name for f in fields(Budget))
-    check_keys(entry, DATASET_KEYS + budget_keys, where, fail)
-    if "name" not in entry:
-        raise fail(f"{where}.name", "missing; allowed: " + ", ".join(DATASETS))
-    dname = names([entry["name"]], f"{where}.name", DATASETS.names(), fail)[0]
-    info = get_dataset(dname)
-    val_size = typed(entry.get("val_size", info.default_val_size), int, f"{where}.val_size", fail)
-    if not info.num_classes <= val_size < info.train_pool:
-        raise fail(
-            f"{where}.val_size", f"{val_size} is out of range; allowed: {info.num_classes}..{info.train_pool - 1}"
-        )
-    largest = info.train_pool - val_size
-    raw_sizes = entry.get("train_sizes")
-    if not isinstance(raw_sizes, list) or not raw_sizes:
-        raise fail(
-            f"{where}.train_sizes",
-            f'must be a non-empty list; allowed: integers {info.num_classes}..{largest} or "all"',
-        )
-    sizes = tuple(largest if s == "all" else typed(s, int, f"{where}.train_sizes", fail) for s in raw_sizes)
-    for size in sizes:
-        if not info.num_classes <= size <= largest:
-            raise fail(
-                f"{where}.train_sizes",
-                f'{size} is out of range; allowed: {info.num_classes}..{largest} or "all" ({dname} with val_size {val_size})',
-            )
-    overrides = {k: entry[k] for k in budget_keys if k in entry}
-    budget = make_dataclass(Budget, merge_budget(budget_table, overrides, where, fail), where, fail)
-    own_models = names(entry["models"], f"{where}.models", MODELS.names(), fail) if "models" in entry else models
-    split_seed = entry.get("split_seed", 0)
-    if split_seed != "seed" and (not isinstance(split_seed, int) or isinstance(split_seed, bool)):
-        raise fail(
-            f"{where}.split_seed",
-            f'{split_seed!r} is not allowed; allowed: an integer, or "seed" (a training subset per seed)',
-        )
-    imbalance = None
-    if "imbalance" in entry:
-        imbalance = typed(entry["imbalance"], float, f"{where}.imbalance", fail)
-        if imbalance < 1:
-            raise fail(f"{where}.imbalance", f"{imbalance!r} is out of range; allowed: a max/min class ratio >= 1")
-    return DatasetEntry(dname, tuple(dict.fromkeys(sizes)), own_models, val_size, split_seed, budget, imbalance)
-
-
-def parse_design(data: dict, fail) -> Design:
-    design = make_dataclass(Design, {k: v for k, v in data.items() if k != "sweeps"}, "design", fail)
-    for key in ("add_one", "leave_one_out", "factorial"):
-        names(list(getattr(design, key)), f"design.{key}", TECHNIQUES.names(), fail)
-    for i, members in enumerate(design.sets):
-        names(list(members), f"design.sets[{i}]", TECHNIQUES.names(), fail)
-    raw = data.get("sweeps", [])
-    if not isinstance(raw, list):
-        raise fail("design.sweeps", "must be an array of tables ([[design.sweeps]]) with technique, param, values")
-    sweeps = tuple(
-        parse_sweep(table(x, f"design.sweeps[{i}]", fail), f"design.sweeps[{i}]", fail) for i, x in enumerate(raw)
-    )
-    for i, sweep in enumerate(sweeps):
-        # A swept technique's labels show its parameter ("dropout(rate=0.5)") wherever it appears,
-        # so factorial and leave-one-out analyses, which look for "dropout", would lose it.
-        for part in ("factorial", "leave_one_out"):
-            if sweep.technique in getattr(design, part):
-                raise fail(
-                    f"design.sweeps[{i}].technique",
-                    f"{sweep.technique} is also in design.{part}, whose analysis would lose it; allowed: a technique "
-                    "outside factorial and leave_one_out (or sweep it in a section of its own)",
-                )
-    design = replace(design, sweeps=sweeps)
-    if not (design.baseline or design.add_one or design.leave_one_out or design.factorial or design.sets or sweeps):
-        raise fail(
-            "design",
-            "the grid has no technique sets; allowed keys: baseline = true, add_one, leave_one_out, factorial, sets, sweeps",
-        )
-    return design
-
-
-def parse_sweep(entry: dict, where: str, fail) -> Sweep:
-    """One [[design.sweeps]] table; the values' types and ranges are checked once the technique's
-    configured parameters are known (`check_sweep_values`)."""
-    check_keys(entry, ("param", "technique", "values", "with"), where, fail)
-    for key in ("technique", "param", "values"):
-        if key not in entry:
-            raise fail(f"{where}.{key}", "missing; a sweep needs technique, param and values")
-    technique = names(entry["technique"], f"{where}.technique", TECHNIQUES.names(), fail)[0]
-    params = [f.name for f in fields(get_technique(technique)) if f.init]
-    param = typed(entry["param"], str, f"{where}.param", fail)
-    if param not in params:
-        raise fail(
-            f"{where}.param", f"'{param}' is not a parameter of {technique}; allowed: {', '.join(params) or 'none'}"
-        )
-    values = entry["values"]
-    if not isinstance(values, list) or len(values) < 2 or len({repr(v) for v in values}) != len(values):
-        raise fail(f"{where}.values", "must be a list of at least two distinct values")
-    with_ = names(entry.get("with", []), f"{where}.with", TECHNIQUES.names(), fail)
-    if technique in with_:
-        raise fail(f"{where}.with", f"lists the swept technique {technique}; allowed: other techniques")
-    return Sweep(technique, param, tuple(values), with_)
-
-
-def check_sweep_values(sweep: Sweep, configured: dict, where: str, fail) -> Sweep:
-    """The sweep with each value typed and range-checked as `technique.param` (e.g. a dropout rate of
-    1.5 fails like `[techniques.dropout] rate = 1.5` would, naming the sweep)."""
-    cls = get_technique(sweep.technique)
-    values = tuple(
-        getattr(make_dataclass(cls, {**configured, sweep.param: v}, where, fail), sweep.param) for v in sweep.values
-    )
-    return replace(sweep, values=values)

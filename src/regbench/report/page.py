@@ -11,7 +11,7 @@ import pandas as pd
 from regbench.analysis import aggregate as agg
 from regbench.analysis import claims, evidence
 from regbench.analysis.collect import Tables
-from regbench.grid.cell import dataset_label, legend
+from regbench.grid.labels import dataset_label, legend
 from regbench.grid.spec import GridSpec
 from regbench.report.summary import figure, md_table, overview_section, summary_sentences
 from regbench.report.tables import effects_table, rates_section, regime_section, results_section

@@ -20,8 +20,8 @@ import seaborn as sns  # noqa: E402
 from matplotlib.collections import QuadMesh  # noqa: E402
 
 from regbench.analysis.aggregate import BASELINE, CONDITION, METRICS, SETTING, condition_labels, dataset_labels  # noqa: E402
-from regbench.grid.cell import condition_label, data_label, dataset_label, legend, short_label  # noqa: E402
-from regbench.store import atomic_write  # noqa: E402
+from regbench.disk import atomic_write  # noqa: E402
+from regbench.grid.labels import condition_label, data_label, dataset_label, legend, short_label  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
 BASELINE_COLOR, OTHER_COLOR = "#4d4d4d", "#4c72b0"

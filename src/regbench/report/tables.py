@@ -9,7 +9,7 @@ import pandas as pd
 
 from regbench.analysis import aggregate as agg
 from regbench.analysis.collect import Tables
-from regbench.grid.cell import condition_label
+from regbench.grid.labels import condition_label
 from regbench.report.summary import cond, md_table, p_text, plus_minus, pp
 
 

@@ -19,11 +19,12 @@ from joblib.externals.loky import ProcessPoolExecutor
 
 from regbench.analysis import aggregate as agg
 from regbench.analysis.collect import Tables, collect
-from regbench.grid.cell import condition_label, data_label
+from regbench.disk import atomic_write
+from regbench.grid.labels import condition_label, data_label
 from regbench.grid.spec import GridSpec
 from regbench.report import plots
 from regbench.report.page import render
-from regbench.store import Store, atomic_write
+from regbench.store import Store
 
 
 def write_tables(tables: Tables, results_root: Path, grid: str) -> None:

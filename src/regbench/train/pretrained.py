@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
-import sys
 import time
 import zipfile
 from dataclasses import asdict, dataclass
@@ -25,6 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from regbench.disk import atomic_folder, first_line, quarantine
 from regbench.errors import UsageError
 from regbench.train import datasets
 
@@ -96,24 +94,19 @@ def read(path: Path) -> Backbone | None:
             weights = [[f[f"{i}_{j}"] for j in range(n)] for i, n in enumerate(meta["arrays_per_layer"])]
         return Backbone(weights, meta)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-        target = path.parent / "damaged" / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
-        target.parent.mkdir(exist_ok=True)
-        os.replace(path, target)
-        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:120]
-        print(f"regbench: warning: backbone {path} is damaged ({reason}); moved to {target}; pretraining again",
-              file=sys.stderr)  # fmt: skip
+        quarantine(path, path.parent / "damaged", first_line(exc), "backbone", "pretraining again")
         return None
 
 
 def write(path: Path, found: Backbone) -> Backbone:
     """Store atomically: a folder written under another name, then renamed."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    arrays = {f"{i}_{j}": w for i, layer in enumerate(found.weights) for j, w in enumerate(layer)}
-    np.savez(tmp / "weights.npz", **arrays)
-    (tmp / "pretrain.json").write_text(json.dumps(found.meta, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+
+    def fill(folder: Path) -> None:
+        arrays = {f"{i}_{j}": w for i, layer in enumerate(found.weights) for j, w in enumerate(layer)}
+        np.savez(folder / "weights.npz", **arrays)
+        (folder / "pretrain.json").write_text(json.dumps(found.meta, indent=2, sort_keys=True) + "\n")
+
+    atomic_folder(path, fill)
     return found
 
 
