@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from regbench.train import datasets, models
-from regbench.train.runner import fit_inputs
+from regbench.train.batches import fit_inputs
 from regbench.train.seeding import seeded_keras
 from regbench.train.techniques import get_technique
 from tests.helpers import tiny_cell

@@ -138,8 +138,9 @@ def check_transfer():
     from pathlib import Path
 
     from regbench.train import datasets, pretrained
+    from regbench.train.hooks import SetHooks
+    from regbench.train.objective import compile_model
     from regbench.train.options import RunOptions
-    from regbench.train.runner import compile_model
     from regbench.train.seeding import seeded_keras
     from regbench.train.techniques import Context
 
@@ -157,7 +158,7 @@ def check_transfer():
         transfer.prepare(model, context)
     layers = pretrained.hidden_layers(model)
     assert [layer.trainable for layer in layers] == [False, False, True]
-    compile_model(keras, model, cell, [transfer], context.dataset, 1e-2)
+    compile_model(keras, model, cell, SetHooks.of([transfer]), context.dataset, 1e-2)
     data = datasets.load("digits", cell.train_size, cell.val_size, cell.split_seed, None, True)
     model.fit(data.x_train, data.y_train, epochs=3, batch_size=16, verbose=0)
     for layer, weights in zip(layers, found.weights, strict=True):

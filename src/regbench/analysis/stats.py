@@ -102,15 +102,71 @@ def evidence(low: float, high: float, p_holm: float) -> str:
     return "established" if math.isfinite(p_holm) and p_holm < ALPHA else "suggestive"
 
 
+# Seed counts are searched up to this; beyond it the answer is inf ("more than SEEDS_CAP"): no
+# longer a plan for a benchmark, and the search stays within a few milliseconds.
+SEEDS_CAP = 1000
+
+
+def paired_power(effect: float, n: np.ndarray, alpha: float) -> np.ndarray:
+    """Power of the two-sided paired t-test at level `alpha` for a standardized effect (mean / sd)
+    with n seeds: statsmodels' ttest_power formula, P(T > crit) + P(T < -crit) with T noncentral t,
+    but both tails from scipy's noncentral-t survival function (Boost). statsmodels takes them
+    from special.nctdtr, which returns NaN where a tail is far out (e.g. effect 6, n 6, family 40),
+    and a NaN power is never >= a target, so that n was skipped (tests/test_stats.py)."""
+    df = n - 1
+    crit = stats.t.isf(alpha / 2, df)
+    nc = effect * np.sqrt(n)
+    # The lower tail P(T < -crit | nc) is, by symmetry, P(T > crit | -nc): a survival function too.
+    return stats.nct.sf(crit, df, nc) + stats.nct.sf(crit, df, -nc)
+
+
+def _seeds(effect: float, alpha: float, power: float) -> float:
+    """The smallest n in 2..SEEDS_CAP whose power reaches `power`, inf when none does."""
+    # The power rises with n, so the first window with a hit holds the answer; most fall in the first.
+    for start, stop in ((2, 33), (33, SEEDS_CAP + 1)):
+        n = np.arange(start, stop)
+        hit = np.flatnonzero(paired_power(effect, n, alpha) >= power)
+        if hit.size:
+            return float(n[hit[0]])
+    return math.inf
+
+
+def _alpha(family: int) -> float:
+    """The Bonferroni level of a family: Holm's first, strictest step."""
+    return ALPHA / max(family, 1)
+
+
 def seeds_needed(mean: float, sd: float, family: int, power: float = 0.8) -> float:
     """Seeds a paired t-test needs to find an effect of `mean` with the observed spread `sd` at
     the family's Bonferroni level ALPHA / family (Holm's first, strictest step) with `power`;
-    NaN when the spread is zero or unknown."""
-    from statsmodels.stats.power import TTestPower
-
+    NaN when the spread or the effect is zero or unknown, inf above SEEDS_CAP."""
     if not (math.isfinite(mean) and math.isfinite(sd)) or sd <= SAME or abs(mean) <= SAME:
         return math.nan
-    alpha = ALPHA / max(family, 1)
-    power_at = TTestPower().power  # the library's power; its root finder fails on large effects
-    effect = abs(mean) / sd
-    return next((float(n) for n in range(2, 1001) if power_at(effect, n, alpha) >= power), math.nan)
+    return _seeds(abs(mean) / sd, _alpha(family), power)
+
+
+def seeds_needed_range(
+    mean: float, sd: float, n: int, family: int, power: float = 0.8, level: float = 0.95
+) -> tuple[float, float]:
+    """(fewest, most) seeds needed, as seeds_needed, at the ends of the chi-square `level` interval
+    of the true SD given the SD of n seeds: a count from 3 seeds' SD is a range (the true SD is
+    0.52-6.3 times the sample's). NaN, NaN when n < 2 or seeds_needed is NaN; inf above SEEDS_CAP."""
+    if not n >= 2 or math.isnan(seeds_needed(mean, sd, family, power)):
+        return (math.nan, math.nan)
+    low_q, high_q = stats.chi2.interval(level, n - 1)
+    sd_low, sd_high = sd * math.sqrt((n - 1) / high_q), sd * math.sqrt((n - 1) / low_q)
+    # The bounds themselves may fall below SAME: the effect in SD units is what matters.
+    alpha = _alpha(family)
+    return (_seeds(abs(mean) / sd_low, alpha, power), _seeds(abs(mean) / sd_high, alpha, power))
+
+
+def simultaneous_ci(mean: float, sd: float, n: int, family: int, level: float = 0.95) -> tuple[float, float]:
+    """(low, high) of the Bonferroni t interval at level 1 - (1 - level) / family for a mean of n
+    paired differences with SD `sd`: it excludes zero exactly when p < (1 - level) / family, Holm's
+    first step, so it can stand beside Holm-corrected verdicts (for the later Holm steps it is
+    conservative). NaN, NaN for n < 2 or an unknown mean or SD."""
+    if not (n >= 2 and math.isfinite(mean) and math.isfinite(sd)):
+        return (math.nan, math.nan)
+    # Written with isf rather than t.interval so that sd == 0 gives (mean, mean) as mean_ci does.
+    half = float(stats.t.isf((1 - level) / (2 * max(family, 1)), n - 1) * sd / math.sqrt(n))
+    return (mean - half, mean + half)

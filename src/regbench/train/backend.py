@@ -61,3 +61,96 @@ def cache_jax_compilations() -> None:
     # JAX's defaults keep only programs that took over a second to compile: a step takes ~0.5 s.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+# -- what differs between Keras backends: every `keras.backend.backend()` question is asked here --
+
+
+def name() -> str:
+    """The Keras backend of this process: 'tensorflow', 'jax' or 'torch'."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def feeds_tf_data() -> bool:
+    """Whether `fit` is fed from tf.data pipelines (TensorFlow), else from a seeded generator."""
+    return name() == "tensorflow"
+
+
+def jit_compile(xla: bool) -> bool:
+    """Keras' jit_compile for a model: XLA only when asked (Keras' "auto" would turn it on for
+    TensorFlow on a GPU, and it changes the numbers); JAX always compiles with XLA."""
+    return True if xla or name() == "jax" else False
+
+
+def configure_session(threads: int | None, xla: bool) -> None:
+    """TensorFlow only: `threads` intra- and inter-op threads (possible only before its runtime
+    starts: the first cell of a worker), and deterministic ops. Keras refuses XLA while op
+    determinism is on (not every op has a deterministic XLA kernel); XLA's CPU kernels are
+    deterministic, its GPU ones made so by XLA_FLAGS (prepare_environment)."""
+    if name() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # every cell builds a new model: retracing is expected
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass
+    if xla:
+        from tensorflow.python.framework import config as tf_config  # public API has no "disable"
+
+        tf_config.disable_op_determinism()
+    else:
+        tf.config.experimental.enable_op_determinism()
+
+
+def mark_jittable(layers: list) -> list:
+    """Keras marks RandomTranslation and RandomZoom as not XLA-compilable (TensorFlow's image
+    projective-transform op has no XLA kernel), which turns off jit for the whole model. Under JAX
+    their transforms are plain jax.numpy (map_coordinates) and compile; without jit every training
+    step would run op by op, ~6x slower than TensorFlow."""
+    if name() == "jax":
+        for layer in layers:
+            layer.supports_jit = True
+    return layers
+
+
+def gpu_name() -> str | None:
+    """The name of the first GPU this process trains on, or None on a CPU."""
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if gpus := tf.config.list_physical_devices("GPU"):
+            return tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
+    elif backend == "jax":
+        import jax
+
+        if (device := jax.devices()[0]).platform != "cpu":
+            return device.device_kind
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    return None
+
+
+def library_version() -> tuple[str, str] | None:
+    """(module, version) of the backend's own library, e.g. ('tensorflow', '2.21.0')."""
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(name())
+    return (module, __import__(module).__version__) if module else None
+
+
+def onednn_enabled() -> bool | None:
+    """Whether TensorFlow runs its oneDNN kernels here, as TensorFlow itself reports it (it turns
+    them off on CPUs without AVX-512 whatever TF_ENABLE_ONEDNN_OPTS says); None under other backends."""
+    if name() != "tensorflow":
+        return None
+    from tensorflow.python.util import _pywrap_util_port  # private: the only place TF says so
+
+    return bool(_pywrap_util_port.IsMklEnabled())

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from regbench import __version__
+from regbench.train import backend
 
 
 def environment() -> dict[str, Any]:
@@ -35,7 +36,8 @@ CPU_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx
 @lru_cache(maxsize=1)
 def cpu() -> dict[str, Any]:
     """{model, flags (those of CPU_FLAGS present), onednn}: what decides a CPU run's rounding.
-    oneDNN is TensorFlow's default on x86 unless TF_ENABLE_ONEDNN_OPTS=0."""
+    onednn as TensorFlow reports it (off on CPUs without AVX-512, or with TF_ENABLE_ONEDNN_OPTS=0);
+    None under another backend."""
     model, flags = platform.processor() or platform.machine(), set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -46,7 +48,7 @@ def cpu() -> dict[str, Any]:
                 flags |= set(value.split())
     except OSError:  # not Linux
         pass
-    onednn = platform.machine() in ("x86_64", "AMD64") and os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
+    onednn = backend.onednn_enabled()
     return {"model": model, "flags": sorted(flags & set(CPU_FLAGS)), "onednn": onednn}
 
 
@@ -54,24 +56,7 @@ def cpu() -> dict[str, Any]:
 def device_name() -> str:
     """'GPU 1 (NVIDIA H100 80GB HBM3)' (the physical index CUDA_VISIBLE_DEVICES gave this worker)
     or 'CPU (x86_64, 2 cores)'."""
-    import keras
-
-    backend, gpu = keras.backend.backend(), None
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        if gpus := tf.config.list_physical_devices("GPU"):
-            gpu = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
-    elif backend == "jax":
-        import jax
-
-        if (device := jax.devices()[0]).platform != "cpu":
-            gpu = device.device_kind
-    elif backend == "torch":
-        import torch
-
-        if torch.cuda.is_available():
-            gpu = torch.cuda.get_device_name(0)
+    gpu = backend.gpu_name()
     if gpu is None:
         return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
@@ -82,17 +67,15 @@ def device_name() -> str:
 def versions() -> dict[str, str]:
     import keras
 
-    backend = keras.backend.backend()
-    backend_module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
     found = {
         "regbench": __version__,
         "python": platform.python_version(),
         "keras": keras.__version__,
         "numpy": np.__version__,
     }
-    if backend_module:
-        found[backend_module] = __import__(backend_module).__version__
-    found["backend"] = backend
+    if library := backend.library_version():
+        found[library[0]] = library[1]
+    found["backend"] = backend.name()
     return found
 
 

@@ -1,4 +1,4 @@
-"""Registry of architectures built with pure Keras 3 APIs, with each technique's hooks applied.
+"""Registry of architectures built with pure Keras 3 APIs, with a technique set's hooks applied.
 
 Every hidden block is: linear layer (conv or dense, with the set's kernel penalty) -> the
 techniques' `between` layers -> ReLU -> the techniques' `after` layers. Keras is imported inside
@@ -7,27 +7,26 @@ the builders so that the registry can be read without TensorFlow.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from regbench.registry import Registry
+from regbench.train.hooks import SetHooks
 from regbench.train.techniques import Technique
 
 
 class Blocks:
-    """Builds hidden and output blocks for one technique set; hooks run in alphabetical order."""
+    """Builds hidden and output blocks for one technique set, from its combined hooks."""
 
-    def __init__(self, techniques: Sequence[Technique]) -> None:
+    def __init__(self, hooks: SetHooks) -> None:
         import keras
 
         self.layers = keras.layers
-        self.techniques = sorted(techniques, key=lambda t: t.name)
-        l1 = sum(t.kernel_penalty()[0] for t in self.techniques)
-        l2 = sum(t.kernel_penalty()[1] for t in self.techniques)
+        self.hooks = hooks
+        l1, l2 = hooks.kernel_penalty
         self.regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
-        self.width = math.prod(t.width_multiplier() for t in self.techniques)
+        self.width = hooks.width
 
     def units(self, n: int) -> int:
         """A hidden layer's width after the set's width multiplier (at least 1)."""
@@ -35,13 +34,11 @@ class Blocks:
 
     def _block(self, x: Any, linear: Any, kind: str) -> Any:
         x = linear(x)
-        for technique in self.techniques:
-            for layer in technique.between(kind):
-                x = layer(x)
+        for layer in self.hooks.between(kind):
+            x = layer(x)
         x = self.layers.Activation("relu")(x)
-        for technique in self.techniques:
-            for layer in technique.after(kind):
-                x = layer(x)
+        for layer in self.hooks.after(kind):
+            x = layer(x)
         return x
 
     def conv2d(self, x: Any, filters: int) -> Any:
@@ -113,21 +110,22 @@ def build(
     model: str,
     input_shape: tuple[int, ...],
     num_classes: int,
-    techniques: Sequence[Technique],
+    techniques: Iterable[Technique] | SetHooks,
     dataset: Any = None,
     seed: int = 0,
 ) -> Any:
-    """A fresh, uncompiled keras.Model of architecture `model` with the techniques' hooks applied.
-    Input layers (augmentation) need the `dataset` (DatasetInfo) and are seeded with `seed`."""
+    """A fresh, uncompiled keras.Model of architecture `model` with the hooks of `techniques` (or
+    their SetHooks) applied. Input layers (augmentation) need the `dataset` (DatasetInfo) and are
+    seeded with `seed`."""
     import keras
 
-    blocks = Blocks(techniques)
+    hooks = techniques if isinstance(techniques, SetHooks) else SetHooks.of(techniques)
+    blocks = Blocks(hooks)
     inputs = keras.Input(shape=input_shape)
     x = inputs
-    for technique in blocks.techniques if dataset is not None else []:
-        for layer in technique.input_layers(dataset, seed):
-            x = layer(x)
+    for layer in hooks.input_layers(dataset, seed) if dataset is not None else []:
+        x = layer(x)
     # A technique may replace the architecture's body (transfer from an ImageNet network).
-    body = next((b for t in blocks.techniques if (b := t.body()) is not None), get_model(model).body)
+    body = hooks.body() or get_model(model).body
     outputs = blocks.output(body(blocks, x), num_classes)
     return keras.Model(inputs, outputs, name=model)

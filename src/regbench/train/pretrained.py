@@ -25,6 +25,7 @@ import numpy as np
 from regbench.disk import atomic_folder, first_line, quarantine
 from regbench.errors import UsageError
 from regbench.train import datasets
+from regbench.train.hooks import SetHooks
 
 PRETRAIN_BATCH, PRETRAIN_LR, PRETRAIN_SEED = 128, 1e-3, 0
 
@@ -60,9 +61,10 @@ def backbone(transfer: Any, context: Any) -> Backbone:
     """The pretrained hidden-layer weights for a `pretrain:` transfer in this cell's context."""
     cell, info, options, build_model = context
     # The same architecture at the same width (the set's width techniques); no other technique.
-    widths = [t for t in cell.technique_objects() if t.width_multiplier() != 1.0]
-    width = float(np.prod([t.width_multiplier() for t in widths]))
-    spec = Pretraining(transfer.origin, cell.model, width, tuple(info.input_shape), transfer.pretrain_epochs)
+    widths = SetHooks.of(cell.technique_objects()).width_only()
+    spec = Pretraining(
+        transfer.origin, cell.model, float(widths.width), tuple(info.input_shape), transfer.pretrain_epochs
+    )
     folder = Path(options.pretrained_dir) if options.pretrained_dir else None
     key = f"{folder}/{spec.id}"  # per cache folder: another grid's folder gets its own copy
     if key in _MEMO:

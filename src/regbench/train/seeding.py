@@ -4,7 +4,7 @@ pretraining; imports Keras only when called."""
 
 from __future__ import annotations
 
-from regbench.train.backend import start_backend
+from regbench.train.backend import configure_session, start_backend
 
 
 def seeded_keras(seed: int, threads: int | None, precision: str = "float32", xla: bool = False):
@@ -13,24 +13,7 @@ def seeded_keras(seed: int, threads: int | None, precision: str = "float32", xla
     start_backend()
     import keras
 
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.get_logger().setLevel("ERROR")  # every cell builds a new model: retracing is expected
-        if threads:
-            try:  # only possible before TensorFlow's runtime starts: the first cell of a worker
-                tf.config.threading.set_intra_op_parallelism_threads(threads)
-                tf.config.threading.set_inter_op_parallelism_threads(threads)
-            except RuntimeError:
-                pass
-        # Keras refuses XLA while op determinism is on (not every op has a deterministic XLA kernel);
-        # XLA's CPU kernels are deterministic, its GPU ones made so by the flag below.
-        if xla:
-            from tensorflow.python.framework import config as tf_config  # public API has no "disable"
-
-            tf_config.disable_op_determinism()
-        else:
-            tf.config.experimental.enable_op_determinism()
+    configure_session(threads, xla)
     keras.backend.clear_session()
     keras.config.set_dtype_policy(precision)
     keras.utils.set_random_seed(seed)

@@ -32,6 +32,8 @@ class Augmentation(Technique):
     def input_layers(self, dataset: Any, seed: int) -> list[Any]:
         from keras import layers
 
+        from regbench.train.backend import mark_jittable
+
         if dataset.kind == "image":
             out = [layers.RandomFlip("horizontal", seed=seed)] if self.flip and dataset.mirror_ok else []
             if self.shift:
@@ -40,7 +42,7 @@ class Augmentation(Technique):
                 out.append(layers.RandomRotation(self.rotation / 360.0, fill_mode="constant", seed=seed + 2))
             if self.zoom:
                 out.append(layers.RandomZoom(self.zoom, self.zoom, fill_mode="constant", seed=seed + 3))
-            return jittable(out)
+            return mark_jittable(out)
         out = []
         if dataset.kind == "sequence" and self.roll:
             from regbench.train.layers import RandomCircularShift
@@ -49,16 +51,3 @@ class Augmentation(Technique):
         if self.noise:
             out.append(layers.GaussianNoise(self.noise, seed=seed + 5))
         return out
-
-
-def jittable(transforms: list[Any]) -> list[Any]:
-    """Keras marks RandomTranslation and RandomZoom as not XLA-compilable (TensorFlow's image
-    projective-transform op has no XLA kernel), which turns off jit for the whole model. Under JAX
-    their transforms are plain jax.numpy (map_coordinates) and compile; without jit every training
-    step would run op by op, ~6x slower than TensorFlow."""
-    import keras
-
-    if keras.backend.backend() == "jax":
-        for layer in transforms:
-            layer.supports_jit = True
-    return transforms
