@@ -43,7 +43,7 @@ def main() -> int:
         grid.write_text(GRID.format(seeds=list(range(1, args.seeds + 1))))
         jobs = ["--jobs", str(args.workers)]
         local, _ = timed_run(grid, tmp / "local", *jobs)
-        dask, _ = timed_run(grid, tmp / "dask", *jobs, "--backend", "dask")
+        dask, _ = timed_run(grid, tmp / "dask", *jobs, "--executor", "dask")
     cells = 2 * args.seeds
     print(f"{cells} cells (digits, mlp, 5 epochs), {args.workers} workers, from empty results")
     print(f"{'backend':34} {'wall (s)':>8}")

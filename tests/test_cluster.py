@@ -30,7 +30,7 @@ def test_local_cluster_gives_the_same_results_as_local_workers(write_grid, tmp_p
     grid = str(write_grid(GRID.format(epochs=3)))
     local, dask = tmp_path / "local", tmp_path / "dask"
     assert main(["run", grid, "--jobs", "2", "--results", str(local), "--out", str(tmp_path / "r1")]) == 0
-    argv = ["run", grid, "--backend", "dask", "--jobs", "2", "--results", str(dask), "--out", str(tmp_path / "r2")]
+    argv = ["run", grid, "--executor", "dask", "--jobs", "2", "--results", str(dask), "--out", str(tmp_path / "r2")]
     assert main(argv) == 0
     a, b = stored(local), stored(dask)
     assert a.keys() == b.keys() and len(a) == 4
@@ -97,16 +97,20 @@ def test_an_unreachable_scheduler_is_a_one_line_error(write_grid, tmp_path, caps
 
 def test_without_dask_or_dask_cuda_the_error_says_what_to_install(monkeypatch, write_grid, tmp_path, capsys):
     from regbench.errors import UsageError
-    from regbench.run.executor import results
+    from regbench.run.executors import results
     from regbench.run.workers import Plan
     from regbench.train.options import RunOptions
 
     monkeypatch.setitem(sys.modules, "dask_cuda", None)  # a GPU box without dask-cuda
     with pytest.raises(UsageError, match=r"needs dask-cuda; allowed: `pip install dask-cuda`"):
-        results([tiny_cell()], RunOptions(), Plan(workers=2, devices=("0", "1"), backend="dask"))
+        results([tiny_cell()], RunOptions(), Plan(workers=2, devices=("0", "1"), executor="dask"))
     monkeypatch.setitem(sys.modules, "distributed", None)  # no dask at all
     grid = str(write_grid(GRID.format(epochs=1)))
-    assert main(["run", grid, "--backend", "dask", "--results", str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("regbench: error: --backend dask needs dask.distributed") and "regbench[dask]" in err
+    assert main(["run", grid, "--backend", "dask", "--results", str(tmp_path)]) == 2  # the old name still works
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == "note: --backend is now --executor (--executor dask)"
+    assert (
+        lines[-1].startswith("regbench: error: --executor dask needs dask.distributed")
+        and "regbench[dask]" in lines[-1]
+    )
     assert not list(tmp_path.glob("*/cells/*.json"))

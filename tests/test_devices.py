@@ -90,7 +90,7 @@ def test_each_worker_process_claims_its_own_slot_and_a_dead_workers_slot_is_reus
 def test_local_workers_see_only_their_own_device(write_grid, tmp_path):
     from regbench.grid.expand import expand
     from regbench.grid.parse import load_spec
-    from regbench.run.executor import results
+    from regbench.run.executors import results
     from regbench.run.workers import Plan
     from regbench.train.options import RunOptions
 

@@ -7,7 +7,6 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from fnmatch import fnmatch
 from pathlib import Path
 
 from regbench.errors import StoreError, UsageError
@@ -55,6 +54,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from regbench.run.executors import EXECUTORS
+
     parser = OneLineParser(prog="regbench", description="Ablation benchmarks of regularization techniques.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -94,16 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="cells trained at once on each GPU, sharing its memory (default: 1); one worker per GPU and cell slot",
     )
     run.add_argument(
-        "--backend",
-        choices=("local", "dask"),
+        "--executor",
+        choices=EXECUTORS.names(),
         default="local",
         help="local: this machine's processes (joblib); dask: a Dask cluster (default: local)",
     )
+    run.add_argument("--backend", choices=EXECUTORS.names(), help=argparse.SUPPRESS)  # the old name of --executor
     run.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="Dask scheduler to send cells to, e.g. tcp://10.0.0.5:8786 (implies --backend dask; "
-        "without it --backend dask starts a LocalCluster)",
+        help="Dask scheduler to send cells to, e.g. tcp://10.0.0.5:8786 (implies --executor dask; "
+        "without it --executor dask starts a LocalCluster)",
     )
     run.add_argument("--force", action="store_true", help="recompute cells that are already stored")
     run.add_argument("--retry-failed", action="store_true", help="recompute cells stored as failed")
@@ -156,12 +158,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def selected(cells, patterns: list[str] | None):
-    if not patterns:
-        return list(cells)
-    return [c for c in cells if any(fnmatch(c.slug, p) or c.cell_id.startswith(p) for p in patterns)]
-
-
 def cmd_compare(args) -> int:
     from regbench.analysis.compare import compare, text
 
@@ -179,13 +175,13 @@ def cmd_grids(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from regbench.grid.expand import expand
+    from regbench.grid.expand import expand, selected
     from regbench.grid.parse import load_spec
     from regbench.store import Store
 
     spec = load_spec(args.grid)
     expansion = expand(spec)
-    cells = selected(expansion.cells, args.only)
+    cells = selected(expansion.cells, args.only or ())
     store = Store(args.results, spec.name)
     stored = store.stored_ids()
     failed = store.failed_ids({c.cell_id for c in cells})
@@ -213,25 +209,6 @@ def count_table(cells) -> str:
     return table.to_string()
 
 
-def needed_datasets(cell) -> set[str]:
-    """The cell's dataset and those its techniques need (a transfer source)."""
-    return {cell.dataset, *(name for t in cell.technique_objects() for name in t.needs_datasets())}
-
-
-def check_data(cells, args) -> set[str]:
-    """Load each dataset the cells need once (downloading if allowed); names of those missing."""
-    from regbench.train.datasets import load_raw
-
-    missing = set()
-    for name in sorted(set().union(*(needed_datasets(c) for c in cells))):
-        try:
-            load_raw(name, args.data_dir, args.offline)
-        except UsageError as exc:
-            print(f"regbench: error: {exc}", file=sys.stderr)
-            missing.add(name)
-    return missing
-
-
 def cmd_report(args) -> int:
     from regbench.grid.parse import load_spec
     from regbench.report.write import build_report
@@ -246,81 +223,41 @@ def cmd_report(args) -> int:
 def cmd_run(args) -> int:
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    from regbench.grid.expand import expand
-    from regbench.grid.parse import load_spec
-    from regbench.run.executor import run_and_store
-    from regbench.store import Store
+    from regbench.report.write import write_if_stale
+    from regbench.run.service import run_grid
 
     start = time.perf_counter()
-    if args.verbose:  # workers inherit it: each shows its backend's start-up log
-        os.environ["REGBENCH_VERBOSE"] = "1"
-    spec = load_spec(args.grid)
-    cells = selected(expand(spec).cells, args.only)
-    if not cells:
-        raise UsageError(
-            f"--only {' '.join(args.only)}: no cell of grid '{spec.name}' matches; see `regbench list {args.grid}`"
+    try:
+        outcome = run_grid(run_request(args))
+    except TerminatedWorkerError as exc:  # killed, or a crash in native code (Dask retries instead)
+        first_line = str(exc).strip().splitlines()[0]
+        print(
+            f"regbench: error: a worker process died ({first_line}); the cells it finished are stored, run the same command to resume",
+            file=sys.stderr,
         )
-    store = Store(args.results, spec.name)
-    store.remove_stale_temp_files()
-    ids = {c.cell_id for c in cells}
-    todo = store.todo(cells, force=args.force, retry_failed=args.retry_failed)
-    already = len(cells) - len(todo)
-    missing = check_data(todo, args) if todo else set()
-    todo = [c for c in todo if not needed_datasets(c) & missing]
-    print(f"{spec.name}: {len(cells)} cells, {already} already stored, {len(todo)} to run -> {store.dir}")
-    summary = None
-    if todo:
-        plan = run_plan(args)
-        print(f"running on {plan.describe()}")
-        options = run_options(args, pretrained_dir=store.dir.parent / "pretrained")
-        try:
-            summary = run_and_store(todo, store, options, plan, label=spec.name)
-        except TerminatedWorkerError as exc:  # killed, or a crash in native code (Dask retries instead)
-            first_line = str(exc).strip().splitlines()[0]
-            print(
-                f"regbench: error: a worker process died ({first_line}); the cells it finished are stored, run the same command to resume",
-                file=sys.stderr,
-            )
-            return 1
-    failed = store.failed_ids(ids)
-    report = args.out / f"{spec.name}.md"
-    if store.stored_ids() and (summary or not up_to_date(report, store, spec)):
-        from regbench.report.write import build_report
-
-        print(f"report: {build_report(spec, args.results, args.out)}")
-    elif store.stored_ids():
-        print(f"report: {report} (up to date)")
-    wall = time.perf_counter() - start
+        return 1
+    spec, store, summary = outcome.spec, outcome.store, outcome.summary
+    if store.stored_ids():
+        path, written = write_if_stale(spec, args.results, args.out, ran=bool(summary))
+        print(f"report: {path}" + ("" if written else " (up to date)"))
+    ok, failed, not_stored = outcome.counts()
     print(
-        f"{spec.name}: ran {summary.ran if summary else 0} cells in {wall:.1f} s"
+        f"{spec.name}: ran {summary.ran if summary else 0} cells in {time.perf_counter() - start:.1f} s"
         + (f" ({summary.by_others} more by another process on {store.dir})" if summary and summary.by_others else "")
-        + f"; {len(ids & store.stored_ids()) - len(failed)} ok, {len(failed)} failed, {len(ids - store.stored_ids())} not stored"
+        + f"; {ok} ok, {failed} failed, {not_stored} not stored"
     )
     if failed:
         print(
             f"failed cells: see `regbench list {args.grid}`; rerun one with `regbench cell ID --grid {args.grid}`",
             file=sys.stderr,
         )
-    if missing:
+    if outcome.missing_data:
         print(
-            f"regbench: error: cells of {', '.join(sorted(missing))} were not run: data missing (see above)",
+            f"regbench: error: cells of {', '.join(sorted(outcome.missing_data))} were not run: data missing (see above)",
             file=sys.stderr,
         )
         return 2
     return 1 if failed else 0
-
-
-def run_plan(args):
-    """Where the cells go: GPUs found here (none when --backend dask --scheduler: the cluster's
-    workers have their own), --jobs, --cells-per-gpu, --backend, --scheduler."""
-    from regbench.run.devices import detect_gpus
-    from regbench.run.workers import plan_run
-
-    backend = "dask" if args.scheduler else args.backend
-    gpus = [] if args.scheduler else detect_gpus()
-    if gpus and args.jobs:
-        print(f"note: --jobs {args.jobs} is ignored on a GPU box; --cells-per-gpu sets the workers", file=sys.stderr)
-    return plan_run(args.jobs, gpus, args.cells_per_gpu, backend, args.scheduler)
 
 
 def run_options(args, **more):
@@ -330,36 +267,26 @@ def run_options(args, **more):
     return RunOptions(data_dir=args.data_dir, offline=args.offline, precision=precision, xla=args.xla, **more)
 
 
-def up_to_date(report: Path, store, spec) -> bool:
-    """The report was written after the last change to the grid file and to the stored cells
-    (adding, replacing or removing a cell file changes its folder's modification time)."""
-    changed = max(store.dir.stat().st_mtime, Path(spec.path).stat().st_mtime)
-    return report.is_file() and report.stat().st_mtime >= changed
+def run_request(args):
+    """`regbench run`'s options as the run service's request (--backend is the old name of --executor)."""
+    from regbench.run.service import RunRequest
+
+    if args.backend:
+        print(f"note: --backend is now --executor (--executor {args.backend})", file=sys.stderr)
+    return RunRequest(
+        grid=args.grid, results=args.results, only=tuple(args.only or ()), force=args.force,
+        retry_failed=args.retry_failed, jobs=args.jobs, cells_per_gpu=args.cells_per_gpu,
+        executor=args.backend or args.executor, scheduler=args.scheduler, options=run_options(args),
+        verbose=args.verbose,
+    )  # fmt: skip
 
 
 def cmd_cell(args) -> int:
-    from regbench.grid.expand import expand
-    from regbench.grid.parse import load_spec
-    from regbench.store import Store
-    from regbench.train.runner import run_cell
+    from regbench.run.service import find_cell, run_one
 
-    spec = load_spec(args.grid)
-    cells = expand(spec).cells
-    matches = [c for c in cells if c.slug == args.cell or c.cell_id.startswith(args.cell)]
-    if not matches:
-        raise UsageError(
-            f"cell '{args.cell}' is not in grid '{spec.name}'; allowed: an id (prefix) or slug from `regbench list {args.grid}`"
-        )
-    if len(matches) > 1:
-        raise UsageError(
-            f"cell '{args.cell}' matches {len(matches)} cells of '{spec.name}' ({', '.join(c.cell_id for c in matches[:5])}...); give more of the id"
-        )
-    cell = matches[0]
+    spec, cell = find_cell(args.grid, args.cell)
     print(f"{cell.cell_id}  {cell.slug}")
-    store = Store(args.results, spec.name)
-    options = run_options(args, verbose=2, pretrained_dir=store.dir.parent / "pretrained")
-    record = run_cell(cell, options)
-    path = store.write(record)
+    record, path = run_one(spec, cell, args.results, run_options(args, verbose=2))
     print(result_table(record))
     print(f"stored: {path}")
     return 0 if record.ok else 1

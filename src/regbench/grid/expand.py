@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from fnmatch import fnmatch
 from itertools import combinations
 from typing import Any
 
@@ -196,3 +197,11 @@ def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSe
         eval_every=budget.eval_every,
         show_lr=len(budget.rates) > 1,
     )
+
+
+def selected(cells: Sequence[Cell], patterns: Sequence[str]) -> list[Cell]:
+    """The cells whose slug matches one of the glob `patterns` or whose id starts with one (all
+    cells without patterns)."""
+    if not patterns:
+        return list(cells)
+    return [c for c in cells if any(fnmatch(c.slug, p) or c.cell_id.startswith(p) for p in patterns)]

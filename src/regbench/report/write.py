@@ -153,3 +153,15 @@ def figure_tasks(t: Tables, folder: Path) -> list[tuple[str, Callable[..., Any],
         tasks.append(("gap", plots.gap_by_set, (t.summary,), folder / "gap_by_set.png"))
         tasks.append(("scatter", plots.train_vs_test, (t.arms,), folder / "train_vs_test.png"))
     return tasks
+
+
+def write_if_stale(spec: GridSpec, results_root: Path, out_root: Path, ran: bool) -> tuple[Path, bool]:
+    """After a run: (the report's path, whether it was written now). It is rewritten when cells ran,
+    or when the grid file or the stored cells changed after it was written (adding, replacing or
+    removing a cell file changes its folder's modification time)."""
+    report = Path(out_root) / f"{spec.name}.md"
+    cells = Store(results_root, spec.name).dir
+    changed = max(cells.stat().st_mtime, Path(spec.path).stat().st_mtime)
+    if ran or not report.is_file() or report.stat().st_mtime < changed:
+        return build_report(spec, results_root, out_root), True
+    return report, False

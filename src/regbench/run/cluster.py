@@ -27,7 +27,7 @@ def import_distributed():
         import distributed
     except ImportError:
         raise UsageError(
-            '--backend dask needs dask.distributed; allowed: install it with `pip install "regbench[dask]"`'
+            '--executor dask needs dask.distributed; allowed: install it with `pip install "regbench[dask]"`'
         ) from None
     return distributed
 
@@ -58,8 +58,8 @@ def local_cluster(distributed, plan: Plan):
             from dask_cuda import LocalCUDACluster
         except ImportError:
             raise UsageError(
-                "--backend dask on a GPU box needs dask-cuda; allowed: `pip install dask-cuda`, or run without "
-                "--backend dask (joblib workers pinned to each GPU)"
+                "--executor dask on a GPU box needs dask-cuda; allowed: `pip install dask-cuda`, or run without "
+                "--executor dask (joblib workers pinned to each GPU)"
             ) from None
         return LocalCUDACluster(
             CUDA_VISIBLE_DEVICES=",".join(dict.fromkeys(plan.devices)), threads_per_worker=1, dashboard_address=None

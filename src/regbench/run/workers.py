@@ -17,11 +17,12 @@ from regbench.train.options import RunOptions
 @dataclass(frozen=True)
 class Plan:
     """Where cells run: `workers` processes, each seeing only devices[i] (CUDA_VISIBLE_DEVICES) of
-    its slot; no devices = CPU. backend "local" (joblib) or "dask" (scheduler None: a LocalCluster)."""
+    its slot; no devices = CPU. `executor`: a name in run/executors.EXECUTORS, "local" (joblib) or
+    "dask" (scheduler None: a LocalCluster)."""
 
     workers: int = 1
     devices: tuple[str, ...] = ()
-    backend: str = "local"
+    executor: str = "local"
     scheduler: str | None = None
 
     def describe(self) -> str:
@@ -30,18 +31,18 @@ class Plan:
             return f"the Dask cluster at {self.scheduler} (its workers)"
         gpus = len(set(self.devices))
         where = f"{gpus} GPU(s), {self.workers // gpus} cell(s) per GPU" if gpus else f"CPU, {self.workers} worker(s)"
-        return f"{where}; {'dask LocalCluster' if self.backend == 'dask' else 'local'}"
+        return f"{where}; {'dask LocalCluster' if self.executor == 'dask' else 'local'}"
 
 
 def plan_run(
-    jobs: int | None, gpus: list[Gpu], cells_per_gpu: int = 1, backend: str = "local", scheduler: str | None = None
+    jobs: int | None, gpus: list[Gpu], cells_per_gpu: int = 1, executor: str = "local", scheduler: str | None = None
 ) -> Plan:
     """With GPUs: `cells_per_gpu` workers per GPU (`jobs` ignored); without: `jobs` CPU workers
     (default 1). An external scheduler decides its own workers."""
     if gpus:
         devices = tuple(worker_devices(gpus, cells_per_gpu))
-        return Plan(len(devices), devices, backend, scheduler)
-    return Plan(jobs or 1, (), backend, scheduler)
+        return Plan(len(devices), devices, executor, scheduler)
+    return Plan(jobs or 1, (), executor, scheduler)
 
 
 def threads_per_worker(workers: int) -> int:

@@ -1,48 +1,23 @@
-"""Run many cells: in this process, in joblib worker processes (one or more per GPU), or on a Dask
-cluster (regbench.run.cluster).
-
-Workers return results; only this process writes to the store, so a killed run never leaves a torn
-file and a rerun resumes from whatever was stored.
-"""
+"""The loop that runs a grid's cells into its store: each cell claimed just before it runs (so
+processes sharing a results folder divide the cells), every result written as it arrives, a
+progress bar, and then the cells other processes held. Only this process writes to the store, so
+a killed run never leaves a torn file and a rerun resumes from whatever was stored."""
 
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
 from regbench.grid.cell import Cell
 from regbench.result import Result
-from regbench.run.cluster import dask_results
-from regbench.run.workers import Plan, run_in_worker, threads_per_worker
+from regbench.run.executors import results
+from regbench.run.workers import Plan
 from regbench.store import Store
 from regbench.train.options import RunOptions
-
-
-def results(cells: Iterable[Cell], options: RunOptions, plan: Plan = Plan()) -> Iterator[Result]:
-    """Result records of `cells` in the order they finish. A Dask cluster is connected to (or
-    started) before this returns, so a bad scheduler address fails before any cell. `cells` may be
-    a lazy iterable: local workers take the next cell only when one is free."""
-    if plan.backend == "dask":
-        return dask_results(list(cells), options, plan)
-    return local_results(cells, options, plan)
-
-
-def local_results(cells: Iterable[Cell], options: RunOptions, plan: Plan) -> Iterator[Result]:
-    with tempfile.TemporaryDirectory(prefix="regbench-slots-") as lock_dir:
-        if plan.workers == 1:
-            for cell in cells:
-                yield run_in_worker(cell, options)  # one GPU at most: nothing to choose
-            return
-        from joblib import Parallel, delayed
-
-        worker_options = replace(options, threads=options.threads or threads_per_worker(plan.workers))
-        parallel = Parallel(n_jobs=plan.workers, backend="loky", batch_size=1, return_as="generator_unordered")
-        yield from parallel(delayed(run_in_worker)(c, worker_options, lock_dir, plan.devices) for c in cells)
 
 
 @dataclass
