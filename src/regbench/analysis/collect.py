@@ -1,6 +1,7 @@
-"""Stored results of a grid -> every table its report shows (Tables): the cells, the tuned arms,
-the regime and trigger checks, effects, factorial and leave-one-out analyses, sweeps, rankings and
-claims. Never imports TensorFlow."""
+"""Stored results of a grid -> everything its report shows, computed once (Analysis): the cells,
+the tuned arms, learning curves, the regime and trigger checks, effects, factorial and leave-one-out
+analyses, sweeps, rankings, claims and their tallies, the technique overview, and why cells or
+sections are missing. The report only renders this value. Never imports TensorFlow."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from regbench.store import Store
 
 
 @dataclass(frozen=True)
-class Tables:
+class Analysis:
     cells: pd.DataFrame  # every stored cell of the grid (ok and failed, every learning rate)
     arms: pd.DataFrame  # the cells of each technique set at its tuned learning rate: what is compared
     history: pd.DataFrame
+    curves: pd.DataFrame  # learning curves of the arms over seeds (aggregate.curves)
     rates: pd.DataFrame  # the learning rate chosen per condition and set (evidence.choose_rates)
     regime: pd.DataFrame  # per condition: did the baseline overfit? (evidence.regime)
     engagement: pd.DataFrame  # per condition, set and trigger: seeds in which it fired
@@ -37,10 +39,15 @@ class Tables:
     missing: list[Cell]  # grid cells without a stored result, by id
     ignored: int  # stored results that are not cells of this grid
     environment: str  # library versions seen in the results, e.g. "keras 3.15.1, python 3.11.7"
+    overview: pd.DataFrame  # one row per technique over the testable conditions (aggregate.technique_overview)
+    trigger_notes: dict[tuple, str]  # (*condition, set) -> whether its triggers fired (evidence.trigger_notes)
+    claim_tally: str  # "7 supported, 5 suggestive, ..." over the claims table's rows
+    article_tallies: dict[str, str]  # article -> its rows' tally
+    not_run: dict[str, str]  # section -> why its missing cells are missing ("not run yet", "data missing (...)")
 
 
-def collect(spec: GridSpec, results_root: Path) -> Tables:
-    """Read the stored results of the grid's cells and compute every table the report shows."""
+def collect(spec: GridSpec, results_root: Path) -> Analysis:
+    """Read the stored results of the grid's cells and compute everything the report shows."""
     store = Store(results_root, spec.name)
     expected = {c.cell_id: c for c in expand(spec).cells}
     cells, history, environment = read_results(store, sorted(store.stored_ids() & expected.keys()))
@@ -57,10 +64,13 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
         frame = per_section(spec, arms, part_of_design, analyse)
         return evidence.judge(frame, regime, engagement, label) if len(frame) else frame
 
-    return Tables(
+    claim_table = claims.evaluate(spec, arms, history, regime, engagement) if spec.claims else pd.DataFrame()
+    missing = [expected[i] for i in sorted(expected.keys() - stored)]
+    return Analysis(
         cells=cells,
         arms=arms,
         history=history,
+        curves=agg.curves(history, arms) if len(summary) else pd.DataFrame(),
         rates=rates,
         regime=regime,
         engagement=engagement,
@@ -70,11 +80,30 @@ def collect(spec: GridSpec, results_root: Path) -> Tables:
         factorial=judged("factorial", agg.factorial_effects, "term"),
         leave_one_out=judged("leave_one_out", agg.leave_one_out, "technique"),
         ranking=agg.ranking(arms) if len(summary) else pd.DataFrame(),
-        claims=claims.evaluate(spec, arms, history, regime, engagement) if spec.claims else pd.DataFrame(),
-        missing=[expected[i] for i in sorted(expected.keys() - stored)],
+        claims=claim_table,
+        missing=missing,
         ignored=len(stored - expected.keys()),
         environment=environment,
+        overview=agg.technique_overview(effects, arms) if len(effects) else pd.DataFrame(),
+        trigger_notes=evidence.trigger_notes(engagement) if len(engagement) else {},
+        claim_tally=claims.tally(claim_table) if len(claim_table) else "",
+        article_tallies={a: claims.tally(rows) for a, rows in claim_table.groupby("article", sort=True)}
+        if len(claim_table)
+        else {},
+        not_run=not_run(spec, cells, missing),
     )
+
+
+def not_run(spec: GridSpec, cells: pd.DataFrame, missing: list[Cell]) -> dict[str, str]:
+    """{section: why its missing cells are missing}: "not run yet" where some of its cells are
+    stored, else the data is not on this machine or the section was never run."""
+    sections = {cell.section for cell in missing}
+    out = {}
+    for part in spec.sections:
+        if part.section in sections:
+            started = len(cells) and (cells["section"] == part.section).any()
+            out[part.section] = "not run yet" if started else claims.not_run_reason(spec, part)
+    return out
 
 
 def per_section(spec: GridSpec, cells: pd.DataFrame, part_of_design: str, analyse: Callable) -> pd.DataFrame:

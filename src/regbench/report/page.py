@@ -1,5 +1,6 @@
 """A report's markdown: every section after the summary, the method, and the page that holds them
-(contents, folded sections). Rendering only: the numbers come from analysis.Tables."""
+(contents, folded sections). Rendering only: everything shown comes computed in analysis.Analysis;
+nothing here reads the disk or computes a statistic."""
 
 from __future__ import annotations
 
@@ -9,15 +10,15 @@ from pathlib import Path
 import pandas as pd
 
 from regbench.analysis import aggregate as agg
-from regbench.analysis import claims, evidence
-from regbench.analysis.collect import Tables
+from regbench.analysis.collect import Analysis
 from regbench.grid.labels import dataset_label, legend
 from regbench.grid.spec import GridSpec
-from regbench.report.summary import figure, md_table, overview_section, summary_sentences
+from regbench.report.figures import Links, figures_in
+from regbench.report.summary import md_table, overview_section, summary_sentences
 from regbench.report.tables import effects_table, rates_section, regime_section, results_section
 
 
-def grid_section(spec: GridSpec, t: Tables) -> str:
+def grid_section(spec: GridSpec, t: Analysis) -> str:
     cells = t.cells
     n_ok = int((cells["status"] == "ok").sum()) if len(cells) else 0
     n_failed = len(cells) - n_ok
@@ -58,13 +59,14 @@ def grid_section(spec: GridSpec, t: Tables) -> str:
     return "\n".join(parts)
 
 
-def missing_per_section(t: Tables) -> dict[str, int]:
+def missing_per_section(t: Analysis) -> dict[str, int]:
     """{section: cells without a stored result}."""
     return dict(Counter(cell.section for cell in t.missing))
 
 
-def claims_section(table: pd.DataFrame, spec: GridSpec) -> str:
+def claims_section(t: Analysis, spec: GridSpec) -> str:
     """The claims table: one row per claim, section and condition, with its verdict."""
+    table = t.claims
     labels = [label for c in spec.claims for label in (c.set, c.against)]
     return (
         "Each claim of the grid's sources, tested where the grid measures it: Δ is the paired difference "
@@ -72,7 +74,7 @@ def claims_section(table: pd.DataFrame, spec: GridSpec) -> str:
         "the claimed range), *not supported* = the CI includes zero, *contradicted* = the CI lies on the other "
         "side, *suggestive* = the CI alone says so but Holm's correction across the claim rows does not (the "
         "significance rule), *not testable* = the condition's baseline does not overfit (or a compared technique's "
-        f"trigger never fired), so the claim cannot be judged there. Rows: {claims.tally(table)}.\n\n"
+        f"trigger never fired), so the claim cannot be judged there. Rows: {t.claim_tally}.\n\n"
         + md_table(table)
         + f"\n\nSet labels: {legend(labels)}.\n"
     )
@@ -142,7 +144,7 @@ def transfer_lines(cells: pd.DataFrame) -> list[str]:
     return lines
 
 
-def failures_section(spec: GridSpec, t: Tables) -> str:
+def failures_section(spec: GridSpec, t: Analysis) -> str:
     failed = t.cells[t.cells["status"] != "ok"] if len(t.cells) else t.cells
     parts = []
     if len(failed):
@@ -152,7 +154,7 @@ def failures_section(spec: GridSpec, t: Tables) -> str:
         table = pd.DataFrame(
             [
                 {"section": p.section, "setting": p.setting, "missing cells": int(missing[p.section]),
-                 "why": "not run yet" if len(t.cells) and (t.cells["section"] == p.section).any() else claims.not_run_reason(spec, p)}
+                 "why": t.not_run[p.section]}
                 for p in spec.sections
                 if p.section in missing
             ]
@@ -239,49 +241,45 @@ def assemble(spec: GridSpec, head: list[str], sections: list[tuple[str, str, boo
     return "\n".join(part for part in out if part).rstrip() + "\n"
 
 
-def verdicts_by_article(table: pd.DataFrame) -> str:
-    """'- **A**: 1 supported, 2 not supported, ...': one line per article of a claims table."""
-    return "\n".join(f"- **{article}**: {claims.tally(rows)}" for article, rows in table.groupby("article", sort=True))
+def verdicts_by_article(t: Analysis) -> str:
+    """'- **A**: 1 supported, 2 not supported, ...': one line per article of the claims table."""
+    return "\n".join(f"- **{article}**: {tally}" for article, tally in t.article_tallies.items())
 
 
-def render(spec: GridSpec, t: Tables, links: dict[str, str]) -> str:
+def render(spec: GridSpec, t: Analysis, links: Links) -> str:
     head = [f"# regbench report: {spec.name}\n", f"{spec.description}\n" if spec.description else ""]
     if len(t.claims):  # what a reader of a claims grid came for, first
-        head.append(
-            "**Verdicts by article** (rows of the claims table below):\n\n" + verdicts_by_article(t.claims) + "\n"
-        )
+        head.append("**Verdicts by article** (rows of the claims table below):\n\n" + verdicts_by_article(t) + "\n")
     sections = [("Summary", "\n".join(f"- {s}" for s in summary_sentences(t)), False)]
     if len(t.effects):
         sections.append(("Each technique at a glance", overview_section(t), False))
     if len(t.claims):
-        sections.append(("Claims against the evidence", claims_section(t.claims, spec), False))
+        sections.append(("Claims against the evidence", claims_section(t, spec), False))
     if len(t.regime):
         sections.append(("Is there overfitting to reduce?", regime_section(t), False))
     sections.append(("The grid as run", grid_section(spec, t), True))
     if len(t.rates) and t.rates["rates"].max() > 1:
         sections.append(("Tuned learning rates", rates_section(t.rates), True))
     if len(t.summary):
-        notes = evidence.trigger_notes(t.engagement) if len(t.engagement) else None
+        notes = t.trigger_notes or None
         sections += [
             ("Results per technique set", "Mean ± 95% CI half-width across seeds.\n\n" + results_section(t)
-             + "\n" + figure(links, "gap", "Figure 1: generalization gap per technique set, 95% CI error bars, baseline in grey."), True),
+             + "\n" + figures_in("Results per technique set", links), True),
             ("Effects against the baseline", "Paired by seed; Δ in percentage points (pp) with 95% CI.\n\n"
              + effects_table(t.effects, "technique_set", notes) + "\n\n"
-             + figure(links, "heatmap", "Figure 3: change against baseline in accuracy gap and test accuracy; * = established, ~ = suggestive (the significance rule); colours saturate at the 90th percentile of |change|."), True),
-            ("Where overfitting lives", figure(links, "scatter", "Figure 4: train vs test accuracy of every cell; the distance below the diagonal is the accuracy gap."), False),
-            ("Learning curves", "\n".join(
-                figure(links, name, f"Figure 2 ({name[7:]}): cross-entropy per technique set against the baseline (grey), train dashed, validation solid, mean over seeds; a dotted line marks the median early stop.")
-                for name in links if name.startswith("curves_")), True),  # in condition order
-            ("Effect against train size", figure(links, "sizes", "Figure 5: change in accuracy gap against baseline as the train size grows.")
+             + figures_in("Effects against the baseline", links), True),
+            ("Where overfitting lives", figures_in("Where overfitting lives", links), False),
+            ("Learning curves", figures_in("Learning curves", links), True),  # in condition order
+            ("Effect against train size", figures_in("Effect against train size", links)
              or "The grid has one train size per dataset and model: no trend to show.", False),
         ]  # fmt: skip
     if len(t.factorial):
         sections.append(("Factorial design: main effects and interactions", effects_table(t.factorial, "term") + "\n\n"
-                         + figure(links, "interactions", "Figure 6: main effects (diagonal) and two-way interactions on the accuracy gap, pp."), True))  # fmt: skip
+                         + figures_in("Factorial design: main effects and interactions", links), True))  # fmt: skip
     if len(t.sweeps):
         sections.append(("Sweeps: effect against the parameter", "Each value of a swept parameter against the baseline, paired by seed.\n\n"
                          + effects_table(t.sweeps.drop(columns="sweep"), "technique_set") + "\n\n"
-                         + figure(links, "sweeps", "Figure 7: change against baseline in accuracy gap and test accuracy as the swept parameter grows, 95% CI."), True))  # fmt: skip
+                         + figures_in("Sweeps: effect against the parameter", links), True))  # fmt: skip
     if len(t.leave_one_out):
         sections.append(("Leave one out: each technique's contribution to the all-on recipe",
                          "Δ = all on − all on without the technique.\n\n" + effects_table(t.leave_one_out, "technique"), True))  # fmt: skip

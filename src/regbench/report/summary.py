@@ -8,8 +8,9 @@ import math
 import pandas as pd
 
 from regbench.analysis import aggregate as agg
-from regbench.analysis.collect import Tables
+from regbench.analysis.collect import Analysis
 from regbench.grid.labels import condition_label
+from regbench.report.figures import reference
 
 
 def pp(mean: float, low: float, high: float) -> str:
@@ -40,11 +41,7 @@ def md_table(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False) if len(frame) else "_none_"
 
 
-def figure(links: dict[str, str], name: str, caption: str) -> str:
-    return f"![{caption}]({links[name]})\n\n*{caption}*\n" if name in links else ""
-
-
-def regime_sentence(t: Tables) -> str:
+def regime_sentence(t: Analysis) -> str:
     """How many conditions can answer the gap question, and which cannot, and why."""
     if t.regime.empty:
         return ""
@@ -102,7 +99,7 @@ def finding(rows: pd.DataFrame, what: str, lowest: bool, figure_ref: str) -> str
     return f"No comparison {what} distinguishably ({len(rows)} testable comparisons; {figure_ref})."
 
 
-def summary_sentences(t: Tables) -> list[str]:
+def summary_sentences(t: Analysis) -> list[str]:
     """The rule, then sentences generated from the numbers, each pointing at its figure; effects in
     conditions that cannot answer the question (evidence.judge) are left out."""
     if t.effects.empty:
@@ -115,19 +112,20 @@ def summary_sentences(t: Tables) -> list[str]:
     acc = testable[testable["metric"] == "test_accuracy"]
     if gap.empty:
         return out + ["No comparison can be judged: no testable condition has an effect to show."]
-    out.append(finding(gap, "shrank the accuracy gap", True, "Figure 3"))
-    out.append(finding(acc, "raised test accuracy", False, "Figure 3"))
-    out.append(finding(acc, "lowered test accuracy", True, "regularization is not free; Figure 3"))
+    heatmap, scatter = reference("heatmap"), reference("scatter")
+    out.append(finding(gap, "shrank the accuracy gap", True, heatmap))
+    out.append(finding(acc, "raised test accuracy", False, heatmap))
+    out.append(finding(acc, "lowered test accuracy", True, f"regularization is not free; {heatmap}"))
     same = int((gap["evidence"] == "none").sum())
     out.append(
-        f"{same} of {len(gap)} testable comparisons were not distinguishable from baseline on the accuracy gap (95% CI includes zero); with few seeds, absence of evidence is not evidence of absence (Figure 4 shows every cell)."
+        f"{same} of {len(gap)} testable comparisons were not distinguishable from baseline on the accuracy gap (95% CI includes zero); with few seeds, absence of evidence is not evidence of absence ({scatter} shows every cell)."
     )
     return out
 
 
-def overview_section(t: Tables) -> str:
+def overview_section(t: Analysis) -> str:
     """One row per technique over every testable condition: should I use it here?"""
-    table = agg.technique_overview(t.effects, t.arms)
+    table = t.overview
     if table.empty:
         return ""
     rows = [

@@ -8,12 +8,12 @@ import math
 import pandas as pd
 
 from regbench.analysis import aggregate as agg
-from regbench.analysis.collect import Tables
+from regbench.analysis.collect import Analysis
 from regbench.grid.labels import condition_label
 from regbench.report.summary import cond, md_table, p_text, plus_minus, pp
 
 
-def results_section(t: Tables) -> str:
+def results_section(t: Analysis) -> str:
     parts = []
     for condition, group in t.summary.groupby(agg.CONDITION, sort=True):
         group = group.sort_values("technique_set", key=lambda s: s.map(lambda v: (v != agg.BASELINE, v)))
@@ -42,7 +42,7 @@ def results_section(t: Tables) -> str:
     return "\n".join(parts)
 
 
-def regime_section(t: Tables) -> str:
+def regime_section(t: Analysis) -> str:
     """Per condition: the baseline's clean train and test accuracy, its gap, and whether the
     condition can answer the gap question."""
     rows = [

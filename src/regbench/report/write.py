@@ -17,17 +17,16 @@ import joblib
 import pandas as pd
 from joblib.externals.loky import ProcessPoolExecutor
 
-from regbench.analysis import aggregate as agg
-from regbench.analysis.collect import Tables, collect
+from regbench.analysis.collect import Analysis, collect
 from regbench.disk import atomic_write
-from regbench.grid.labels import condition_label, data_label
 from regbench.grid.spec import GridSpec
 from regbench.report import plots
+from regbench.report.figures import FIGURES, Drawing, Figure
 from regbench.report.page import render
 from regbench.store import Store
 
 
-def write_tables(tables: Tables, results_root: Path, grid: str) -> None:
+def write_tables(tables: Analysis, results_root: Path, grid: str) -> None:
     """results/<grid>/cells.csv (one row per cell) and history.csv (long form) for users' own analysis."""
     folder = Path(results_root) / grid
     # `arm`: the cell is at its technique set's tuned learning rate (what the analyses compare)
@@ -68,18 +67,23 @@ def build_report(spec: GridSpec, results_root: Path, out_root: Path, jobs: int |
         jobs = joblib.cpu_count() if len(Store(results_root, spec.name).stored_ids()) >= PARALLEL_FROM else 1
     pool = report_workers(jobs)
     try:
-        tables = collect(spec, results_root)
-        tasks = figure_tasks(tables, folder)
-        calls = [(draw, task[1:]) for task in tasks]
-        calls.insert(min(2, len(calls)), (write_tables, (tables, results_root, spec.name)))  # among the slowest
+        analysis = collect(spec, results_root)
+        tasks = figure_tasks(analysis, folder)
+        calls = [(draw, (figure.plot, drawing.args, path)) for figure, drawing, path in tasks]
+        calls.insert(min(2, len(calls)), (write_tables, (analysis, results_root, spec.name)))  # among the slowest
         wait = start_all(pool, calls)
-        figures = {name: path for name, *_, path in tasks}
-        text = render(spec, tables, {name: f"{spec.name}/{path.name}" for name, path in figures.items()})
+        # Links in the page's order: by figure as registered, then as drawn.
+        links = {
+            (f.name, d.key): f"{spec.name}/{path.name}"
+            for f, d, path in sorted(tasks, key=lambda t: FIGURES.index(t[0]))
+        }
+        text = render(spec, analysis, links)
         wait()
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-    remove_stale_figures(folder, set(figures.values()))
+    figures = {path for *_, path in tasks}
+    remove_stale_figures(folder, figures)
     path = Path(out_root) / f"{spec.name}.md"
     atomic_write(path, text)
     return path
@@ -127,32 +131,11 @@ def draw(make: Callable[..., Any], args: tuple, path: Path) -> Path:
     return plots.save(make(*args), path)
 
 
-def figure_tasks(t: Tables, folder: Path) -> list[tuple[str, Callable[..., Any], tuple, Path]]:
-    """(name, plots function, its arguments, path) of every figure the data allows, the slowest
-    first (learning curves, heatmaps), so that parallel workers finish together."""
-    tasks: list[tuple[str, Callable[..., Any], tuple, Path]] = []
-    if len(t.summary):
-        curves = dict(tuple(agg.curves(t.history, t.arms).groupby(agg.CONDITION, sort=True)))
-        cells = dict(tuple(agg.ok(t.arms).groupby(agg.CONDITION, sort=True)))
-        for condition, curve in curves.items():
-            section, dataset, imbalance, size, model = condition
-            where = "_".join(filter(None, [section, data_label(dataset, imbalance)]))  # 'A-cpu_fashion_mnist'
-            path = folder / f"learning_curves_{where}_n{size}_{model}.png"
-            tasks.append(
-                (f"curves_{condition_label(*condition)}", plots.learning_curves, (curve, cells[condition]), path)
-            )
-    if len(t.factorial):
-        tasks.append(("interactions", plots.interaction_heatmap, (t.factorial,), folder / "interactions.png"))
-    if len(t.sweeps):
-        tasks.append(("sweeps", plots.effect_vs_parameter, (t.sweeps,), folder / "effect_vs_parameter.png"))
-    if len(t.effects):
-        tasks.append(("heatmap", plots.effect_heatmap, (t.effects,), folder / "effect_heatmap.png"))
-        if t.effects.groupby(agg.SETTING)["train_size"].nunique().max() > 1:
-            tasks.append(("sizes", plots.effect_vs_train_size, (t.effects,), folder / "effect_vs_train_size.png"))
-    if len(t.summary):
-        tasks.append(("gap", plots.gap_by_set, (t.summary,), folder / "gap_by_set.png"))
-        tasks.append(("scatter", plots.train_vs_test, (t.arms,), folder / "train_vs_test.png"))
-    return tasks
+def figure_tasks(a: Analysis, folder: Path) -> list[tuple[Figure, Drawing, Path]]:
+    """(figure, drawing, path) of every figure the analysis allows, the slow ones first (learning
+    curves, heatmaps), so that parallel workers finish together."""
+    ordered = sorted(FIGURES, key=lambda f: not f.slow)  # stable: registry order within each group
+    return [(f, d, folder / d.file) for f in ordered for d in f.drawings(a)]
 
 
 def write_if_stale(spec: GridSpec, results_root: Path, out_root: Path, ran: bool) -> tuple[Path, bool]:
