@@ -13,11 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.synthetic_results
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.synthetic
 
 import joblib  # noqa: E402
 
-from benchmarks.synthetic_results import write_synthetic  # noqa: E402
+from tests.synthetic import write_synthetic  # noqa: E402
 from regbench.analysis import collect as analysis
 from regbench.grid.expand import expand  # noqa: E402
 from regbench.grid.parse import load_spec  # noqa: E402

@@ -15,10 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.synthetic_results
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.synthetic
 
 from benchmarks.regbench_run import timed_run  # noqa: E402
-from benchmarks.synthetic_results import write_synthetic  # noqa: E402
+from tests.synthetic import write_synthetic  # noqa: E402
 from regbench.grid.expand import expand  # noqa: E402
 from regbench.grid.parse import load_spec  # noqa: E402
 from regbench.store import Store  # noqa: E402

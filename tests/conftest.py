@@ -8,23 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import TINY_GRID
+
 os.environ["REGBENCH_OFFLINE"] = "1"  # a missing dataset is an error, never a download
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-# Two cells of a few seconds each: digits, an MLP, baseline and dropout, one seed.
-TINY_GRID = """
-seeds = [1]
-models = ["mlp"]
-[budget]
-epochs = 3
-batch_size = 32
-[design]
-add_one = ["dropout"]
-[[datasets]]
-name = "digits"
-train_sizes = [60]
-val_size = 60
-"""
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
-"""The structure DESIGN.md asks for: imports point one way (no cycle, counting imports inside
-functions too: a lazy import that dodges a cycle is still one), modules stay small, and listing
-a grid or building a report never imports TensorFlow."""
+"""The structure the README's Architecture section draws: the stages are layers and imports only
+point down them (a stage never imports one above it), with no cycle among modules (counting
+imports inside functions: a lazy import that dodges a cycle is still one; type-only imports under
+`if TYPE_CHECKING:` never run and are not counted), and listing a grid or building a report never
+imports TensorFlow."""
 
 from __future__ import annotations
 
@@ -10,7 +12,18 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-MAX_LINES = 400
+# Bottom to top: a module may import its own layer and those below, never one above. train/ knows
+# nothing of grids (it trains one described run); grid/ checks names against train/'s registries.
+LAYERS = [
+    ("foundation", ("regbench", "regbench.errors", "regbench.registry", "regbench.disk", "regbench.steps",
+                    "regbench.result", "regbench.store")),
+    ("train", ("regbench.train",)),
+    ("grid", ("regbench.grid",)),
+    ("run", ("regbench.run",)),
+    ("analysis", ("regbench.analysis",)),
+    ("report", ("regbench.report",)),
+    ("cli", ("regbench.cli",)),
+]  # fmt: skip
 
 
 def modules() -> dict[str, Path]:
@@ -22,10 +35,21 @@ def modules() -> dict[str, Path]:
     return out
 
 
+def type_only(tree: ast.AST) -> set[ast.AST]:
+    """The nodes inside `if TYPE_CHECKING:` blocks (imports for annotations only)."""
+    blocks = [n for n in ast.walk(tree) if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING"]
+    return {inner for block in blocks for stmt in block.body for inner in ast.walk(stmt)}
+
+
 def imports(path: Path, known: dict[str, Path]) -> set[str]:
-    """The regbench modules `path` imports anywhere in it (top level or inside functions)."""
+    """The regbench modules `path` imports anywhere in it (top level or inside functions), but for
+    type-only imports."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    skipped = type_only(tree)
+    for node in ast.walk(tree):
+        if node in skipped:
+            continue
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name in known}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("regbench"):
@@ -76,9 +100,42 @@ def test_imports_point_one_way():
     assert not found, "import cycle: " + " -> ".join(found)
 
 
-def test_modules_stay_small():
-    sizes = {name: len(path.read_text().splitlines()) for name, path in modules().items()}
-    assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+def layer(module: str) -> int:
+    """The index in LAYERS of the layer a module belongs to (its longest matching prefix)."""
+    best, found = -1, None
+    for index, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, found = len(prefix), index
+    assert found is not None, f"{module} is in no layer of LAYERS"
+    return found
+
+
+def test_every_module_has_a_layer():
+    for name in modules():
+        layer(name)
+
+
+def upward(edges: dict[str, set[str]]) -> list[str]:
+    """Every import that points to a higher layer, as 'module (layer) imports module (layer)'."""
+    return sorted(
+        f"{name} ({LAYERS[layer(name)][0]}) imports {target} ({LAYERS[layer(target)][0]})"
+        for name, targets in edges.items()
+        for target in targets
+        if layer(target) > layer(name)
+    )
+
+
+def test_the_layer_check_finds_an_upward_import():
+    edges = {
+        "regbench.train.runner": {"regbench.grid.cell", "regbench.result"},
+        "regbench.report.page": {"regbench.grid"},
+    }
+    assert upward(edges) == ["regbench.train.runner (train) imports regbench.grid.cell (grid)"]
+
+
+def test_imports_only_point_down_the_layers():
+    assert upward(graph()) == []
 
 
 def test_listing_and_reporting_never_import_tensorflow():

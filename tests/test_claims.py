@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.synthetic_results import synthetic_record, write_synthetic
 from regbench.analysis.collect import collect
 from regbench.cli import main
 from regbench.grid.expand import expand
@@ -19,6 +18,7 @@ from regbench.grid.parse import load_spec
 from regbench.report.write import build_report
 from regbench.result import Result
 from regbench.store import Store
+from tests.synthetic import synthetic_record, write_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -189,7 +189,7 @@ def test_the_articles_grid_tests_every_article_in_a_cpu_sized_or_full_cpu_sectio
 
 
 def test_committed_articles_report_regenerates_identically(tmp_path):
-    """reports/articles.md comes from the committed CPU-sized results; where the full-size sections'
+    """reports/reference/articles.md comes from the committed CPU-sized results; where the full-size sections'
     data would be found differs between machines, so the check needs the machine it was made on:
     no CIFAR-10, Fashion-MNIST present."""
     from regbench.analysis.claims import missing_data
@@ -200,7 +200,7 @@ def test_committed_articles_report_regenerates_identically(tmp_path):
     results = tmp_path / "results"
     shutil.copytree(ROOT / "results" / "reference" / "articles", results / "articles")
     path = build_report(spec, results, tmp_path / "reports")
-    assert path.read_text() == (ROOT / "reports" / "articles.md").read_text()
+    assert path.read_text() == (ROOT / "reports" / "reference" / "articles.md").read_text()
 
 
 def test_factorial_runs_per_section_and_a_half_run_section_says_what_is_missing(write_grid, tmp_path):

@@ -14,8 +14,7 @@ import pytest
 
 from regbench.cli import main
 from regbench.train.datasets import files, load_raw
-from tests.conftest import TINY_GRID
-from tests.test_runner import numbers
+from tests.helpers import TINY_GRID, numbers
 
 # TINY_GRID plus moons trained with a learning rate that turns the loss into NaN.
 WITH_FAILURE = (
@@ -148,6 +147,7 @@ def test_parallel_jobs_match_a_sequential_run(write_grid, tmp_path):
 
 
 @pytest.mark.parametrize("kill_after_files", [0, 2])
+@pytest.mark.slow
 def test_sigkill_then_rerun_loses_nothing(kill_after_files, write_grid, tmp_path):
     grid = write_grid(TINY_GRID.replace("seeds = [1]", "seeds = [1, 2, 3]"))
     command = [
@@ -183,6 +183,7 @@ def test_sigkill_then_rerun_loses_nothing(kill_after_files, write_grid, tmp_path
     assert sorted(p.name for p in cells.iterdir()) == sorted(f"{k}.json" for k in clean)  # no temp files
 
 
+@pytest.mark.slow
 def test_a_local_worker_that_dies_stops_the_run_with_one_line_and_a_rerun_completes(write_grid, tmp_path, capsys):
     import threading
 
@@ -237,6 +238,7 @@ def test_the_store_decides_what_to_run(tmp_path):
     assert store.todo(cells, force=True) == cells
 
 
+@pytest.mark.slow
 def test_run_prints_no_backend_chatter_unless_verbose(write_grid, tmp_path):
     grid = write_grid()
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from regbench.cli import main
-from tests.conftest import TINY_GRID
-from tests.helpers import tiny_cell
+from tests.helpers import TINY_GRID, tiny_cell
 
 distributed = pytest.importorskip("distributed")
 
@@ -26,6 +25,7 @@ def stored(results: Path) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*/cells/*.json"))}
 
 
+@pytest.mark.slow
 def test_local_cluster_gives_the_same_results_as_local_workers(write_grid, tmp_path):
     grid = str(write_grid(GRID.format(epochs=3)))
     local, dask = tmp_path / "local", tmp_path / "dask"
@@ -41,6 +41,7 @@ def test_local_cluster_gives_the_same_results_as_local_workers(write_grid, tmp_p
     assert os.getpid() not in workers  # trained in the cluster's worker processes
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_cell_is_replaced_and_every_cell_is_stored_once(write_grid, tmp_path, monkeypatch):
     from regbench.store import Store
 

@@ -11,7 +11,7 @@ import pytest
 from regbench.analysis import aggregate as agg
 from regbench.analysis import evidence
 from regbench.cli import main
-from tests.conftest import TINY_GRID
+from tests.helpers import TINY_GRID
 
 
 def frame(rows: list[dict]) -> pd.DataFrame:
@@ -103,6 +103,7 @@ def test_a_trigger_that_never_fired_is_not_an_effect():
     assert notes[("", "digits", 0.0, 100, "mlp", "early_stopping+l2")] == "early_stopping never triggered in 1/3 seeds"
 
 
+@pytest.mark.slow
 def test_an_underfit_grid_reads_not_testable_end_to_end(write_grid, tmp_path):
     """One short epoch: the baseline cannot fit digits, so the report judges nothing."""
     grid = write_grid(TINY_GRID.replace("epochs = 3", "epochs = 1").replace("seeds = [1]", "seeds = [1, 2]"))

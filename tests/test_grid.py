@@ -12,6 +12,7 @@ from regbench.grid.expand import design_sets, expand
 from regbench.grid.parse import load_spec
 from regbench.grid.spec import Design
 from regbench.train.techniques import TECHNIQUES, Technique
+from tests.helpers import SWEEP_GRID
 
 FOUR = ("batchnorm", "dropout", "early_stopping", "l2")
 
@@ -166,26 +167,6 @@ def test_shipped_fashion_and_standard_grids():
     assert {dict(params)["source"] for params in sources} == {"imagenet:MobileNetV2"}
 
 
-SWEEP_GRID = """
-seeds = [1, 2]
-models = ["mlp"]
-[design]
-add_one = ["dropout", "l2"]
-[[design.sweeps]]
-technique = "dropout"
-param = "rate"
-values = [0.1, 0.5, 0.8]
-[[design.sweeps]]
-technique = "l2"
-param = "factor"
-values = [0.0001, 0.01]
-with = ["batchnorm"]
-[[datasets]]
-name = "digits"
-train_sizes = [100]
-"""
-
-
 def test_a_sweep_is_an_axis_of_technique_parameters_with_labels(write_grid):
     cells = expand(load_spec(str(write_grid(SWEEP_GRID)))).cells
     labels = sorted({c.technique_set for c in cells})
@@ -201,10 +182,10 @@ def test_a_sweep_is_an_axis_of_technique_parameters_with_labels(write_grid):
 
 
 def test_sweep_labels_do_not_change_ids_and_the_aggregate_uses_the_same_labels(write_grid):
-    from benchmarks.synthetic_results import synthetic_record
     from regbench.analysis.aggregate import cells_frame
     from regbench.grid.cell import Cell
     from regbench.result import Result
+    from tests.synthetic import synthetic_record
 
     cells = expand(load_spec(str(write_grid(SWEEP_GRID)))).cells
     for c in cells:

@@ -17,7 +17,9 @@ def test_every_model_is_covered():
     assert set(DATA_FOR) == set(MODELS.names())
 
 
-@pytest.mark.parametrize("model", sorted(DATA_FOR))
+@pytest.mark.parametrize(
+    "model", [pytest.param(m, marks=pytest.mark.slow) if m == "vgg_cnn" else m for m in sorted(DATA_FOR)]
+)
 def test_loss_falls_on_small_data(model):
     budget = dict(epochs=8, train_size=100, learning_rate=3e-3) | BUDGET.get(model, {})
     cell = tiny_cell(DATA_FOR[model], model, **budget)

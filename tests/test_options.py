@@ -14,7 +14,7 @@ import pytest
 from regbench.cli import main
 from regbench.train.datasets import load_raw
 from regbench.train.datasets.files import IDX_FILES
-from tests.conftest import TINY_GRID
+from tests.helpers import TINY_GRID
 
 
 def stored(results: Path, grid: str = "tiny") -> list[dict]:

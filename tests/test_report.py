@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.synthetic_results import write_synthetic
 from regbench.cli import main
 from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec
 from regbench.report.write import build_report
 from regbench.result import Result
 from regbench.store import Store
+from tests.synthetic import write_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = """
@@ -134,7 +134,7 @@ def test_committed_quick_report_regenerates_identically(tmp_path):
 
 
 def test_a_sweep_gets_its_table_and_effect_against_the_parameter(write_grid, tmp_path):
-    from tests.test_grid import SWEEP_GRID
+    from tests.helpers import SWEEP_GRID
 
     spec = load_spec(str(write_grid(SWEEP_GRID, name="sweep")))
     write_synthetic(list(expand(spec).cells), Store(tmp_path / "results", "sweep"))
@@ -173,7 +173,7 @@ def test_the_method_names_each_family_of_the_holm_correction(write_grid, tmp_pat
 def test_a_ci_that_excludes_zero_without_the_correction_is_called_suggestive(write_grid, tmp_path):
     """dropout shrinks the gap by 3, 5 and 7 pp in the three seeds: its 95% CI excludes zero (raw
     p 0.035), but not after Holm's correction over the grid's comparisons."""
-    from benchmarks.synthetic_results import synthetic_record
+    from tests.synthetic import synthetic_record
 
     text = GRID.replace(
         'factorial = ["dropout", "l2"]\nleave_one_out = ["dropout", "l2"]', 'add_one = ["dropout", "l2", "batchnorm"]'

@@ -10,22 +10,9 @@ import pytest
 
 from regbench.result import Result
 from regbench.train.runner import run_cell
-from tests.helpers import tiny_cell
+from tests.helpers import numbers, tiny_cell
 
 pytestmark = pytest.mark.backend  # where the Keras backend matters: CI runs these under JAX as well
-
-
-def numbers(record: Result | dict) -> dict:
-    """Everything that must repeat exactly: metrics and history, not times or environment (of a
-    Result, or of a record as stored)."""
-    record = Result.from_json(record) if isinstance(record, dict) else record
-    history = {
-        split: {m: v for m, v in by_metric.items() if m != "epoch_time_s"}
-        for split, by_metric in record.history.items()
-    }
-    return {k: getattr(record, k) for k in ("final", "gap", "best_epoch", "epochs_run", "params")} | {
-        "history": history
-    }
 
 
 def test_same_cell_twice_gives_identical_numbers():
@@ -105,6 +92,7 @@ def test_running_out_of_gpu_memory_is_a_failed_cell_and_the_worker_goes_on(monke
     assert run_cell(tiny_cell()).ok
 
 
+@pytest.mark.slow
 def test_mixed_precision_and_xla_are_recorded_and_reset_for_the_next_cell():
     from regbench.train.options import RunOptions
 

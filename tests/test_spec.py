@@ -10,7 +10,7 @@ import pytest
 from regbench.cli import main
 from regbench.errors import UsageError
 from regbench.grid.parse import load_spec, shipped_grids
-from tests.conftest import TINY_GRID
+from tests.helpers import TINY_GRID
 
 
 def test_shipped_grids_parse():

@@ -30,7 +30,7 @@ def regbench(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def stored_grid(tmp_path_factory):
     """A tiny grid run once; each test copies its results."""
-    from tests.conftest import TINY_GRID
+    from tests.helpers import TINY_GRID
 
     folder = tmp_path_factory.mktemp("stored")
     grid = folder / "tiny.toml"
@@ -40,6 +40,7 @@ def stored_grid(tmp_path_factory):
 
 
 @pytest.mark.parametrize("damage", ["cut short", "empty", "another schema"])
+@pytest.mark.slow
 def test_a_damaged_cell_file_is_moved_aside_and_recomputed(damage, stored_grid, tmp_path):
     import shutil
 
@@ -119,9 +120,10 @@ def test_store_reads_its_own_records_back(tmp_path):
     assert Path(store.path("abc")).read_text().endswith("}\n")
 
 
+@pytest.mark.slow
 def test_two_runs_on_one_results_folder_divide_the_cells(write_grid, tmp_path):
     """Two `regbench run` started together: no cell trained twice, both end with the grid complete."""
-    from tests.conftest import TINY_GRID
+    from tests.helpers import TINY_GRID
 
     grid = write_grid(TINY_GRID.replace("seeds = [1]", "seeds = [1, 2, 3]"))
     command = [sys.executable, "-m", "regbench.cli", "run", str(grid), "--results", str(tmp_path / "results"),
@@ -157,7 +159,7 @@ def test_a_full_disk_ends_the_run_with_one_line_and_a_rerun_resumes(write_grid, 
     import errno
 
     from regbench import store as store_module
-    from tests.conftest import TINY_GRID
+    from tests.helpers import TINY_GRID
 
     grid = write_grid(TINY_GRID.replace("seeds = [1]", "seeds = [1, 2]"))
     args = ["run", str(grid), "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")]
@@ -181,11 +183,11 @@ def test_a_full_disk_ends_the_run_with_one_line_and_a_rerun_resumes(write_grid, 
 
 
 def test_compare_names_what_differs_and_why(write_grid, tmp_path, capsys):
-    from benchmarks.synthetic_results import synthetic_record
     from regbench.grid.expand import expand
     from regbench.grid.parse import load_spec
     from regbench.result import Result
-    from tests.conftest import TINY_GRID
+    from tests.helpers import TINY_GRID
+    from tests.synthetic import synthetic_record
 
     spec = load_spec(str(write_grid(TINY_GRID.replace("seeds = [1]", "seeds = [1, 2, 3]"))))
     a, b = Store(tmp_path / "a", "tiny"), Store(tmp_path / "b", "tiny")

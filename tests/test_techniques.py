@@ -229,7 +229,10 @@ def test_every_technique_is_checked():
     assert set(CHECKS) == set(TECHNIQUES.names())
 
 
-@pytest.mark.parametrize("name", TECHNIQUES.names())
+# Pretraining a backbone makes transfer's check the longest (~1 min): `pytest -m slow` runs it.
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "transfer" else n for n in TECHNIQUES.names()]
+)
 def test_technique_effect(name):
     assert name in CHECKS, f"{name}: no check of its effect yet"
     CHECKS[name]()

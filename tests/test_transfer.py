@@ -16,6 +16,7 @@ from regbench.train.techniques import Context
 from tests.helpers import tiny_cell
 
 
+@pytest.mark.slow
 def test_pretrained_backbone_is_cached_and_named(tmp_path, monkeypatch):
     options = RunOptions(offline=True, pretrained_dir=tmp_path / "pretrained")
     cell = tiny_cell(model="small_cnn", techniques={"transfer": {"pretrain_epochs": 1}}, epochs=3)
@@ -52,6 +53,7 @@ def test_fine_tuning_phase_unfreezes_at_a_lower_learning_rate(tmp_path):
     assert record.history["train"]["learning_rate"] == pytest.approx([1e-3] * 3 + [1e-4] * 2)
 
 
+@pytest.mark.slow
 def test_imagenet_weights_come_from_the_keras_cache(tmp_path, monkeypatch):
     import h5py
     import keras

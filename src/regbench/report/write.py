@@ -20,8 +20,9 @@ from joblib.externals.loky import ProcessPoolExecutor
 from regbench.analysis.collect import Analysis, collect
 from regbench.disk import atomic_write
 from regbench.grid.spec import GridSpec
+from regbench.report import figures as figure_list
 from regbench.report import plots
-from regbench.report.figures import FIGURES, Drawing, Figure
+from regbench.report.figures import Drawing, Figure
 from regbench.report.page import render
 from regbench.store import Store
 
@@ -75,7 +76,7 @@ def build_report(spec: GridSpec, results_root: Path, out_root: Path, jobs: int |
         # Links in the page's order: by figure as registered, then as drawn.
         links = {
             (f.name, d.key): f"{spec.name}/{path.name}"
-            for f, d, path in sorted(tasks, key=lambda t: FIGURES.index(t[0]))
+            for f, d, path in sorted(tasks, key=lambda t: figure_list.FIGURES.index(t[0]))
         }
         text = render(spec, analysis, links)
         wait()
@@ -134,7 +135,7 @@ def draw(make: Callable[..., Any], args: tuple, path: Path) -> Path:
 def figure_tasks(a: Analysis, folder: Path) -> list[tuple[Figure, Drawing, Path]]:
     """(figure, drawing, path) of every figure the analysis allows, the slow ones first (learning
     curves, heatmaps), so that parallel workers finish together."""
-    ordered = sorted(FIGURES, key=lambda f: not f.slow)  # stable: registry order within each group
+    ordered = sorted(figure_list.FIGURES, key=lambda f: not f.slow)  # stable: registry order within each group
     return [(f, d, folder / d.file) for f in ordered for d in f.drawings(a)]
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from regbench.train.techniques import Technique
+if TYPE_CHECKING:  # hooks are read from techniques, never built here
+    from regbench.train.techniques import Technique
 
 
 @dataclass(frozen=True)

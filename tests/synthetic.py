@@ -1,4 +1,4 @@
-"""Synthetic but realistic cell results (curves, gaps, seeds) for benchmarks and tests of the
+"""Synthetic but realistic cell results (curves, gaps, seeds) for tests and benchmarks of the
 aggregator and report: no training, deterministic from the cell id. Never used for real reports."""
 
 from __future__ import annotations
