@@ -1,5 +1,5 @@
-"""Evidence fit to judge: tuned arms chosen on validation, the regime check, triggers that never
-fired. Constructed records with chosen numbers, and one real underfit grid end to end."""
+"""Evidence fit to judge: the regime check, triggers that never fired, arms that measure nothing.
+Constructed records with chosen numbers, and one real underfit grid end to end."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import itertools
 import pandas as pd
 import pytest
 
-from regbench.analysis import aggregate as agg
-from regbench.analysis import evidence
+from regbench.analysis import effects, evidence, families
 from regbench.cli import main
 from tests.helpers import TINY_GRID
 
@@ -34,32 +33,6 @@ def arms(val: dict, test: dict, train: float = 1.0) -> pd.DataFrame:
     return frame(rows)
 
 
-def test_learning_rate_is_chosen_on_validation_even_when_test_disagrees():
-    # validation prefers 0.01 for both sets; test would prefer 0.001 (and a different effect)
-    val = {("baseline", 0.01): 0.90, ("baseline", 0.001): 0.80, ("dropout", 0.01): 0.92, ("dropout", 0.001): 0.85}
-    test = {("baseline", 0.01): 0.70, ("baseline", 0.001): 0.95, ("dropout", 0.01): 0.75, ("dropout", 0.001): 0.80}
-    cells = arms(val, test)
-    choice = evidence.choose_rates(cells)
-    assert dict(zip(choice["technique_set"], choice["learning_rate"], strict=True)) == {
-        "baseline": 0.01,
-        "dropout": 0.01,
-    }
-    assert set(choice["rates"]) == {2} and "0.01: 90.2%" in choice["tried"].iloc[0]
-    tuned = evidence.tuned(cells, choice)
-    assert len(tuned) == 6 and set(tuned["learning_rate"]) == {0.01}
-    effect = agg.effects(tuned).set_index("metric").loc["test_accuracy"]
-    assert effect["mean"] == pytest.approx(0.05) and effect["n"] == 3  # 0.75 - 0.70, not 0.80 - 0.95
-
-
-def test_each_set_keeps_its_own_rate_and_ties_go_to_the_smaller():
-    val = {("baseline", 0.01): 0.90, ("baseline", 0.001): 0.90, ("dropout", 0.01): 0.80, ("dropout", 0.001): 0.85}
-    choice = evidence.choose_rates(arms(val, val))
-    assert dict(zip(choice["technique_set"], choice["learning_rate"], strict=True)) == {
-        "baseline": 0.001,
-        "dropout": 0.001,
-    }
-
-
 def test_an_underfitting_baseline_makes_its_condition_not_testable():
     cells = pd.concat(
         [
@@ -77,7 +50,7 @@ def test_an_underfitting_baseline_makes_its_condition_not_testable():
     regime = evidence.regime(cells, {None: 0.99})
     assert regime["testable"].tolist() == [False, True]
     assert regime["reason"].iloc[0] == "baseline underfits (train 0.760 < 0.99)"
-    judged = evidence.judge(agg.effects(cells), regime, evidence.engagement(cells))
+    judged = evidence.judge(effects.effects(cells), regime, evidence.engagement(cells))
     assert set(judged.loc[judged["train_size"] == 100, "why_not"]) == {"baseline underfits (train 0.760 < 0.99)"}
     assert judged.loc[judged["train_size"] == 1000, "testable"].all()
     # the grid's own threshold decides
@@ -96,7 +69,7 @@ def test_a_trigger_that_never_fired_is_not_an_effect():
         ["early_stopping", "early_stopping", 0, 3],
         ["early_stopping+l2", "early_stopping", 2, 3],
     ]
-    judged = evidence.judge(agg.effects(cells), evidence.regime(cells, {None: 0.99}), engaged)
+    judged = evidence.judge(effects.effects(cells), evidence.regime(cells, {None: 0.99}), engaged)
     why = dict(zip(judged["technique_set"], judged["why_not"], strict=True))
     assert why == {"early_stopping": "early_stopping never triggered (0/3 seeds)", "early_stopping+l2": ""}
     notes = evidence.trigger_notes(engaged)
@@ -114,3 +87,56 @@ def test_an_underfit_grid_reads_not_testable_end_to_end(write_grid, tmp_path):
     effects = text[text.index("## Effects against the baseline") :].split("\n## ")[0]
     assert "| not testable: baseline underfits" in effects  # the verdicts
     assert "| smaller gap" not in effects and "| not distinguishable from baseline" not in effects
+
+
+def test_identical_arms_are_named_and_a_control_stands_outside_every_family():
+    """best_checkpoint repeats early_stopping's numbers in every seed; class weights are a control."""
+    rows = []
+    for seed in (1, 2, 3):
+        for name, test in (
+            ("baseline", 0.80),
+            ("early_stopping", 0.82),
+            ("best_checkpoint", 0.82),
+            ("class_weights", 0.81),
+        ):
+            rows.append({"technique_set": name, "learning_rate": 0.01, "seed": seed, "train_accuracy": 1.0,
+                         "val_accuracy": 0.9, "test_accuracy": test + 0.002 * seed * (name != "baseline"),
+                         "train_loss": 0.1, "val_loss": 0.3, "test_loss": 0.4})  # fmt: skip
+    cells = frame(rows)
+    twins = evidence.identical(cells)
+    assert twins[("", "digits", 0.0, 100, "mlp", "early_stopping")] == ("best_checkpoint", 3, 3)
+    table = evidence.judge(effects.effects(cells), evidence.regime(cells, {None: 0.99}), evidence.engagement(cells))
+    table = table.assign(outside=evidence.outside(table, {"": ("class_weights",)}, twins))
+    judged = (
+        families.assign(table, families.condition_family).query("metric == 'test_accuracy'").set_index("technique_set")
+    )
+    assert judged.loc["early_stopping", "outside"] == "identical to best_checkpoint in 3/3 seeds"
+    assert judged.loc["class_weights", "outside"] == "control"
+    assert judged.loc["best_checkpoint", "family"] != "" and judged.loc["best_checkpoint", "family_size"] == 1
+    assert (
+        judged.loc["early_stopping", "family"] == judged.loc["class_weights", "family"] == ""
+    )  # counted once, and no control
+
+
+def test_families_are_fixed_by_the_question():
+    """Each condition is its own family: adding a condition does not change another's verdicts."""
+    rows = []
+    for size, base in ((100, 0.80), (200, 0.85)):
+        for seed in (1, 2, 3):
+            for name, lift in (("baseline", 0.0), ("dropout", 0.05), ("l2", 0.001 * (-1) ** seed)):
+                rows.append({"technique_set": name, "learning_rate": 0.01, "seed": seed, "train_accuracy": 1.0,
+                             "val_accuracy": 0.9, "test_accuracy": base + lift + 0.003 * seed, "train_size": size,
+                             "train_loss": 0.1, "val_loss": 0.3, "test_loss": 0.4})  # fmt: skip
+    cells = frame(rows)
+
+    def judged(part):
+        table = effects.effects(part).assign(testable=True, outside="")
+        return families.assign(table, families.condition_family).query("metric == 'test_accuracy'")
+
+    both, one = judged(cells), judged(cells[cells["train_size"] == 100])
+    key = ["train_size", "technique_set"]
+    merged = both.merge(one, on=key, suffixes=("", "_alone"))
+    assert merged["p_holm"].tolist() == pytest.approx(merged["p_holm_alone"].tolist())
+    assert set(both["family_size"]) == {2} and both["family"].nunique() == 2
+    gap = effects.effects(cells).query("metric == 'accuracy_gap'")
+    assert (families.assign(gap.assign(testable=True, outside=""), families.condition_family)["family"] == "").all()

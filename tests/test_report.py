@@ -29,7 +29,7 @@ leave_one_out = ["dropout", "l2"]
 name = "digits"
 train_sizes = [50, 200]
 """
-SECTIONS = ["## Summary", "## Each technique at a glance", "## Is there overfitting to reduce?", "## The grid as run", "## Results per technique set", "## Effects against the baseline", "## Where overfitting lives",
+SECTIONS = ["## Summary", "## Answers per technique", "## Is there overfitting to reduce?", "## The grid as run", "## Results per technique set", "## Effects against the baseline", "## Where overfitting lives",
             "## Learning curves", "## Effect against train size", "## Factorial design", "## Leave one out", "## Ranking", "## Method", "## Failed and missing cells"]  # fmt: skip
 
 
@@ -157,22 +157,27 @@ def test_factorial_and_leave_one_out_rows_have_their_own_wording(write_grid, tmp
     factorial, contributions = section("## Factorial design"), section("## Leave one out")
     for part in (factorial, contributions):
         assert "baseline" not in part.split("![")[0].replace("Δ = all on", "")
-    assert "main effect" in factorial or "shrinks the gap" in factorial or "widens the gap" in factorial
-    assert "interaction distinguishable from 0" in factorial or "together" in factorial
-    assert "contribution distinguishable from 0" in contributions or "the recipe" in contributions
+    assert "test accuracy" in factorial and "| term " in factorial
+    assert "not distinguishable from 0" in factorial or "together" in factorial
+    assert "not distinguishable from 0" in contributions or "the recipe" in contributions
 
 
-def test_the_method_names_each_family_of_the_holm_correction(write_grid, tmp_path):
+def test_the_method_names_each_family_and_its_size(write_grid, tmp_path):
+    """Families by question: pooled (one), per condition (the sets against the baseline), per
+    factorial and leave-one-out design and condition; their sizes come from this grid."""
     spec, _ = synthetic_grid(write_grid, tmp_path)
     method = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text().split("## Method")[1]
-    assert "all comparisons of one metric\n  in this report" in method
-    assert "factorial terms, and leave-one-out contributions, those of one metric within one\n  section" in method
-    assert "claims, every testable row of the claims table with a p-value" in method
+    # 3 sets against the baseline in each of 2 conditions; 3 terms (2 main, 1 interaction); 2 contributions
+    assert (
+        "in this report: pooled 3; 2 condition families of 3-3; 2 factorial families of 3-3; 2 leave-one-out families of 2-2"
+        in method
+    )
+    assert "A comparison has one p and one verdict wherever it appears" in method
 
 
 def test_a_ci_that_excludes_zero_without_the_correction_is_called_suggestive(write_grid, tmp_path):
-    """dropout shrinks the gap by 3, 5 and 7 pp in the three seeds: its 95% CI excludes zero (raw
-    p 0.035), but not after Holm's correction over the grid's comparisons."""
+    """dropout raises test accuracy by 3, 5 and 7 pp in the three seeds: its 95% CI excludes zero
+    (raw p 0.035), but not after Holm's correction within its condition's family of 3."""
     from tests.synthetic import synthetic_record
 
     text = GRID.replace(
@@ -194,10 +199,11 @@ def test_a_ci_that_excludes_zero_without_the_correction_is_called_suggestive(wri
     report = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text()
     summary = report.split("## Summary")[1].split("\n## ")[0]
     assert "**Significance rule**" in summary and report.count("**Significance rule**") == 1
-    assert "No comparison shrank the accuracy gap established; 1 suggestive, the largest **dropout**" in summary
-    assert "-5.0 pp [" in summary and "seeds would establish an effect this size" in summary
+    assert "n=3 seeds each): 0 of 3 effects on test accuracy are established, 1 suggestive" in summary
     effects = report.split("## Effects against the baseline")[1].split("\n## ")[0]
-    assert "suggestive: smaller gap (~" in effects
+    row = next(line for line in effects.splitlines() if "| dropout " in line)
+    assert "+5.0 pp [" in row and "suggestive: raises test accuracy (" in row and "seeds to establish)" in row
+    assert "-5.0 pp [" in row and ": train 0.0, test +5.0" in row  # the gap shrank by exactly the test part
 
 
 def test_learning_curves_are_small_multiples_with_the_baseline_in_every_panel(write_grid, tmp_path):

@@ -191,6 +191,52 @@ CASES = {
         "0 < min_train_accuracy <= 1",
     ),
     "bad toml": (TINY_GRID + "[budget\n", "invalid TOML", ""),
+    "one candidate to tune over": (
+        TINY_GRID + "[tune.dropout]\nrate = [0.3]\n",
+        "tune.dropout.rate",
+        "must be a list of at least two distinct candidates",
+    ),
+    "empty candidate list": (TINY_GRID + "[tune.dropout]\nrate = []\n", "tune.dropout.rate", "at least two distinct"),
+    "candidate of the wrong type": (
+        TINY_GRID + '[tune.dropout]\nrate = [0.1, "half"]\n',
+        "tune.dropout.rate",
+        "'half' has the wrong type; allowed: float",
+    ),
+    "candidate out of range": (
+        TINY_GRID + "[tune.dropout]\nrate = [0.1, 1.5]\n",
+        "tune.dropout.rate: 1.5 is out of range",
+        "0 <= rate < 1",
+    ),
+    "tuning a parameter a technique lacks": (
+        TINY_GRID + "[tune.dropout]\nratio = [0.1, 0.2]\n",
+        "tune.dropout.ratio: 'ratio' is not a parameter of dropout",
+        "allowed: rate, placement",
+    ),
+    "tuning a technique the design lacks": (
+        TINY_GRID + "[tune.l2]\nfactor = [0.001, 0.01]\n",
+        "tune.l2: l2 is in no technique set of the design",
+        "allowed: dropout",
+    ),
+    "tuning a swept parameter": (
+        TINY_GRID + SWEEP.format(param="rate", values="[0.1, 0.2]") + "[tune.dropout]\nrate = [0.3, 0.5]\n",
+        "tune.dropout.rate: dropout.rate is also swept",
+        "allowed: sweep it or tune it",
+    ),
+    "tuning seeds that are evaluation seeds": (
+        TINY_GRID.replace("epochs = 3", "epochs = 3\nlearning_rates = [0.001, 0.01]") + "[tuning]\nseeds = [1, 7]\n",
+        "tuning.seeds: [1] are also evaluation seeds",
+        "allowed: seeds not in seeds",
+    ),
+    "tuning seeds with nothing to tune": (
+        TINY_GRID + "[tuning]\nseeds = [7, 8]\n",
+        "tuning.seeds: nothing to tune",
+        "allowed: with several learning_rates or a [tune.<technique>] table",
+    ),
+    "a control the design does not have": (
+        TINY_GRID.replace('add_one = ["dropout"]', 'add_one = ["dropout"]\ncontrols = ["l2"]'),
+        "design.controls: 'l2' is not a technique set of the design",
+        "allowed: baseline, dropout",
+    ),
 }
 
 
@@ -244,3 +290,41 @@ def test_bad_option_is_one_line_exit_2(argv, capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert err.count("\n") == 1 and err.startswith("regbench") and "error:" in err, err
+
+
+def test_tuned_doses_multiply_the_cells_keep_the_set_label_and_show_in_slugs(write_grid):
+    from regbench.grid.expand import expand
+
+    plain = expand(load_spec(str(write_grid()))).cells
+    text = (
+        TINY_GRID.replace("epochs = 3", "epochs = 3\nlearning_rates = [0.001, 0.01]")
+        + "[tune.dropout]\nrate = [0.1, 0.5]\n"
+    )
+    cells = expand(load_spec(str(write_grid(text)))).cells
+    dropout = [c for c in cells if c.technique_names == ("dropout",)]
+    assert len(dropout) == 4 and {c.technique_set for c in dropout} == {"dropout"}  # 2 rates x 2 doses, one label
+    assert {c.slug for c in dropout} == {
+        f"digits/n60/mlp/dropout/lr{lr}/dropout.rate={rate}/s1" for lr in ("0.001", "0.01") for rate in ("0.1", "0.5")
+    }
+    assert {c.cell_id for c in plain} <= {c.cell_id for c in cells}  # lr 0.001 and dropout 0.5 are the old cells
+
+
+def test_tuning_seeds_run_every_candidate_and_the_evaluation_seeds_wait(write_grid, tmp_path):
+    from regbench.grid.expand import expand, expand_stored
+    from regbench.result import Result
+    from regbench.store import Store
+
+    text = TINY_GRID.replace("epochs = 3", "epochs = 3\nlearning_rates = [0.001, 0.01]") + "[tuning]\nseeds = [7, 8]\n"
+    spec = load_spec(str(write_grid(text)))
+    first = expand(spec)
+    assert {c.seed for c in first.cells} == {7, 8} and len(first.cells) == 2 * 2 * 2  # 2 sets x 2 rates x 2 seeds
+    assert [p.seeds for p in first.pending] == [(1,), (1,)]
+    store = Store(tmp_path, spec.name)
+    for cell in first.cells:  # validation prefers 0.01 for the baseline, 0.001 for dropout
+        prefers = 0.01 if not cell.technique_names else 0.001
+        val = 0.9 if cell.learning_rate == prefers else 0.8
+        final = {s: {"loss": 0.1, "accuracy": val, "objective": 0.1} for s in ("train", "val", "test")}
+        store.write(Result(cell.cell_id, cell.slug, cell.canonical(), final=final))
+    resolved = expand_stored(spec, store)
+    chosen = {(c.technique_set, c.learning_rate) for c in resolved.cells if c.seed == 1}
+    assert chosen == {("baseline", 0.01), ("dropout", 0.001)} and not resolved.pending

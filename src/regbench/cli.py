@@ -175,14 +175,14 @@ def cmd_grids(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from regbench.grid.expand import expand, selected
+    from regbench.grid.expand import expand_stored, selected
     from regbench.grid.parse import load_spec
     from regbench.store import Store
 
     spec = load_spec(args.grid)
-    expansion = expand(spec)
-    cells = selected(expansion.cells, args.only or ())
     store = Store(args.results, spec.name)
+    expansion = expand_stored(spec, store)
+    cells = selected(expansion.cells, args.only or ())
     stored = store.stored_ids()
     failed = store.failed_ids({c.cell_id for c in cells})
     print(
@@ -194,6 +194,12 @@ def cmd_list(args) -> int:
         print(f"{c.cell_id:12}  {status:7}  {c.slug}")
     print("\ncells per technique set (rows) and dataset (columns):")
     print(count_table(cells))
+    if expansion.pending:
+        waiting = sum(len(p.seeds) for p in expansion.pending)
+        print(
+            f"\n{waiting} evaluation cells of {len(expansion.pending)} technique sets wait for their tuning cells "
+            "([tuning] seeds): `regbench run` trains them once those are stored"
+        )
     if expansion.excluded:
         print("\nleft out:")
         for e in expansion.excluded:
@@ -284,7 +290,7 @@ def run_request(args):
 def cmd_cell(args) -> int:
     from regbench.run.service import find_cell, run_one
 
-    spec, cell = find_cell(args.grid, args.cell)
+    spec, cell = find_cell(args.grid, args.cell, args.results)
     print(f"{cell.cell_id}  {cell.slug}")
     record, path = run_one(spec, cell, args.results, run_options(args, verbose=2))
     print(result_table(record))

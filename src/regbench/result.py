@@ -48,6 +48,9 @@ class Result:
     versions: dict[str, str] = field(default_factory=dict)
     git_revision: str | None = None
     cpu: dict[str, Any] | None = None  # model, flags that change kernels (AVX-512, ...), onednn
+    # {technique: [params]} the grid tunes ([tune.*]): the cell is one candidate of its set, whose
+    # label hides these parameters
+    tuned: dict[str, list[str]] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 
     @property

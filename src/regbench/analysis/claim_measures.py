@@ -62,10 +62,18 @@ def value_text(metric: str, mean: float, low: float, high: float, delta: bool = 
     return f"{mean:{sign}.3f}{ci}"
 
 
+def unmeasured_point(claim: Claim, cells: pd.DataFrame) -> str:
+    """Why a claim at a step (or epoch) has no value: no evaluation happened exactly there."""
+    every = sorted({int(e) for e in cells["eval_every"].dropna()}) if "eval_every" in cells else []
+    when = f"step {claim.step}" if claim.step else f"epoch {claim.epoch}"
+    return f"no evaluation at {when}" + (f" (evaluated every {', '.join(map(str, every))} steps)" if every else "")
+
+
 def metric_values(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
     """The claim's metric per cell: a final column, or (with `epoch` or `step`) the learning
-    curve's value at the first evaluation once that many epochs' steps (or steps) were done (the
-    last one recorded where a run stopped earlier)."""
+    curve's value at the evaluation made exactly after that many optimizer steps (epochs times
+    the steps of one pass); NaN where no evaluation was made there: comparing arms at another
+    step than the claim names would not test it."""
     if not (claim.epoch or claim.step):
         return cells[claim.metric].astype(float)
     split, name = CURVES[claim.metric]
@@ -76,9 +84,9 @@ def metric_values(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> p
     target = dict(zip(cells["cell_id"], claim.step or claim.epoch * per_epoch, strict=True))
     values = {}
     for cid, g in rows.groupby("cell_id", observed=True):
-        g = g.sort_values("step")
-        reached = g[g["step"] >= target[cid]]
-        values[cid] = (reached if len(reached) else g)["value"].iloc[0 if len(reached) else -1]
+        at = g[g["step"] == target[cid]]
+        if len(at):
+            values[cid] = at["value"].iloc[0]
     return cells["cell_id"].map(values).astype(float)
 
 
@@ -103,30 +111,33 @@ def condition_text(condition: dict[str, Any]) -> str:
 
 
 def effect(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
-    """`set` - `against` per seed. A gap that shrank while test accuracy fell distinguishably
-    shrank by underfitting: that does not support a claim about overfitting."""
+    """`set` - `against` per seed. A claim that a set reduces overfitting (the gap decreases) also
+    carries the change in test accuracy (`veto`): a gap that shrank while test accuracy fell, under
+    the same correction as the claim, shrank by underfitting (claims.corrected decides)."""
     test = {key_of(c): w for c, w in by_seed(cells, cells["test_accuracy"])}
-    for condition, wide in by_seed(cells, metric_values(claim, cells, history)):
+    values = metric_values(claim, cells, history)
+    for condition, wide in by_seed(cells, values):
         if claim.set in wide and claim.against in wide:
             diff = (wide[claim.set] - wide[claim.against]).dropna().to_numpy()
-            mean, low, high, n, _, p = paired_effect(diff)
+            if not len(diff):
+                yield {"keys": [key_of(condition)], "condition": condition_text(condition), "compared": compared(claim),
+                       "measured": "-", "n": 0, "verdict": f"not measured: {unmeasured_point(claim, cells)}"}  # fmt: skip
+                continue
+            effect_ = paired_effect(diff)
             after = f" after epoch {claim.epoch}" if claim.epoch else f" after step {claim.step}" if claim.step else ""
-            text = verdict(mean, low, high, n, claim.expect)
-            if text == "supported" and claim.metric in GAPS and claim.expect == "decrease":
-                other = test[key_of(condition)]
-                accuracy = mean_ci((other[claim.set] - other[claim.against]).dropna().to_numpy())
-                if accuracy[2] < 0:  # the CI of the change in test accuracy lies below zero
-                    fell = value_text("test_accuracy", *accuracy[:3])
-                    text = f"not supported: the gap shrank by underfitting (test accuracy {fell})"
-            yield {
+            row = {
                 "keys": [key_of(condition)],
+                "comparison": (claim.metric, key_of(condition), claim.set, claim.against) if not after else None,
                 "condition": condition_text(condition),
                 "compared": compared(claim),
-                "measured": f"Δ {LABELS[claim.metric]}{after} {value_text(claim.metric, mean, low, high)}",
-                "n": n,
-                "p": p,
-                "verdict": text,
-            }
+                "measured": f"Δ {LABELS[claim.metric]}{after} {value_text(claim.metric, *effect_[:3])}",
+                "n": effect_.n, "p": effect_.p, "effect": effect_,
+                "verdict": verdict(effect_.mean, effect_.low, effect_.high, effect_.n, claim.expect),
+            }  # fmt: skip
+            if claim.metric in GAPS and claim.expect == "decrease":
+                other = test[key_of(condition)]
+                row["veto"] = paired_effect((other[claim.set] - other[claim.against]).dropna().to_numpy())
+            yield row
 
 
 def level(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> Iterator[dict[str, Any]]:
@@ -168,17 +179,24 @@ def effect_shrinks_with_size(claim: Claim, cells: pd.DataFrame, history: pd.Data
         small, large = min(per_size), max(per_size)
         diff = (per_size[small] - per_size[large]).dropna().to_numpy()
         mean, low, high, n, _, p = paired_effect(diff)
+        at_small = paired_effect(per_size[small].to_numpy())
         at = ", ".join(
             f"{value_text(claim.metric, *mean_ci(per_size[s].to_numpy())[:3])} at n={s}" for s in (small, large)
         )
+        # "Helps most when scarce" needs both: it helps at the smallest size, and more there than at
+        # the largest. Both must hold, so the row's p is the larger of the two (an intersection-union test).
+        both = [verdict(mean, low, high, n, claim.expect), verdict(*at_small[:4], claim.expect)]
+        text = both[0] if both[0] != "supported" else both[1] if both[1] != "supported" else "supported"
+        if both[0] == "supported" and both[1] != "supported":
+            text = f"not supported: larger at n={small} than at n={large}, but no {claim.expect} at n={small} itself"
         yield {
             "keys": [(section, dataset, imbalance, size, model) for size in (small, large)],
             "condition": f"{data_label(dataset, imbalance)} n={small} vs n={large} {model}",
             "compared": compared(claim),
             "measured": f"Δ {LABELS[claim.metric]} {at}; difference {value_text(claim.metric, mean, low, high)}",
             "n": n,
-            "p": p,
-            "verdict": verdict(mean, low, high, n, claim.expect),
+            "p": max(p, at_small.p) if math.isfinite(p) and math.isfinite(at_small.p) else math.nan,
+            "verdict": text,
         }
 
 

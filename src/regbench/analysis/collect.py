@@ -8,38 +8,42 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from regbench.analysis import aggregate as agg
-from regbench.analysis import claims, evidence
+from regbench.analysis import arms as arms_of
+from regbench.analysis import claims, effects, evidence, families, pooled
 from regbench.grid.cell import Cell
-from regbench.grid.expand import expand
+from regbench.grid.expand import expand_stored
 from regbench.grid.spec import GridSpec
 from regbench.store import Store
 
 
 @dataclass(frozen=True)
 class Analysis:
-    cells: pd.DataFrame  # every stored cell of the grid (ok and failed, every learning rate)
-    arms: pd.DataFrame  # the cells of each technique set at its tuned learning rate: what is compared
+    cells: pd.DataFrame  # every stored cell of the grid (ok and failed, every candidate)
+    arms: pd.DataFrame  # the cell each seed of each set is judged at (analysis/arms.py): what is compared
     history: pd.DataFrame
     curves: pd.DataFrame  # learning curves of the arms over seeds (aggregate.curves)
-    rates: pd.DataFrame  # the learning rate chosen per condition and set (evidence.choose_rates)
+    choice: pd.DataFrame  # per condition, set and seed: the candidate chosen, how, edges, optimism
+    tuning: pd.DataFrame  # per condition and set with several candidates: the choice (arms.tuning_table)
     regime: pd.DataFrame  # per condition: did the baseline overfit? (evidence.regime)
     engagement: pd.DataFrame  # per condition, set and trigger: seeds in which it fired
     summary: pd.DataFrame
-    effects: pd.DataFrame  # with testable and why_not (evidence.judge)
+    effects: pd.DataFrame  # against the baseline, with testable, why_not, outside and the family columns
+    pooled: pd.DataFrame  # each set's effect over the testable conditions (pooled), with the family columns
     factorial: pd.DataFrame
     leave_one_out: pd.DataFrame
     ranking: pd.DataFrame
     sweeps: pd.DataFrame  # effects of the sets of each [[design.sweeps]], keyed by the swept value
     claims: pd.DataFrame  # each [[claims]] row tested: measured effect, n, verdict (claims.evaluate)
     missing: list[Cell]  # grid cells without a stored result, by id
+    pending: int  # evaluation cells waiting for their tuning cells ([tuning] seeds)
     ignored: int  # stored results that are not cells of this grid
     environment: str  # library versions seen in the results, e.g. "keras 3.15.1, python 3.11.7"
-    overview: pd.DataFrame  # one row per technique over the testable conditions (aggregate.technique_overview)
     trigger_notes: dict[tuple, str]  # (*condition, set) -> whether its triggers fired (evidence.trigger_notes)
     claim_tally: str  # "7 supported, 5 suggestive, ..." over the claims table's rows
     article_tallies: dict[str, str]  # article -> its rows' tally
@@ -49,48 +53,111 @@ class Analysis:
 def collect(spec: GridSpec, results_root: Path) -> Analysis:
     """Read the stored results of the grid's cells and compute everything the report shows."""
     store = Store(results_root, spec.name)
-    expected = {c.cell_id: c for c in expand(spec).cells}
+    expansion = expand_stored(spec, store)
+    expected = {c.cell_id: c for c in expansion.cells}
     cells, history, environment = read_results(store, sorted(store.stored_ids() & expected.keys()))
     stored = store.stored_ids()  # after reading: a damaged file was moved aside and counts as missing
-    rates = evidence.choose_rates(cells) if len(cells) else pd.DataFrame()
-    arms = evidence.tuned(cells, rates)
-    thresholds = {part.section: part.min_train_accuracy for part in spec.parts()}
-    regime = evidence.regime(arms, thresholds) if len(arms) else pd.DataFrame()
-    engagement = evidence.engagement(arms) if len(arms) else pd.DataFrame()
-    summary = agg.summary(arms) if len(arms) else pd.DataFrame()
-    effects = evidence.judge(agg.effects(arms), regime, engagement) if len(arms) else pd.DataFrame()
-
-    def judged(part_of_design: str, analyse: Callable, label: str) -> pd.DataFrame:
-        frame = per_section(spec, arms, part_of_design, analyse)
-        return evidence.judge(frame, regime, engagement, label) if len(frame) else frame
-
-    claim_table = claims.evaluate(spec, arms, history, regime, engagement) if spec.claims else pd.DataFrame()
+    choice = (
+        arms_of.choose(cells, {p.section or "": p.tuning.seeds for p in spec.parts()}) if len(cells) else pd.DataFrame()
+    )
+    arms = arms_of.arms(cells, choice)
+    judged = judge(spec, arms)
+    claim_table = (
+        claims.evaluate(spec, arms, history, judged.regime, judged.engagement, judged.effects)
+        if spec.claims else pd.DataFrame()
+    )  # fmt: skip
     missing = [expected[i] for i in sorted(expected.keys() - stored)]
     return Analysis(
         cells=cells,
         arms=arms,
         history=history,
-        curves=agg.curves(history, arms) if len(summary) else pd.DataFrame(),
-        rates=rates,
-        regime=regime,
-        engagement=engagement,
-        summary=summary,
-        effects=effects,
-        sweeps=agg.sweep_effects(effects, sweep_points(spec, expected.values())),
-        factorial=judged("factorial", agg.factorial_effects, "term"),
-        leave_one_out=judged("leave_one_out", agg.leave_one_out, "technique"),
-        ranking=agg.ranking(arms) if len(summary) else pd.DataFrame(),
+        curves=agg.curves(history, arms) if len(arms) else pd.DataFrame(),
+        choice=choice,
+        tuning=arms_of.tuning_table(cells, choice) if len(choice) else pd.DataFrame(),
+        regime=judged.regime,
+        engagement=judged.engagement,
+        summary=agg.summary(arms) if len(arms) else pd.DataFrame(),
+        effects=judged.effects,
+        pooled=judged.pooled,
+        sweeps=effects.sweep_effects(judged.effects, sweep_points(spec, expected.values())),
+        factorial=judged.factorial,
+        leave_one_out=judged.leave_one_out,
+        ranking=effects.ranking(arms) if len(arms) else pd.DataFrame(),
         claims=claim_table,
         missing=missing,
+        pending=sum(len(p.seeds) for p in expansion.pending),
         ignored=len(stored - expected.keys()),
         environment=environment,
-        overview=agg.technique_overview(effects, arms) if len(effects) else pd.DataFrame(),
-        trigger_notes=evidence.trigger_notes(engagement) if len(engagement) else {},
+        trigger_notes=evidence.trigger_notes(judged.engagement) if len(judged.engagement) else {},
         claim_tally=claims.tally(claim_table) if len(claim_table) else "",
         article_tallies={a: claims.tally(rows) for a, rows in claim_table.groupby("article", sort=True)}
         if len(claim_table)
         else {},
         not_run=not_run(spec, cells, missing),
+    )
+
+
+class Judged(NamedTuple):
+    regime: pd.DataFrame
+    engagement: pd.DataFrame
+    effects: pd.DataFrame
+    pooled: pd.DataFrame
+    factorial: pd.DataFrame
+    leave_one_out: pd.DataFrame
+
+
+def judge(spec: GridSpec, arms: pd.DataFrame) -> Judged:
+    """Every comparison of the arms, with whether its condition can answer the question (regime,
+    triggers), whether it stands outside every family (controls, identical arms), and its family's
+    correction and verdict (analysis/families.py)."""
+    if arms.empty:
+        empty = pd.DataFrame()
+        return Judged(empty, empty, empty, empty, empty, empty)
+    thresholds = {part.section: part.min_train_accuracy for part in spec.parts()}
+    regime, engagement = evidence.regime(arms, thresholds), evidence.engagement(arms)
+    controls = {part.section or "": part.design.controls for part in spec.parts()}
+    table = evidence.judge(effects.effects(arms), regime, engagement)
+    if len(table):
+        table = table.assign(outside=evidence.outside(table, controls, evidence.identical(arms)))
+    table = families.assign(table, families.condition_family)
+    factorial = per_section(spec, arms, "factorial", effects.factorial_effects)
+    loo = per_section(spec, arms, "leave_one_out", effects.leave_one_out)
+    factorial = (
+        families.assign(evidence.judge(factorial, regime, engagement, "term"), families.design_family("factorial"))
+        if len(factorial)
+        else factorial
+    )
+    loo = (
+        families.assign(evidence.judge(loo, regime, engagement, "technique"), families.design_family("leave one out"))
+        if len(loo)
+        else loo
+    )
+    return Judged(regime, engagement, table, pool(table, arms), factorial, loo)
+
+
+def pool(table: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
+    """Each technique set's effect on every metric, pooled over the testable conditions of its
+    section (a section is a setup of its own) where it is not a control or a repeat of another set
+    (analysis/pooled.py), with the pooled family's correction on test accuracy (one family per
+    section) and the median training-time ratio to the baseline. Columns: section, metric,
+    technique_set, Pooled's fields, time_ratio, then families.FAMILY_COLUMNS."""
+    if table.empty:
+        return pd.DataFrame()
+    usable = table[table["testable"] & (table["outside"] == "")]
+    frame = pooled.pool_by_technique(usable, ["section", "metric", "technique_set"])
+    frame = frame[frame["conditions"] > 0]
+    wall = agg.ok(arms).groupby([*agg.CONDITION, "technique_set"])["wall_time_s"].mean()
+    ratios = {}
+    for key, group in usable[usable["metric"] == effects.PRIMARY].groupby(["section", "technique_set"]):
+        found = [
+            wall.get((*c, key[1]), np.nan) / wall.get((*c, agg.BASELINE), np.nan)
+            for c in group[agg.CONDITION].itertuples(index=False)
+        ]
+        ratios[key] = float(np.nanmedian(found)) if np.isfinite(found).any() else np.nan
+    keys = zip(frame["section"], frame["technique_set"], strict=True)
+    frame = frame.assign(time_ratio=[ratios.get(k, np.nan) for k in keys])
+    return families.assign(
+        frame, lambda r: f"pooled {r['section']}".strip() if r["metric"] == effects.PRIMARY else None
     )
 
 

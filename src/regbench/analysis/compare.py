@@ -11,8 +11,9 @@ from typing import Any
 import pandas as pd
 
 from regbench.analysis import aggregate as agg
-from regbench.analysis import evidence
+from regbench.analysis import arms, effects
 from regbench.errors import UsageError
+from regbench.grid.parse import load_spec
 from regbench.result import Result
 from regbench.store import Store
 
@@ -50,18 +51,30 @@ def differing_cells(a: dict[str, Result], b: dict[str, Result], tolerance: float
     return pd.DataFrame(rows, columns=["cell_id", "slug", "largest", "metric", "also_differs"])
 
 
-def effects_of(records: dict[str, Result]) -> pd.DataFrame:
+def effects_of(records: dict[str, Result], tuning_seeds: dict[str, tuple[int, ...]]) -> pd.DataFrame:
+    """The effects against the baseline of a folder's records, each seed at its own arm."""
     cells = agg.cells_frame(records.values())
-    return agg.effects(evidence.tuned(cells, evidence.choose_rates(cells)))
+    return effects.effects(arms.arms(cells, arms.choose(cells, tuning_seeds)))
 
 
-def effect_overlap(a: dict[str, Result], b: dict[str, Result]) -> pd.DataFrame:
+def tuning_seeds_of(grid: str) -> dict[str, tuple[int, ...]]:
+    """{section: [tuning] seeds} of the grid a folder is named after, where that grid can be read
+    (a folder of another machine's grid may not be): those seeds' cells are never compared."""
+    try:
+        spec = load_spec(grid)
+    except UsageError:
+        return {}
+    return {part.section or "": part.tuning.seeds for part in spec.parts()}
+
+
+def effect_overlap(a: dict[str, Result], b: dict[str, Result], tuning_seeds: dict | None = None) -> pd.DataFrame:
     """Each effect (against the baseline, tuned arms) in both folders: its two estimates and
     whether their 95% CIs overlap and their signs agree. Columns: metric, the CONDITION columns,
     technique_set, mean_a, low_a, high_a, mean_b, low_b, high_b, overlap, signed (either CI
     excludes 0), same_sign."""
     key = ["metric", *agg.CONDITION, "technique_set"]
-    ea, eb = effects_of(a), effects_of(b)
+    tuning_seeds = tuning_seeds or {}
+    ea, eb = effects_of(a, tuning_seeds), effects_of(b, tuning_seeds)
     if ea.empty or eb.empty:
         return pd.DataFrame()
     both = ea[[*key, "mean", "low", "high"]].merge(eb[[*key, "mean", "low", "high"]], on=key, suffixes=("_a", "_b"))
@@ -80,7 +93,7 @@ def compare(path_a: Path, path_b: Path, tolerance: float = 0.005) -> dict[str, A
         "only_b": sorted(b.keys() - a.keys()),
         "both": len(a.keys() & b.keys()),
         "differing": differing_cells(a, b, tolerance),
-        "effects": effect_overlap(a, b),
+        "effects": effect_overlap(a, b, tuning_seeds_of(Path(path_a).name)),
     }
 
 

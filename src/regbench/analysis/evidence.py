@@ -1,57 +1,27 @@
-"""Is the evidence fit to answer the gap question? Tuned arms (each technique set at the learning
-rate validation prefers), the regime check (did the baseline overfit?) and whether techniques
-with a trigger engaged. Never imports TensorFlow.
+"""Is the evidence fit to answer the question? The regime check (did the baseline overfit?),
+whether techniques with a trigger engaged, and arms that measure nothing. The arms themselves
+(each set at the candidate validation prefers) are chosen in analysis/arms.py. Never imports
+TensorFlow.
 
-- **Tuned arms**: with several learning rates per cell, each technique set of a condition keeps the
-  rate with the best mean validation accuracy across seeds (never test accuracy); the baseline is
-  tuned the same way, and effects compare tuned arms (Google's deep learning tuning playbook).
 - **Regime**: the gap question is testable only where the (tuned) baseline fits its training set:
   its mean clean train accuracy must reach the grid's `min_train_accuracy`.
 - **Engagement**: early stopping that never stopped, a plateau schedule that never reduced the
   rate, a checkpoint that restored the last evaluation did nothing; say so, not "no effect".
+- **Arms that measure nothing**: a set whose every seed gives exactly the numbers of another set
+  (best_checkpoint and early_stopping that restore the same weights) is reported once; a control
+  ([design] controls, e.g. class weights on balanced data) stands outside every family.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from regbench.analysis.aggregate import BASELINE, CONDITION, ok
 from regbench.analysis.stats import mean_ci
 
 TRIGGERED = "_triggered"  # suffix of the cells frame's columns <technique>_triggered
-
-
-def choose_rates(cells: pd.DataFrame) -> pd.DataFrame:
-    """The learning rate of each technique set in each condition: the one with the best mean
-    validation accuracy over its ok seeds (ties: the smaller rate). Columns: dataset, train_size,
-    model, technique_set, learning_rate (chosen), rates (how many were tried), val_accuracy (the
-    chosen rate's mean), tried ("0.001: 91.2%, 0.003: 92.0%")."""
-    columns = [*CONDITION, "technique_set", "learning_rate", "rates", "val_accuracy", "tried"]
-    good = ok(cells)
-    if good.empty:
-        return pd.DataFrame(columns=columns)
-    means = good.groupby([*CONDITION, "technique_set", "learning_rate"], sort=True)["val_accuracy"].mean()
-    rows = []
-    for key, per_rate in means.groupby(level=[*CONDITION, "technique_set"], sort=True):
-        rates = per_rate.droplevel([*CONDITION, "technique_set"])
-        # Ties go to the smaller rate: sort by (-mean, rate); NaN means sort last.
-        order = sorted(rates.items(), key=lambda kv: (-kv[1] if np.isfinite(kv[1]) else np.inf, kv[0]))
-        tried = ", ".join(f"{rate:g}: {100 * acc:.1f}%" for rate, acc in rates.items())
-        rows.append(dict(zip(columns, (*key, order[0][0], len(rates), order[0][1], tried), strict=True)))
-    return pd.DataFrame(rows, columns=columns)
-
-
-def tuned(cells: pd.DataFrame, choice: pd.DataFrame) -> pd.DataFrame:
-    """The cells (ok and failed) of each technique set at its chosen learning rate: every
-    analysis compares these arms. With one rate per cell, all cells."""
-    if cells.empty or choice.empty:
-        return cells
-    keys = [*CONDITION, "technique_set", "learning_rate"]
-    chosen = cells.merge(choice[keys], on=keys, how="inner")["cell_id"]
-    return cells[cells["cell_id"].isin(chosen)]
 
 
 def regime(arms: pd.DataFrame, thresholds: dict[Any, float]) -> pd.DataFrame:
@@ -137,3 +107,42 @@ def judge(
         for r in effects[[*CONDITION, label]].itertuples(index=False)
     ]
     return effects.assign(testable=[not w for w in why], why_not=why)
+
+
+FINALS = ("train_accuracy", "val_accuracy", "test_accuracy", "train_loss", "val_loss", "test_loss")
+
+
+def identical(arms: pd.DataFrame) -> dict[tuple, tuple[str, int, int]]:
+    """{(*condition, technique_set): (other set, seeds identical, seeds in common)} for each set whose
+    final metrics equal another's exactly in some seed; `other` is the first, alphabetically, of
+    the sets it matches in the most seeds (the baseline first of all)."""
+    out: dict[tuple, tuple[str, int, int]] = {}
+    good = ok(arms)
+    for condition, group in good.groupby(CONDITION, sort=True):
+        by_set = {s: g.set_index("seed")[list(FINALS)] for s, g in group.groupby("technique_set", sort=True)}
+        names = sorted(by_set, key=lambda s: (s != BASELINE, s))
+        for i, name in enumerate(names):
+            best = None
+            for other in names[:i]:  # only an earlier set is named: each pair is reported once
+                common = by_set[name].index.intersection(by_set[other].index)
+                same = int((by_set[name].loc[common] == by_set[other].loc[common]).all(axis=1).sum())
+                if same and (best is None or same > best[1]):
+                    best = (other, same, len(common))
+            if best:
+                out[(*condition, name)] = best
+    return out
+
+
+def outside(effects: pd.DataFrame, controls: dict[str, tuple[str, ...]], twins: dict[tuple, tuple]) -> list[str]:
+    """Per effect row, why it stands outside every family ("" for none): "control", or "identical to
+    early_stopping in 3/3 seeds" (a set that repeats another's numbers in every seed)."""
+    why = []
+    for r in effects[[*CONDITION, "technique_set"]].itertuples(index=False):
+        twin = twins.get(tuple(r))
+        if r.technique_set in controls.get(r.section, ()):
+            why.append("control")
+        elif twin and twin[1] == twin[2]:
+            why.append(f"identical to {twin[0]} in {twin[1]}/{twin[2]} seeds")
+        else:
+            why.append("")
+    return why

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
-from regbench.grid.labels import data_label, set_label
+from regbench.grid.labels import data_label, set_label, value_text
 from regbench.steps import steps_per_epoch
 from regbench.train.techniques import Technique, make_technique
 
@@ -38,6 +38,9 @@ class Cell:
     shown: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False, repr=False)
     # True where the grid trains each set at several learning rates: slugs then show the rate.
     show_lr: bool = field(default=False, compare=False, repr=False)
+    # Parameters the grid tunes ([tune.*]; {name: (param, ...)} as tuples): chosen on validation
+    # like the learning rate, so labels hide them (the set keeps its name) and slugs show them.
+    tuned: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def technique_names(self) -> tuple[str, ...]:
@@ -60,7 +63,14 @@ class Cell:
         slugs, name files)."""
         where = f"{self.section}/" if self.section else ""
         rate = f"lr{self.learning_rate:g}/" if self.show_lr else ""
-        return f"{where}{self.data_label}/n{self.train_size}/{self.model}/{self.technique_set}/{rate}s{self.seed}"
+        dose = ",".join(f"{name}.{k}={value_text(v)}" for name, k, v in self.tuned_values())
+        dose = f"{dose}/" if dose else ""
+        return f"{where}{self.data_label}/n{self.train_size}/{self.model}/{self.technique_set}/{rate}{dose}s{self.seed}"
+
+    def tuned_values(self) -> list[tuple[str, str, Any]]:
+        """(technique, param, value) of each tuned parameter of this cell, in name order."""
+        params = {name: dict(p) for name, p in self.techniques}
+        return [(name, k, params[name][k]) for name, keys in self.tuned for k in keys if name in params]
 
     @property
     def steps_per_epoch(self) -> int:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatch
 from itertools import combinations
-from typing import Any
+from typing import Any, NamedTuple
 
 from regbench.errors import UsageError
 from regbench.grid.cell import Cell
 from regbench.grid.claim_kinds import is_paired
 from regbench.grid.labels import varying_params
 from regbench.grid.spec import Design, GridSpec
+from regbench.grid.tuning import Candidate, best, candidates
+from regbench.store import Store
 from regbench.train.datasets import get_dataset
 from regbench.train.models import get_model
 
@@ -29,10 +31,25 @@ class Exclusion:
     reason: str
 
 
+ArmKey = tuple[str | None, str, float | None, int, str, TechniqueSet]  # section, dataset, imbalance, size, model, set
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A technique set in a condition whose evaluation seeds wait for its tuning seeds: their cells
+    exist once every tuning cell is stored and a candidate is chosen ([tuning] seeds)."""
+
+    key: ArmKey
+    candidates: tuple[Candidate, ...]
+    tuning: tuple[Cell, ...]  # the tuning cells, every candidate at every tuning seed
+    seeds: tuple[int, ...]  # the evaluation seeds waiting
+
+
 @dataclass(frozen=True)
 class Expansion:
     cells: tuple[Cell, ...]
     excluded: tuple[Exclusion, ...]
+    pending: tuple[Pending, ...] = ()  # arms waiting for their tuning cells (cells not listed yet)
 
 
 def plain(names: Iterable[str]) -> TechniqueSet:
@@ -78,19 +95,47 @@ def check_conflicts(spec: GridSpec, sets: list[TechniqueSet]) -> None:
                 groups[group] = name
 
 
-def expand(spec: GridSpec) -> Expansion:
+def expand(spec: GridSpec, chosen: Mapping[ArmKey, Candidate] | None = None) -> Expansion:
     """All cells of the grid in a stable order: section, dataset, train size, model, technique
-    set, learning rate, seed."""
+    set, candidate (learning rate and tuned doses), seed. With [tuning] seeds, an arm's evaluation
+    cells are listed only once its candidate is `chosen` (else the arm is pending)."""
     cells: list[Cell] = []
     excluded: list[Exclusion] = []
+    pending: list[Pending] = []
     for part in spec.parts():
-        expansion = expand_part(part)
+        expansion = expand_part(part, chosen or {})
         cells += expansion.cells
+        pending += expansion.pending
         excluded += [
             replace(e, dataset=f"{part.section}/{e.dataset}") if part.section else e for e in expansion.excluded
         ]
     check_claims(spec, cells)
-    return Expansion(tuple(cells), tuple(excluded))
+    check_controls(spec, cells)
+    return Expansion(tuple(cells), tuple(excluded), tuple(pending))
+
+
+def expand_stored(spec: GridSpec, store: Store) -> Expansion:
+    """The grid's cells as far as its stored results allow: each pending arm whose tuning cells are
+    all stored gets the candidate with the best mean validation accuracy over its tuning seeds."""
+    expansion = expand(spec)
+    if not expansion.pending:
+        return expansion
+    stored, chosen = store.stored_ids(), {}
+    for arm in expansion.pending:
+        if all(c.cell_id in stored for c in arm.tuning):
+            scores: dict[Candidate, list[float]] = {}
+            for cell in arm.tuning:
+                record = store.read(cell.cell_id)
+                if record is not None and record.ok and record.final:
+                    scores.setdefault(candidate_of(cell), []).append(record.final["val"]["accuracy"])
+            if (pick := best(scores, arm.candidates)) is not None:
+                chosen[arm.key] = pick
+    return expand(spec, chosen) if chosen else expansion
+
+
+def candidate_of(cell: Cell) -> Candidate:
+    """The candidate a cell was trained at."""
+    return Candidate(cell.learning_rate, tuple(cell.tuned_values()))
 
 
 def check_claims(spec: GridSpec, cells: list[Cell]) -> None:
@@ -106,12 +151,13 @@ def check_claims(spec: GridSpec, cells: list[Cell]) -> None:
                     )
 
 
-def expand_part(spec: GridSpec) -> Expansion:
+def expand_part(spec: GridSpec, chosen: Mapping[ArmKey, Candidate]) -> Expansion:
     """The cells of a grid without sections, or of one section (tagged with its name)."""
     sets = design_sets(spec.design)
     check_conflicts(spec, sets)
     cells: dict[str, Cell] = {}
     excluded: dict[Exclusion, None] = {}
+    pending: list[Pending] = []
     check_distinct_conditions(spec)
     for entry in spec.datasets:
         info = get_dataset(entry.name)
@@ -132,16 +178,64 @@ def expand_part(spec: GridSpec) -> Expansion:
                 applicable.append(tuple(kept))
             for size in entry.train_sizes:
                 for members in unique(applicable):
-                    for rate in entry.budget.rates:
-                        for seed in spec.seeds:
-                            cell = make_cell(spec, entry, size, model, members, seed, rate)
-                            cells.setdefault(cell.cell_id, cell)
+                    key = (spec.section, entry.name, entry.imbalance, size, model, members)
+                    order = arm_candidates(spec, entry, members)
+                    made = arm_cells(spec, entry, size, model, members, order, chosen.get(key))
+                    for cell in made.cells:
+                        cells.setdefault(cell.cell_id, cell)
+                    if made.waiting:
+                        pending.append(Pending(key, tuple(order), made.tuning, spec.seeds))
     if not cells:
         where = f"section {spec.section}" if spec.section else "the grid"
         raise UsageError(
             f"{spec.path}: {where} has no cells: every model was excluded ({'; '.join(e.what + ': ' + e.reason for e in excluded)})"
         )
-    return Expansion(labelled(list(cells.values())), tuple(excluded))
+    labels = {c.cell_id: c for c in labelled(list(cells.values()))}
+    pending = [replace(p, tuning=tuple(labels[c.cell_id] for c in p.tuning)) for p in pending]
+    return Expansion(tuple(labels.values()), tuple(excluded), tuple(pending))
+
+
+def arm_candidates(spec: GridSpec, entry, members: TechniqueSet) -> list[Candidate]:
+    """The candidates of a set in a dataset entry: its learning rates times the [tune.*] doses of
+    its techniques (a quasi-random subset above [tuning] max_candidates)."""
+    names = {name for name, _ in members}
+    dims = [(t.technique, t.param, t.values) for t in spec.tune if t.technique in names]
+    return candidates(entry.budget.rates, dims, spec.tuning.max_candidates)
+
+
+class ArmCells(NamedTuple):
+    cells: list[Cell]  # the cells to list now
+    tuning: tuple[Cell, ...]  # those of the tuning seeds
+    waiting: bool  # the evaluation seeds wait for a candidate to be chosen
+
+
+def arm_cells(
+    spec: GridSpec, entry, size, model, members, order: list[Candidate], chosen: Candidate | None
+) -> ArmCells:
+    """The cells of one set in one condition. Cross-fitting (no [tuning] seeds): every seed at every
+    candidate. Dedicated tuning seeds: those at every candidate, the evaluation seeds at the chosen
+    one (waiting until it is chosen); with a single candidate there is nothing to tune."""
+
+    def at(candidate: Candidate, seeds) -> list[Cell]:
+        return [make_cell(spec, entry, size, model, members, seed, candidate) for seed in seeds]
+
+    if not spec.tuning.seeds or len(order) == 1:
+        return ArmCells([c for candidate in order for c in at(candidate, spec.seeds)], (), False)
+    tuning = tuple(c for candidate in order for c in at(candidate, spec.tuning.seeds))
+    evaluation = at(chosen, spec.seeds) if chosen is not None else []
+    return ArmCells([*tuning, *evaluation], tuning, chosen is None)
+
+
+def check_controls(spec: GridSpec, cells: list[Cell]) -> None:
+    """Every [design] control is the label of a technique set of its section."""
+    for part in spec.parts():
+        labels = sorted({c.technique_set for c in cells if c.section == part.section})
+        for control in part.design.controls:
+            if control not in labels:
+                where = f"sections.{part.section}." if part.section else ""
+                raise UsageError(
+                    f"{spec.path}: {where}design.controls: '{control}' is not a technique set of the design; allowed: {', '.join(labels)}"
+                )
 
 
 def check_distinct_conditions(spec: GridSpec) -> None:
@@ -164,15 +258,20 @@ def check_distinct_conditions(spec: GridSpec) -> None:
 
 def labelled(cells: list[Cell]) -> tuple[Cell, ...]:
     """The cells, with the parameters that differ between cells of one technique (a sweep) shown
-    in their labels and slugs: 'dropout(rate=0.25)'."""
-    varying = varying_params(dict((n, dict(p)) for n, p in c.techniques) for c in cells)
+    in their labels and slugs: 'dropout(rate=0.25)'; tuned parameters never are."""
+    tuned = {name: keys for c in cells for name, keys in c.tuned}
+    varying = varying_params((dict((n, dict(p)) for n, p in c.techniques) for c in cells), tuned)
     if not varying:
         return tuple(cells)
     return tuple(replace(c, shown=tuple((n, varying[n]) for n in c.technique_names if n in varying)) for c in cells)
 
 
-def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSet, seed: int, rate: float) -> Cell:
+def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSet, seed: int, at: Candidate) -> Cell:
+    """The cell of a set in a condition at one seed and candidate (rate and tuned doses)."""
     budget = entry.budget
+    doses: dict[str, dict[str, Any]] = {}
+    for technique, param, value in at.doses:
+        doses.setdefault(technique, {})[param] = value
     return Cell(
         dataset=entry.name,
         train_size=size,
@@ -182,20 +281,21 @@ def make_cell(spec: GridSpec, entry, size: int, model: str, members: TechniqueSe
         split_seed=seed if entry.split_seed == "seed" else entry.split_seed,
         model=model,
         techniques=tuple(
-            (name, tuple(sorted((spec.technique(name).params() | dict(sweep_values)).items())))
+            (name, tuple(sorted((spec.technique(name).params() | dict(sweep_values) | doses.get(name, {})).items())))
             for name, sweep_values in members
         ),
         seed=seed,
         epochs=budget.epochs,
         batch_size=budget.batch_size,
         optimizer=budget.optimizer,
-        learning_rate=rate,
+        learning_rate=at.learning_rate,
         momentum=budget.momentum if budget.optimizer in ("sgd", "rmsprop") else None,
         imbalance=entry.imbalance,
         section=spec.section,
         steps=budget.steps,
         eval_every=budget.eval_every,
         show_lr=len(budget.rates) > 1,
+        tuned=tuple((name, tuple(sorted(params))) for name, params in sorted(doses.items())),
     )
 
 

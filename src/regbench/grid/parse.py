@@ -15,7 +15,7 @@ from regbench.errors import UsageError
 from regbench.grid.budget import Budget, merge_budget
 from regbench.grid.checks import check_keys, make_dataclass, names, table, typed
 from regbench.grid.claim_kinds import CLAIM_KINDS
-from regbench.grid.spec import Claim, DatasetEntry, Design, GridSpec, Sweep
+from regbench.grid.spec import Claim, DatasetEntry, Design, GridSpec, Sweep, Tune, Tuning
 from regbench.train.datasets import DATASETS, get_dataset
 from regbench.train.models import MODELS
 from regbench.train.techniques import TECHNIQUES, get_technique
@@ -30,9 +30,11 @@ TOP_KEYS = (
     "models",
     "seeds",
     "techniques",
+    "tune",
+    "tuning",
 )
-SECTIONED_KEYS = ("budget", "claims", "description", "min_train_accuracy", "models", "sections", "seeds", "techniques")
-SECTION_KEYS = ("budget", "datasets", "description", "design", "min_train_accuracy", "models", "name", "seeds", "setting", "techniques")  # fmt: skip
+SECTIONED_KEYS = ("budget", "claims", "description", "min_train_accuracy", "models", "sections", "seeds", "techniques", "tune", "tuning")  # fmt: skip
+SECTION_KEYS = ("budget", "datasets", "description", "design", "min_train_accuracy", "models", "name", "seeds", "setting", "techniques", "tune", "tuning")  # fmt: skip
 SETTINGS = ("full", "cpu-sized")
 DATASET_KEYS = ("name", "train_sizes", "models", "val_size", "split_seed", "imbalance")
 
@@ -92,8 +94,6 @@ def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
         if section in (s.section for s in sections):
             raise fail(f"{where}.name", f"'{section}' names two sections; allowed: a name per section")
         setting = typed(entry.get("setting", "full"), Literal[SETTINGS], f"{where}.setting", fail)
-        techniques = table(data.get("techniques", {}), "techniques", fail)
-        own = table(entry.get("techniques", {}), f"{where}.techniques", fail)
         merged = {
             "seeds": data.get("seeds", [0]),
             "models": data.get("models", ["mlp"]),
@@ -104,17 +104,30 @@ def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
                 f"{where}.budget",
                 fail,
             ),
-            "techniques": {
-                t: table(techniques.get(t, {}), f"techniques.{t}", fail)
-                | table(own.get(t, {}), f"{where}.techniques.{t}", fail)
-                for t in techniques | own
-            },
-        } | {k: v for k, v in entry.items() if k in TOP_KEYS and k not in ("budget", "claims", "techniques")}
+            "techniques": merge_tables(data, entry, "techniques", where, fail),
+            "tune": merge_tables(data, entry, "tune", where, fail),
+            "tuning": table(data.get("tuning", {}), "tuning", fail)
+            | table(entry.get("tuning", {}), f"{where}.tuning", fail),
+        } | {
+            k: v
+            for k, v in entry.items()
+            if k in TOP_KEYS and k not in ("budget", "claims", "techniques", "tune", "tuning")
+        }
         spec = parse_grid(merged, name, path, where)
         sections.append(replace(spec, section=section, setting=setting))
     description = typed(data.get("description", ""), str, "description", fail)
     claims = parse_claims(data.get("claims", []), tuple(s.section for s in sections), path)
     return GridSpec(name, path, description, sections[0].seeds, (), Design(), (), tuple(sections), claims=claims)
+
+
+def merge_tables(data: dict, entry: dict, key: str, where: str, fail) -> dict:
+    """A section's `key` table of tables ([techniques.*], [tune.*]): the top level's, each inner
+    table updated by the section's own."""
+    top, own = table(data.get(key, {}), key, fail), table(entry.get(key, {}), f"{where}.{key}", fail)
+    return {
+        t: table(top.get(t, {}), f"{key}.{t}", fail) | table(own.get(t, {}), f"{where}.{key}.{t}", fail)
+        for t in top | own
+    }
 
 
 def parse_claims(raw: Any, sections: tuple[str, ...], path: str) -> tuple[Claim, ...]:
@@ -183,8 +196,48 @@ def parse_grid(data: dict[str, Any], name: str, path: str, where: str = "") -> G
     threshold = typed(data.get("min_train_accuracy", 0.99), float, "min_train_accuracy", fail)
     if not 0 < threshold <= 1:
         raise fail("min_train_accuracy", f"{threshold!r} is out of range; allowed: 0 < min_train_accuracy <= 1")
+    tune = parse_tune(table(data.get("tune", {}), "tune", fail), techniques_table, design, used, fail)
+    tuning = make_dataclass(Tuning, table(data.get("tuning", {}), "tuning", fail), "tuning", fail)
+    check_tuning(tuning, seeds, tune, entries, fail)
     spec = GridSpec(name, path, description, seeds, entries, design, tuple(techniques))
-    return replace(spec, min_train_accuracy=threshold)
+    return replace(spec, min_train_accuracy=threshold, tune=tune, tuning=tuning)
+
+
+def parse_tune(raw: dict, configured: dict, design: Design, used: list[str], fail) -> tuple[Tune, ...]:
+    """[tune.<technique>] <param> = [candidates]: each candidate typed and range-checked as the
+    parameter is ([techniques.*]); a swept parameter cannot also be tuned (a sweep is an axis to
+    look at, tuning picks one value), and a tuned technique must be in some set of the design."""
+    tunes = []
+    for tname, params in raw.items():
+        names([tname], f"tune.{tname}", TECHNIQUES.names(), fail)
+        if tname not in used:
+            raise fail(f"tune.{tname}", f"{tname} is in no technique set of the design; allowed: {', '.join(used)}")
+        cls = get_technique(tname)
+        allowed = [f.name for f in fields(cls) if f.init]
+        for param, values in table(params, f"tune.{tname}", fail).items():
+            where = f"tune.{tname}.{param}"
+            if param not in allowed:
+                raise fail(where, f"'{param}' is not a parameter of {tname}; allowed: {', '.join(allowed) or 'none'}")
+            if not isinstance(values, list) or len(values) < 2 or len({repr(v) for v in values}) != len(values):
+                raise fail(where, "must be a list of at least two distinct candidates to tune over")
+            if any(sw.technique == tname and sw.param == param for sw in design.sweeps):
+                raise fail(where, f"{tname}.{param} is also swept ([[design.sweeps]]); allowed: sweep it or tune it")
+            checked = tuple(
+                getattr(make_dataclass(cls, {**configured.get(tname, {}), param: v}, f"tune.{tname}", fail), param)
+                for v in values
+            )
+            tunes.append(Tune(tname, param, checked))
+    return tuple(tunes)
+
+
+def check_tuning(tuning: Tuning, seeds: tuple[int, ...], tune: tuple[Tune, ...], entries, fail) -> None:
+    """Dedicated tuning seeds must differ from the evaluation seeds, and need something to tune."""
+    if overlap := sorted(set(tuning.seeds) & set(seeds)):
+        raise fail("tuning.seeds", f"{overlap} are also evaluation seeds; allowed: seeds not in seeds ({list(seeds)})")
+    if tuning.seeds and not tune and all(len(e.budget.rates) == 1 for e in entries):
+        raise fail(
+            "tuning.seeds", "nothing to tune; allowed: with several learning_rates or a [tune.<technique>] table"
+        )
 
 
 def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str, ...], fail) -> DatasetEntry:
@@ -194,7 +247,9 @@ def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str
         raise fail(f"{where}.name", "missing; allowed: " + ", ".join(DATASETS))
     dname = names([entry["name"]], f"{where}.name", DATASETS.names(), fail)[0]
     info = get_dataset(dname)
-    val_size = typed(entry.get("val_size", info.default_val_size), int, f"{where}.val_size", fail)
+    val_size = typed(
+        entry.get("val_size", default_val_size(info, entry.get("train_sizes"))), int, f"{where}.val_size", fail
+    )
     if not info.num_classes <= val_size < info.train_pool:
         raise fail(
             f"{where}.val_size", f"{val_size} is out of range; allowed: {info.num_classes}..{info.train_pool - 1}"
@@ -228,6 +283,16 @@ def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str
         if imbalance < 1:
             raise fail(f"{where}.imbalance", f"{imbalance!r} is out of range; allowed: a max/min class ratio >= 1")
     return DatasetEntry(dname, tuple(dict.fromkeys(sizes)), own_models, val_size, split_seed, budget, imbalance)
+
+
+def default_val_size(info, raw_sizes: Any) -> int:
+    """The dataset's usual validation size, but no more than the entry's smallest training subset
+    (at least one example per class): selection, early stopping and schedules should not see more
+    labelled examples than training does."""
+    sizes = (
+        [s for s in raw_sizes if isinstance(s, int) and not isinstance(s, bool)] if isinstance(raw_sizes, list) else []
+    )
+    return max(info.num_classes, min([info.default_val_size, *sizes]))
 
 
 def parse_design(data: dict, fail) -> Design:

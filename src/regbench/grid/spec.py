@@ -32,6 +32,9 @@ class Design:
     factorial: tuple[str, ...] = ()  # every subset
     sets: tuple[tuple[str, ...], ...] = ()  # explicit sets
     sweeps: tuple[Sweep, ...] = ()  # one technique parameter over several values ([[design.sweeps]])
+    # Set labels reported as controls, outside every family (e.g. class_weights on balanced data,
+    # where the expected effect is 0)
+    controls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,31 @@ class Sweep:
     param: str
     values: tuple[Any, ...]
     with_: tuple[str, ...] = ()  # TOML key "with"
+
+
+@dataclass(frozen=True)
+class Tune:
+    """[tune.<technique>] <param> = [candidates]: a dose tuned like the learning rate, chosen on
+    validation for each set that holds the technique (the set keeps its label)."""
+
+    technique: str
+    param: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """[tuning]: how a set's candidates (learning rates x tuned doses) are judged. Without `seeds`,
+    by cross-fitting: each evaluation seed is scored at the candidate with the best mean validation
+    accuracy over the *other* seeds. With `seeds`, dedicated tuning seeds run every candidate first,
+    and the evaluation seeds run only the candidate they chose (cheaper on large grids)."""
+
+    seeds: tuple[int, ...] = ()
+    max_candidates: int = 16  # above this, a fixed quasi-random (Halton) subset of the candidate product
+
+    def check(self) -> None:
+        require(self.max_candidates >= 2, "max_candidates", "max_candidates >= 2")
+        require(len(set(self.seeds)) == len(self.seeds), "seeds", "distinct integers")
 
 
 @dataclass(frozen=True)
@@ -64,6 +92,9 @@ class Claim:
     low: float = 0.0  # level: the claimed range
     high: float = 1.0
     claimed: str = ""  # the source's own figure, e.g. "~75% -> ~85%"
+    # effect: the size the source claims, in the metric's units (accuracies as fractions: 0.10 is
+    # +10 pp); the verdict then also says whether the measurement is as large. NaN: none claimed.
+    magnitude: float = float("nan")
 
     def check(self) -> None:
         require(self.kind in CLAIM_KINDS, "kind", ", ".join(CLAIM_KINDS.names()))
@@ -95,6 +126,8 @@ class GridSpec:
     # Regime check: a condition is testable (its baseline overfits) when the baseline's mean clean
     # train accuracy reaches this; below it every effect and claim there is "not testable".
     min_train_accuracy: float = 0.99
+    tune: tuple[Tune, ...] = ()  # doses tuned like the learning rate ([tune.*])
+    tuning: Tuning = Tuning()
 
     def technique(self, name: str) -> Technique:
         return dict(self.techniques)[name]

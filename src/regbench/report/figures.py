@@ -72,7 +72,7 @@ FIGURES: list[Figure] = [
            "validation solid, mean over seeds; a dotted line marks the median early stop.",
            plots.learning_curves, curve_drawings, slow=True),
     Figure("interactions", 6, "Factorial design: main effects and interactions",
-           "Figure {number}: main effects (diagonal) and two-way interactions on the accuracy gap, pp.",
+           "Figure {number}: main effects (diagonal) and two-way interactions on test accuracy, pp.",
            plots.interaction_heatmap, lambda a: once("interactions.png", a.factorial) if len(a.factorial) else [],
            slow=True),
     Figure("sweeps", 7, "Sweeps: effect against the parameter",
@@ -81,7 +81,8 @@ FIGURES: list[Figure] = [
            plots.effect_vs_parameter, lambda a: once("effect_vs_parameter.png", a.sweeps) if len(a.sweeps) else []),
     Figure("heatmap", 3, "Effects against the baseline",
            "Figure {number}: change against baseline in accuracy gap and test accuracy; * = established, ~ = "
-           "suggestive (the significance rule); colours saturate at the 90th percentile of |change|.",
+           "suggestive on test accuracy, the primary endpoint (the significance rule, within each condition's family); "
+           "colours saturate at the 90th percentile of |change|.",
            plots.effect_heatmap, lambda a: once("effect_heatmap.png", a.effects) if len(a.effects) else [], slow=True),
     Figure("sizes", 5, "Effect against train size",
            "Figure {number}: change in accuracy gap against baseline as the train size grows.",

@@ -14,8 +14,10 @@ from regbench.analysis.collect import Analysis
 from regbench.grid.labels import dataset_label, legend
 from regbench.grid.spec import GridSpec
 from regbench.report.figures import Links, figures_in
-from regbench.report.summary import md_table, overview_section, summary_sentences
-from regbench.report.tables import effects_table, rates_section, regime_section, results_section
+from regbench.report.summary import answers_section, summary_sentences
+from regbench.report.tables import effects_table, regime_section, results_section, tuning_section
+from regbench.report.text import md_table
+from regbench.train.datasets import get_dataset
 
 
 def grid_section(spec: GridSpec, t: Analysis) -> str:
@@ -104,6 +106,7 @@ def setup_tables(spec: GridSpec) -> str:
     datasets = pd.DataFrame(
         [
             {"dataset": d.name, "train sizes": ", ".join(map(str, d.train_sizes)), "models": ", ".join(d.models), "val size": d.val_size,
+             "test size": f"{get_dataset(d.name).test_size:,}" if get_dataset(d.name).test_size else "-",
              "training subset": "drawn per seed" if d.split_seed == "seed" else f"fixed (split seed {d.split_seed})",
              "budget": budget_text(d.budget), "batch": d.budget.batch_size, "optimizer": d.budget.optimizer,
              "learning rate": ", ".join(f"{r:g}" for r in d.budget.rates)}
@@ -184,9 +187,12 @@ METHOD = """\
   validation every `eval_every` steps). Patience of early stopping and of the plateau schedule
   counts evaluations. *Test at best val* is the test accuracy of the weights with the best
   validation accuracy seen during training.
-- **Tuned arms**: where the grid lists several learning rates, every cell runs at each; per
-  condition and technique set the rate with the best mean *validation* accuracy is kept (never
-  test accuracy), the baseline chosen the same way, and every table compares these tuned arms.
+- **Tuned arms**: where a set runs at several candidates (the grid's learning rates, times the
+  doses of [tune.*]), each seed is judged at the candidate with the best mean *validation* accuracy
+  over the other seeds (cross-fitting), or over dedicated tuning seeds ([tuning] seeds, whose own
+  cells are never judged); never test accuracy, never the seed being judged. The baseline is
+  chosen the same way. A choice at the smallest or largest candidate is flagged: the optimum may lie
+  beyond. A set keeps its label whatever dose it was chosen at (the tuning table shows the dose).
 - **Regime check**: a technique can only shrink overfitting that exists. A condition is testable
   when its (tuned) baseline's mean clean train accuracy reaches the grid's `min_train_accuracy`;
   elsewhere every effect and claim reads *not testable* with the reason.
@@ -203,14 +209,26 @@ METHOD = """\
 - **Effect** of a technique set = its value minus the baseline's value in the same condition
   (dataset, train size, model) and seed, averaged over seeds, with a 95% t interval of the paired
   differences and a two-sided paired t-test. Where every seed gives the same difference there is no
-  variance to test: no interval is given and p is the exact sign-flip test's (2/2^n). p-values are
-  Holm-corrected within a family: the effects against the baseline, all comparisons of one metric
-  in this report; factorial terms, and leave-one-out contributions, those of one metric within one
-  section; claims, every testable row of the claims table with a p-value (a level claim tests a
-  range and has none). An effect whose
-  interval includes zero is reported as *not distinguishable from baseline*. A gap that shrank
-  while test accuracy fell distinguishably shrank *by underfitting*: no support for a claim about
-  overfitting.
+  variance to test: no interval is given and p is the exact sign-flip test's (2/2^n).
+- **Primary endpoint**: verdicts are on test accuracy. The accuracy gap is reported as an estimate
+  with its parts, Δ gap = Δ train − Δ test: a technique that shrinks the gap by fitting the
+  training set less is visibly different from one that generalizes better.
+- **Pooled effect** of a set: its per-condition effects averaged with equal weight over the
+  testable conditions (SE from the conditions' SEs, Welch–Satterthwaite degrees of freedom); beside
+  it the inverse-variance and DerSimonian–Laird random-effects estimates (statsmodels), the share of
+  the between-condition spread that is real (I²) and, from 4 conditions, a 95% prediction interval
+  for a new condition.
+- **Families** (Holm within each, on test accuracy; FAMILIES_LINE): the pooled effects, one family
+  across the sets; within each condition, each set against the baseline; within each condition, the
+  terms of a factorial or leave-one-out design; the claims (every testable claim row with a p that
+  is not already one of these comparisons: such a row takes its p and verdict from the effects
+  table). A comparison has one p and one verdict wherever it appears. Outside every family:
+  controls ([design] controls), a set whose numbers equal another set's in every seed (reported
+  once, under the other's name), conditions that cannot answer the question. Beside the pooled
+  verdicts: the Bonferroni (simultaneous) interval at the family's size; elsewhere intervals are 95%
+  per comparison, as each table says. A gap claim is vetoed (*the gap shrank by underfitting*) when
+  test accuracy fell under the claims family's correction.
+- **Seeds to establish** a suggestive effect: a range, from the 95% CI of the spread across seeds.
 - **Factorial designs**: main effect of A = mean over sets with A − mean over sets without A;
   interaction of A and B = mean over the other factors of y(A,B) − y(A) − y(B) + y(neither), i.e.
   what the pair does beyond the sum of each alone (negative on the gap = they help more together).
@@ -218,6 +236,25 @@ METHOD = """\
 - **Ranking**: the best mean per condition; sets whose paired difference with the winner (per
   seed) has a 95% interval that includes zero are listed as tied.
 """
+
+
+def families_line(t: Analysis) -> str:
+    """'in this report: pooled 13; 3 condition families of 12-13; claims 16': the families and their sizes."""
+    parts = []
+    for name, frame in (("pooled", t.pooled), ("condition", t.effects), ("factorial", t.factorial),
+                        ("leave-one-out", t.leave_one_out)):  # fmt: skip
+        judged = frame[frame["family"] != ""] if len(frame) and "family" in frame else frame
+        if len(judged):
+            sizes = judged.groupby("family")["family_size"].first().astype(int)
+            parts.append(
+                f"{name} {sizes.iloc[0]}"
+                if len(sizes) == 1
+                else f"{len(sizes)} {name} families of {sizes.min()}-{sizes.max()}"
+            )
+    if len(t.claims):
+        claims_size = t.claims["family"].str.extract(r"^claims \((\d+)\)")[0].dropna()
+        parts.append(f"claims {claims_size.iloc[0]}" if len(claims_size) else "claims 0")
+    return "in this report: " + "; ".join(parts) if parts else "none in this report"
 
 
 def anchor(title: str) -> str:
@@ -252,21 +289,22 @@ def render(spec: GridSpec, t: Analysis, links: Links) -> str:
         head.append("**Verdicts by article** (rows of the claims table below):\n\n" + verdicts_by_article(t) + "\n")
     sections = [("Summary", "\n".join(f"- {s}" for s in summary_sentences(t)), False)]
     if len(t.effects):
-        sections.append(("Each technique at a glance", overview_section(t), False))
+        sections.append(("Answers per technique", answers_section(t), False))
     if len(t.claims):
         sections.append(("Claims against the evidence", claims_section(t, spec), False))
     if len(t.regime):
         sections.append(("Is there overfitting to reduce?", regime_section(t), False))
     sections.append(("The grid as run", grid_section(spec, t), True))
-    if len(t.rates) and t.rates["rates"].max() > 1:
-        sections.append(("Tuned learning rates", rates_section(t.rates), True))
+    if len(t.tuning):
+        sections.append(("Tuning: the candidate each seed is judged at", tuning_section(t), True))
     if len(t.summary):
-        notes = t.trigger_notes or None
         sections += [
             ("Results per technique set", "Mean ± 95% CI half-width across seeds.\n\n" + results_section(t)
              + "\n" + figures_in("Results per technique set", links), True),
-            ("Effects against the baseline", "Paired by seed; Δ in percentage points (pp) with 95% CI.\n\n"
-             + effects_table(t.effects, "technique_set", notes) + "\n\n"
+            ("Effects against the baseline", "Paired by seed; Δ in percentage points (pp) with a 95% CI per comparison "
+             "(unadjusted); the verdict on test accuracy is Holm-corrected within the condition's family (its size in "
+             "brackets); Δ gap = Δ train − Δ test, shown with both parts.\n\n"
+             + effects_table(t.effects, "technique_set", t) + "\n\n"
              + figures_in("Effects against the baseline", links), True),
             ("Where overfitting lives", figures_in("Where overfitting lives", links), False),
             ("Learning curves", figures_in("Learning curves", links), True),  # in condition order
@@ -274,21 +312,21 @@ def render(spec: GridSpec, t: Analysis, links: Links) -> str:
              or "The grid has one train size per dataset and model: no trend to show.", False),
         ]  # fmt: skip
     if len(t.factorial):
-        sections.append(("Factorial design: main effects and interactions", effects_table(t.factorial, "term") + "\n\n"
+        sections.append(("Factorial design: main effects and interactions", effects_table(t.factorial, "term", t) + "\n\n"
                          + figures_in("Factorial design: main effects and interactions", links), True))  # fmt: skip
     if len(t.sweeps):
         sections.append(("Sweeps: effect against the parameter", "Each value of a swept parameter against the baseline, paired by seed.\n\n"
-                         + effects_table(t.sweeps.drop(columns="sweep"), "technique_set") + "\n\n"
+                         + effects_table(t.sweeps.drop(columns="sweep"), "technique_set", t) + "\n\n"
                          + figures_in("Sweeps: effect against the parameter", links), True))  # fmt: skip
     if len(t.leave_one_out):
         sections.append(("Leave one out: each technique's contribution to the all-on recipe",
-                         "Δ = all on − all on without the technique.\n\n" + effects_table(t.leave_one_out, "technique"), True))  # fmt: skip
+                         "Δ = all on − all on without the technique.\n\n" + effects_table(t.leave_one_out, "technique", t), True))  # fmt: skip
     if len(t.ranking):
         names = {"best_test_accuracy": "best test accuracy", "tied_test_accuracy": "tied (paired CI includes 0)",
                  "smallest_gap": "smallest accuracy gap", "tied_gap": "tied (paired CI includes 0) "}  # fmt: skip
         shown = t.ranking.drop(columns=agg.SETTING[:3]).assign(dataset=agg.dataset_labels(t.ranking))
         shown = shown.rename(columns=names)
         sections.append(("Ranking", md_table(shown[["dataset", *shown.columns[:-1]]]), True))
-    sections.append(("Method", METHOD, True))
+    sections.append(("Method", METHOD.replace("FAMILIES_LINE", families_line(t)), True))
     sections.append(("Failed and missing cells", failures_section(spec, t), False))
     return assemble(spec, head, sections)

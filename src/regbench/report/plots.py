@@ -275,7 +275,7 @@ def effect_vs_train_size(effects: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def interaction_heatmap(factorial: pd.DataFrame, metric: str = "accuracy_gap") -> plt.Figure:
+def interaction_heatmap(factorial: pd.DataFrame, metric: str = "test_accuracy") -> plt.Figure:
     """Figure 6: factorial designs: main effects (diagonal) and two-way interactions (off the
     diagonal) on `metric`, in percentage points, one panel per condition."""
     part = factorial[factorial["metric"] == metric]

@@ -1,5 +1,5 @@
 """The opening of a report: the significance rule, summary sentences generated from the numbers,
-each technique at a glance; and the small formatting helpers every part of the markdown uses."""
+and the answer per technique: each set's effect pooled over the grid's conditions."""
 
 from __future__ import annotations
 
@@ -7,38 +7,22 @@ import math
 
 import pandas as pd
 
-from regbench.analysis import aggregate as agg
 from regbench.analysis.collect import Analysis
-from regbench.grid.labels import condition_label
+from regbench.grid.labels import legend, short_label
 from regbench.report.figures import reference
+from regbench.report.text import cond, interval, md_table, p_text, pp, seeds_range, signed
 
+RULE = (
+    "**Significance rule** (every table and claim here): an effect is *established* when its 95% CI excludes 0 "
+    "and its Holm-corrected p < 0.05 within its family, *suggestive* when only the CI excludes 0; otherwise it is "
+    "not distinguishable from 0. A family is fixed by the question (see Method): the pooled effects of the "
+    "technique sets, one family; within each condition, the sets against the baseline; the claims. Verdicts are on "
+    "test accuracy, the primary endpoint; the gap is shown with its train and test parts."
+)
 
-def pp(mean: float, low: float, high: float) -> str:
-    """'-3.1 pp [-5.0, -1.2]' (percentage points, 95% CI); the CI is omitted when undefined."""
-    if not math.isfinite(mean):
-        return "n/a"
-    text = f"{100 * mean:+.1f} pp"
-    return text + (f" [{100 * low:+.1f}, {100 * high:+.1f}]" if math.isfinite(low) else " [n=1: no CI]")
-
-
-def plus_minus(mean: float, low: float, high: float, scale: float = 1.0, digits: int = 1) -> str:
-    if not math.isfinite(mean):
-        return "n/a"
-    half = f" ± {scale * (high - mean):.{digits}f}" if math.isfinite(high) else ""
-    return f"{scale * mean:.{digits}f}{half}"
-
-
-def p_text(p: float) -> str:
-    return "n/a" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
-
-
-def cond(row) -> str:
-    """The condition of a table row (a dict or Series with the aggregate.CONDITION columns), for display."""
-    return condition_label(*(row[c] for c in agg.CONDITION))
-
-
-def md_table(frame: pd.DataFrame) -> str:
-    return frame.to_markdown(index=False) if len(frame) else "_none_"
+# The precision a grid aims at (README: Shipped grids): an average effect over conditions to within this,
+# and per-condition effects mostly within PER_CONDITION.
+POOLED_TARGET, PER_CONDITION = 0.015, 0.03
 
 
 def regime_sentence(t: Analysis) -> str:
@@ -56,91 +40,152 @@ def regime_sentence(t: Analysis) -> str:
     return text + " (see *Is there overfitting to reduce?*)."
 
 
-RULE = (
-    "**Significance rule** (every table, figure and claim here): an effect is *established* when its 95% CI "
-    "excludes 0 and its Holm-corrected p < 0.05 within its family (see Method); *suggestive* when the CI excludes "
-    "0 but the corrected p does not (with the seeds that would establish it at the observed spread); otherwise it "
-    "is not distinguishable from 0."
-)
+def primary(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a judged frame in a family: test accuracy, testable, not a control or a repeat."""
+    return frame[frame["family"] != ""] if len(frame) and "family" in frame else frame.iloc[:0]
 
 
-def strongest(rows: pd.DataFrame, kind: str, lowest: bool) -> pd.Series | None:
-    """The row of `kind` evidence with the lowest (or highest) mean, or None."""
-    part = rows[rows["evidence"] == kind]
-    if part.empty:
-        return None
-    return part.sort_values(["mean", "technique_set"], ascending=[lowest, True]).iloc[0]
+def named(rows: pd.DataFrame) -> str:
+    """'**augmentation** +14.6 pp [+13.1, +16.1], **dropout** +1.0 pp [...]', largest effect first."""
+    rows = rows.reindex(rows["mean"].abs().sort_values(ascending=False).index)
+    return ", ".join(f"**{r['technique_set']}** {pp(r['mean'], r['low'], r['high'])}" for _, r in rows.iterrows())
 
 
-def seeds_text(r: pd.Series) -> str:
-    """'; about 9 seeds would establish it' for a suggestive effect, from its observed spread."""
-    n = r.get("seeds_needed", math.nan)
+def pooled_sentence(t: Analysis) -> str:
+    """What the pooled family says: which sets raise or lower test accuracy over the conditions."""
+    rows = primary(t.pooled)
+    if rows.empty:
+        return ""
+    conditions = int(rows["conditions"].max())
+    est, sug = rows[rows["evidence"] == "established"], rows[rows["evidence"] == "suggestive"]
+    up, down = est[est["mean"] > 0], est[est["mean"] < 0]
+    parts = [f"Averaged over the testable conditions (up to {conditions}; each set's effect pooled, one family of "
+             f"{len(rows)}): "]  # fmt: skip
+    parts.append(
+        f"{len(up)} raise test accuracy, established ({named(up)})"
+        if len(up)
+        else "none raises test accuracy established"
+    )
+    parts.append(f"; {len(down)} lower it ({named(down)})" if len(down) else "; none lowers it established")
+    parts.append(f"; {len(sug)} suggestive; {len(rows) - len(est) - len(sug)} not distinguishable from 0")
+    return "".join(parts) + " (*Answers per technique*)."
+
+
+def condition_sentence(t: Analysis) -> str:
+    """How many single-condition comparisons are established, under their condition's family."""
+    rows = primary(t.effects)
+    if rows.empty:
+        return ""
+    est = rows[rows["evidence"] == "established"]
+    families = rows["family"].nunique()
+    seeds = (
+        f"n={int(rows['n'].min())} seeds"
+        if rows["n"].min() == rows["n"].max()
+        else f"n={int(rows['n'].min())}-{int(rows['n'].max())} seeds"
+    )
     return (
-        f"; about {int(n)} seeds would establish an effect this size at the observed spread" if math.isfinite(n) else ""
+        f"Within single conditions ({families} families of techniques against the baseline, {seeds} each): {len(est)} "
+        f"of {len(rows)} effects on test accuracy are established, {int((rows['evidence'] == 'suggestive').sum())} "
+        f"suggestive ({reference('heatmap')}; the effects table gives each one's train and test part of the gap)."
     )
 
 
-def finding(rows: pd.DataFrame, what: str, lowest: bool, figure_ref: str) -> str:
-    """One sentence on the strongest established effect of `rows`, else the strongest suggestive one."""
-    est, sug = (rows[(rows["evidence"] == k) & ((rows["mean"] < 0) == lowest)] for k in ("established", "suggestive"))
-    if len(est):
-        r = strongest(est, "established", lowest)
-        return (
-            f"{len(est)} of {len(rows)} testable comparisons {what}, established; the largest: **{r['technique_set']}** on "
-            f"{cond(r)}, {pp(r['mean'], r['low'], r['high'])} (n={r['n']} seeds, Holm p={p_text(r['p_holm'])}; {figure_ref})."
+def precision_sentence(t: Analysis) -> str:
+    """How precise the answers are against the targets, and what the widest are."""
+    pooled, single = primary(t.pooled), primary(t.effects)
+    if pooled.empty or single.empty:
+        return ""
+    half = (pooled["high"] - pooled["low"]) / 2
+    wide = single[(single["high"] - single["low"]) / 2 > PER_CONDITION]
+    widest = pooled.loc[half.idxmax()]
+    missed = pooled[half > POOLED_TARGET]
+    text = (
+        f"Precision: pooled effects are known to within ±{100 * half.median():.1f} pp (median 95% half-width; widest "
+        f"**{widest['technique_set']}** ±{100 * half.max():.1f} pp); {len(wide)} of {len(single)} per-condition "
+        f"effects are wider than ±{100 * PER_CONDITION:.0f} pp"
+    )
+    if len(missed):
+        factor = float((half[missed.index] / POOLED_TARGET).max() ** 2)
+        text += (
+            f". {len(missed)} pooled effects miss ±{100 * POOLED_TARGET:.1f} pp "
+            f"({', '.join(missed['technique_set'])}); about {math.ceil(factor)}x the seeds or conditions would reach it"
         )
-    if len(sug):
-        r = strongest(sug, "suggestive", lowest)
-        return (
-            f"No comparison {what} established; {len(sug)} suggestive, the largest **{r['technique_set']}** on {cond(r)}: "
-            f"{pp(r['mean'], r['low'], r['high'])} (n={r['n']} seeds, Holm p={p_text(r['p_holm'])} across {len(rows)}"
-            f"{seeds_text(r)}; {figure_ref})."
-        )
-    return f"No comparison {what} distinguishably ({len(rows)} testable comparisons; {figure_ref})."
+    return text + "."
 
 
 def summary_sentences(t: Analysis) -> list[str]:
-    """The rule, then sentences generated from the numbers, each pointing at its figure; effects in
-    conditions that cannot answer the question (evidence.judge) are left out."""
+    """The rule, then sentences generated from the numbers, each pointing at where it comes from."""
     if t.effects.empty:
         return [
             "No effects against a baseline could be computed yet: the grid needs baseline cells and at least one technique set with stored results."
         ]
     out = [RULE] + ([regime_sentence(t)] if len(t.regime) else [])
-    testable = t.effects[t.effects["testable"]]
-    gap = testable[testable["metric"] == "accuracy_gap"]
-    acc = testable[testable["metric"] == "test_accuracy"]
-    if gap.empty:
-        return out + ["No comparison can be judged: no testable condition has an effect to show."]
-    heatmap, scatter = reference("heatmap"), reference("scatter")
-    out.append(finding(gap, "shrank the accuracy gap", True, heatmap))
-    out.append(finding(acc, "raised test accuracy", False, heatmap))
-    out.append(finding(acc, "lowered test accuracy", True, f"regularization is not free; {heatmap}"))
-    same = int((gap["evidence"] == "none").sum())
+    out += [s for s in (pooled_sentence(t), condition_sentence(t), precision_sentence(t)) if s]
     out.append(
-        f"{same} of {len(gap)} testable comparisons were not distinguishable from baseline on the accuracy gap (95% CI includes zero); with few seeds, absence of evidence is not evidence of absence ({scatter} shows every cell)."
+        "With few seeds, absence of evidence is not evidence of absence: a set *not distinguishable from 0* may "
+        f"still matter; {reference('scatter')} shows every cell."
     )
     return out
 
 
-def overview_section(t: Analysis) -> str:
-    """One row per technique over every testable condition: should I use it here?"""
-    table = t.overview
-    if table.empty:
+def verdict_text(r: pd.Series, up: str = "raises test accuracy", down: str = "lowers test accuracy") -> str:
+    """The verdict of a judged row on test accuracy, with the seeds a suggestive one would need."""
+    if r["evidence"] == "none":
+        return "not distinguishable from 0"
+    text = up if r["mean"] > 0 else down
+    if r["evidence"] == "suggestive":
+        needed = seeds_range(r.get("seeds_low", math.nan), r.get("seeds_high", math.nan))
+        return f"suggestive: {text}" + (f" ({needed} to establish)" if needed else "")
+    return text
+
+
+def gap_parts(gap: pd.Series | None, train: pd.Series | None, test: pd.Series) -> str:
+    """'-3.1 pp [-4.0, -2.2]: train -2.1, test +1.0' (Δ gap = Δ train - Δ test)."""
+    if gap is None:
+        return "n/a"
+    parts = f"train {signed(100 * train['mean'])}, test {signed(100 * test['mean'])}" if train is not None else ""
+    return pp(gap["mean"], gap["low"], gap["high"]) + (f": {parts}" if parts else "")
+
+
+def spread_text(r: pd.Series) -> str:
+    """How the effect varies across conditions: I², and the prediction interval for a new one."""
+    if r["conditions"] < 2:
+        return "one condition"
+    text = f"I² {100 * r['i2']:.0f}%"
+    if math.isfinite(r["pi_low"]):
+        return text + f"; a new condition: {interval(r['pi_low'], r['pi_high'])}"
+    return text + (f"; {r['note']}" if r["note"] else "")
+
+
+def answers_section(t: Analysis) -> str:
+    """One row per technique set: its effect on test accuracy averaged over the testable conditions
+    (equal weights), the simultaneous interval at the family's size, the verdict, how the gap moved
+    and of what, how the effect varies across conditions, and the cost in training time."""
+    rows = primary(t.pooled)
+    if rows.empty:
         return ""
-    rows = [
-        {"technique": r.technique_set, "testable conditions": r.conditions,
-         "shrank the gap: established / suggestive": f"{r.gap_established} / {r.gap_suggestive}",
-         "widened it": r.gap_worse, "median Δ gap (pp)": f"{100 * r.gap_median:+.1f}",
-         "median Δ test accuracy (pp)": f"{100 * r.accuracy_median:+.1f}",
-         "test accuracy up / down (established)": f"{r.accuracy_established_up} / {r.accuracy_established_down}",
-         "training time vs baseline": f"{r.time_ratio:.2f}x" if math.isfinite(r.time_ratio) else "n/a"}
-        for r in table.itertuples()
-    ]  # fmt: skip
+    others = t.pooled.set_index(["section", "metric", "technique_set"])
+    sections = rows["section"].nunique() > 1 or rows["section"].iloc[0] != ""
+    table = []
+    for _, r in rows.sort_values(["section", "mean"], ascending=[True, False]).iterrows():
+        name, where = r["technique_set"], r["section"]
+        gap = others.loc[(where, "accuracy_gap", name)] if (where, "accuracy_gap", name) in others.index else None
+        train = others.loc[(where, "train_accuracy", name)] if (where, "train_accuracy", name) in others.index else None
+        table.append(({"section": where} if sections else {}) | {
+            "technique set": name, "conditions (+/−)": f"{int(r['conditions'])} ({int(r['positive'])}/{int(r['negative'])})",
+            "Δ test accuracy, average [95% CI]": pp(r["mean"], r["low"], r["high"]),
+            "simultaneous CI (family size)": f"{interval(r['sim_low'], r['sim_high'])} ({int(r['family_size'])})",
+            "p (Holm)": p_text(r["p_holm"]), "verdict": verdict_text(r),
+            "Δ gap: train, test part": gap_parts(gap, train, r), "across conditions": spread_text(r),
+            "training time": f"{r['time_ratio']:.2f}x" if math.isfinite(r["time_ratio"]) else "n/a",
+        })  # fmt: skip
+    labels = rows["technique_set"]
+    shown = f"\n\nSet labels: {legend(labels)}.\n" if any(short_label(n) != n for n in labels) else "\n"
     return (
-        "Every technique alone, over the conditions that can answer the question "
-        "(their baseline overfits), under the significance rule above; training time is the median over conditions of "
-        "its mean wall time over the baseline's (early stopping ends runs sooner).\n\n"
-        + md_table(pd.DataFrame(rows))
-        + "\n"
+        "The answer to *does this technique help?*: each set's paired effect on test accuracy in every testable condition "
+        "where it is not a control or a repeat of another set, averaged with equal weight per condition (95% t interval, "
+        "Welch–Satterthwaite), judged in one family across the sets (Holm); the simultaneous column is the Bonferroni "
+        "interval at that family's size. *Across conditions*: the share of the spread that is real (I², DerSimonian–Laird) "
+        "and, from 4 conditions, where the effect would fall in a new condition (95% prediction interval). Training time: "
+        "median over conditions of the set's mean over the baseline's.\n\n" + md_table(pd.DataFrame(table)) + shown
     )

@@ -1,5 +1,5 @@
-"""The report's tables in markdown: results per set, the regime, tuned rates, and effects with
-their verdicts under the significance rule."""
+"""The report's tables in markdown: results per set, the regime, the tuning of each arm, and
+effects with their verdicts under the significance rule."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pandas as pd
 from regbench.analysis import aggregate as agg
 from regbench.analysis.collect import Analysis
 from regbench.grid.labels import condition_label
-from regbench.report.summary import cond, md_table, p_text, plus_minus, pp
+from regbench.report.summary import gap_parts, verdict_text
+from regbench.report.text import cond, md_table, p_text, plus_minus, pp
 
 
 def results_section(t: Analysis) -> str:
@@ -61,89 +62,90 @@ def regime_section(t: Analysis) -> str:
     )
 
 
-def rates_section(rates: pd.DataFrame) -> str:
-    """The learning rate each technique set kept, per condition, and what each rate scored."""
+def tuning_section(t: Analysis) -> str:
+    """Where a set ran at several candidates: what each seed was judged at, how it was chosen, the
+    choices at an edge of the candidates, and the optimism same-seed selection would have added."""
+    tuning = t.tuning
     table = pd.DataFrame(
         {
-            "condition": [cond(r) for _, r in rates.iterrows()],
-            "technique set": rates["technique_set"],
-            "chosen rate": [f"{v:g}" for v in rates["learning_rate"]],
-            "validation accuracy per rate (mean over seeds)": rates["tried"],
+            "condition": [cond(r) for _, r in tuning.iterrows()],
+            "technique set": tuning["technique_set"],
+            "candidates": tuning["candidates"],
+            "chosen": tuning["chosen"],
+            "how": tuning["how"],
+            "at an edge": [f"{e}: the optimum may lie beyond" if e else "" for e in tuning["edge"]],
+            "same-seed choice differs": [f"{c} seeds" if c else "" for c in tuning["changed"]],
+            "optimism it would add (pp)": [f"{100 * v:+.2f}" if math.isfinite(v) else "-" for v in tuning["optimism"]],
+            "validation accuracy per candidate (mean over seeds)": tuning["tried"],
         }
     )
+    changed, total = (
+        int(t.choice["same_seed"].ne(t.choice["candidate"]).where(t.choice["same_seed"] != "").sum()),
+        len(t.choice),
+    )
+    optimism = t.choice["optimism"].dropna()
+    edges = int((t.tuning["edge"] != "").sum())
     return (
-        "Every cell ran at each rate of the grid; each technique set keeps, per "
-        "condition, the rate with the best mean validation accuracy (never test accuracy). All other tables "
-        "compare these tuned arms.\n\n" + md_table(table) + "\n"
+        "Each seed is judged at the candidate (learning rate, and tuned dose) with the best mean validation accuracy "
+        "over the *other* seeds (cross-fitting), or over the dedicated tuning seeds; never on test accuracy, never on "
+        f"the seed it is judged on. Choosing on every seed, the judged one included, would have changed {changed} of "
+        f"{total} choices and added {100 * optimism.mean():+.2f} pp of test accuracy on average (up to "
+        f"{100 * optimism.max():+.2f} pp): the optimism cross-fitting removes. {edges} of {len(tuning)} sets chose at an "
+        "edge of their candidates.\n\n" + md_table(table) + "\n"
     )
 
 
-# Verdict words per kind of row: (better, worse) on the gap and on test accuracy, and "none" when
-# the interval includes zero. Factorial terms and leave-one-out contributions are not comparisons
-# with the baseline and say so.
+# Verdict words on test accuracy per kind of row: a set against the baseline, a factorial main
+# effect, an interaction (what the pair does beyond each alone), a leave-one-out contribution.
 WORDS = {
-    "technique_set": {"none": "not distinguishable from baseline", "accuracy_gap": ("smaller gap", "larger gap"),
-                      "test_accuracy": ("higher accuracy", "lower accuracy")},
-    "term": {"none": "no main effect distinguishable from 0", "accuracy_gap": ("shrinks the gap", "widens the gap"),
-             "test_accuracy": ("raises test accuracy", "lowers test accuracy")},
-    "interaction": {"none": "no interaction distinguishable from 0",
-                    "accuracy_gap": ("together shrink the gap more than each alone adds up to", "together shrink the gap less than each alone adds up to"),
-                    "test_accuracy": ("together add more accuracy than each alone", "together add less accuracy than each alone")},
-    "technique": {"none": "no contribution distinguishable from 0", "accuracy_gap": ("helps the recipe shrink the gap", "widens the recipe's gap"),
-                  "test_accuracy": ("adds test accuracy to the recipe", "costs the recipe test accuracy")},
+    "technique_set": ("raises test accuracy", "lowers test accuracy"),
+    "term": ("raises test accuracy", "lowers test accuracy"),
+    "interaction": ("together add more test accuracy than each alone", "together add less test accuracy than each alone"),
+    "technique": ("adds test accuracy to the recipe", "costs the recipe test accuracy"),
 }  # fmt: skip
 
 
-def effects_table(frame: pd.DataFrame, label: str, notes: dict[tuple, str] | None = None) -> str:
-    """One row per condition and set/term: gap and accuracy effects side by side, and verdicts;
-    "not testable" with the reason where evidence.judge found one. `notes`: whether techniques
-    with a trigger fired, per condition and set (evidence.trigger_notes)."""
+def effects_table(frame: pd.DataFrame, label: str, t: Analysis | None = None) -> str:
+    """One row per condition and set (or term, or left-out technique): the effect on test accuracy
+    with its verdict in its family, and the gap with its train and test parts. Notes: whether a
+    trigger fired (t.trigger_notes) and choices at an edge of the candidates (t.tuning)."""
     if frame.empty:
         return "_none_"
     key = [*agg.CONDITION, label]
-    wide = frame.pivot_table(
-        index=key,
-        columns="metric",
-        values=["mean", "low", "high", "p_holm", "n", "evidence", "seeds_needed"],
-        aggfunc="first",
-    )
-    why_not = frame.groupby(key, sort=True)["why_not"].first() if "why_not" in frame else {}
+    by = {metric: part.set_index(key) for metric, part in frame.groupby("metric")}
+    empty = frame.iloc[:0].set_index(key)
+    gaps, trains, losses = (by.get(m, empty) for m in ("accuracy_gap", "train_accuracy", "loss_gap"))
+    edges = {} if t is None or t.tuning.empty or label != "technique_set" else {
+        tuple(r[c] for c in key): r["edge"] for _, r in t.tuning.iterrows() if r["edge"]
+    }  # fmt: skip
     rows = []
-    for index, r in wide.iterrows():
+    for index, r in by.get("test_accuracy", empty).iterrows():
         row = dict(zip(key, index, strict=True))
-
-        def get(stat, metric, r=r):
-            return r.get((stat, metric), math.nan)
-
-        words = WORDS["interaction" if label == "term" and " x " in row[label] else label]
-
-        def verdict(metric, get=get, index=index, words=words):
-            if why_not.get(index):
-                return f"not testable: {why_not[index]}"
-            if get("evidence", metric) not in ("established", "suggestive"):
-                return words["none"]
-            good, bad = words[metric]
-            text = good if (get("mean", metric) < 0) == (metric != "test_accuracy") else bad
-            fell = get("evidence", "test_accuracy") == "established" and get("mean", "test_accuracy") < 0
-            if metric == "accuracy_gap" and text == good and fell and label == "technique_set":
-                text += ", by underfitting (test accuracy fell)"
-            if get("evidence", metric) == "suggestive":
-                needed = get("seeds_needed", metric)
-                text = f"suggestive: {text}" + (
-                    f" (~{int(needed)} seeds to establish)" if math.isfinite(needed) else ""
-                )
-            return text
-
-        rows.append(
-            {
-                "condition": cond(row), label.replace("_", " "): row[label], "n": int(get("n", "accuracy_gap")),
-                "Δ accuracy gap": pp(get("mean", "accuracy_gap"), get("low", "accuracy_gap"), get("high", "accuracy_gap")),
-                "p (Holm)": p_text(get("p_holm", "accuracy_gap")),
-                "Δ loss gap": plus_minus(get("mean", "loss_gap"), get("low", "loss_gap"), get("high", "loss_gap"), 1, 3),
-                "Δ test accuracy": pp(get("mean", "test_accuracy"), get("low", "test_accuracy"), get("high", "test_accuracy")),
-                "p (Holm) ": p_text(get("p_holm", "test_accuracy")),
-                "gap verdict": verdict("accuracy_gap"),
-                "accuracy verdict": verdict("test_accuracy"),
-            } | ({"triggers": notes.get(index, "")} if notes else {})
-        )  # fmt: skip
+        kind = "interaction" if label == "term" and " x " in row[label] else label
+        notes = [t.trigger_notes.get(index, "")] if t is not None and label == "technique_set" else []
+        notes += [f"edge: {edges[index]}"] if index in edges else []
+        gap, train = (
+            (gaps.loc[index] if index in gaps.index else None),
+            (trains.loc[index] if index in trains.index else None),
+        )
+        loss = losses.loc[index] if index in losses.index else None
+        size = f" ({int(r['family_size'])})" if math.isfinite(r.get("family_size", math.nan)) else ""
+        rows.append({
+            "condition": cond(row), label.replace("_", " "): row[label], "n": int(r["n"]),
+            "Δ test accuracy [95% CI]": pp(r["mean"], r["low"], r["high"]),
+            "p (Holm, family)": p_text(r.get("p_holm", math.nan)) + size, "verdict": row_verdict(r, kind),
+            "Δ gap: train, test part": gap_parts(gap, train, r),
+            "Δ loss gap": plus_minus(loss["mean"], loss["low"], loss["high"], 1, 3) if loss is not None else "n/a",
+        } | ({"notes": "; ".join(n for n in notes if n)} if t is not None else {}))  # fmt: skip
     return md_table(pd.DataFrame(rows))
+
+
+def row_verdict(r: pd.Series, kind: str) -> str:
+    """A row's verdict on test accuracy: not testable, outside every family, or its family's."""
+    if r.get("why_not"):
+        return f"not testable: {r['why_not']}"
+    if r.get("outside"):
+        return r["outside"] + (": outside every family" if r["outside"] == "control" else ", counted once")
+    if not r.get("family"):
+        return "not judged"
+    return verdict_text(r, *WORDS[kind])

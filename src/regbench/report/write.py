@@ -36,8 +36,8 @@ def write_tables(tables: Analysis, results_root: Path, grid: str) -> None:
         if len(tables.cells)
         else tables.cells
     )
-    # `members` (tuples) stays out of the CSV: `techniques` holds the same names with their parameters
-    atomic_write(folder / "cells.csv", csv_bytes(cells.drop(columns="members", errors="ignore")))
+    # `members` and `doses` (tuples) stay out of the CSV: `techniques` and `candidate` say the same
+    atomic_write(folder / "cells.csv", csv_bytes(cells.drop(columns=["members", "doses"], errors="ignore")))
     atomic_write(folder / "history.csv", csv_bytes(tables.history))
 
 

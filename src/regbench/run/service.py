@@ -12,7 +12,7 @@ from pathlib import Path
 
 from regbench.errors import UsageError
 from regbench.grid.cell import Cell
-from regbench.grid.expand import expand, selected
+from regbench.grid.expand import expand_stored, selected
 from regbench.grid.parse import load_spec
 from regbench.grid.spec import GridSpec
 from regbench.result import Result
@@ -93,36 +93,59 @@ def plan_for(request: RunRequest) -> Plan:
 
 def run_grid(request: RunRequest) -> Outcome:
     """Run every selected cell of the grid that is not stored yet (all with `force`), storing each
-    as it arrives; cells whose data is missing are left out and named."""
+    as it arrives; cells whose data is missing are left out and named. A grid with [tuning] seeds
+    runs in stages: the tuning cells first, then the evaluation cells of each arm whose tuning
+    cells are all stored, at the candidate they chose."""
     if request.verbose:  # workers inherit it: each shows its backend's start-up log
         os.environ["REGBENCH_VERBOSE"] = "1"
     spec = load_spec(request.grid)
-    cells = selected(expand(spec).cells, request.only)
-    if not cells:
-        raise UsageError(
-            f"--only {' '.join(request.only)}: no cell of grid '{spec.name}' matches; see `regbench list {request.grid}`"
-        )
     store = Store(request.results, spec.name)
     store.remove_stale_temp_files()
-    todo = store.todo(cells, force=request.force, retry_failed=request.retry_failed)
-    missing = check_data(todo, request.options) if todo else set()
-    todo = [c for c in todo if not needed_datasets(c) & missing]
-    print(
-        f"{spec.name}: {len(cells)} cells, {len(cells) - len(todo)} already stored, {len(todo)} to run -> {store.dir}"
-    )
-    summary = None
-    if todo:
-        plan = plan_for(request)
-        print(f"running on {plan.describe()}")
-        options = replace(request.options, pretrained_dir=store.dir.parent / "pretrained")
-        summary = run_and_store(todo, store, options, plan, label=spec.name)
+    done: set[str] = set()  # cells this run has run (a --force run recomputes each once)
+    summary, missing, cells = None, set(), []
+    while True:
+        expansion = expand_stored(spec, store)
+        cells = selected(expansion.cells, request.only)
+        if not cells and not expansion.pending:
+            raise UsageError(
+                f"--only {' '.join(request.only)}: no cell of grid '{spec.name}' matches; see `regbench list {request.grid}`"
+            )
+        todo = [c for c in store.todo(cells, request.force, request.retry_failed) if c.cell_id not in done]
+        missing |= check_data(todo, request.options) if todo else set()
+        todo = [c for c in todo if not needed_datasets(c) & missing]
+        stage = "" if not (expansion.pending or done) else " (tuning first)" if not done else " (after tuning)"
+        print(
+            f"{spec.name}{stage}: {len(cells)} cells, {len(cells) - len(todo)} already stored, {len(todo)} to run -> {store.dir}"
+        )
+        if not todo:
+            break
+        summary = add(summary, run_cells(request, store, todo, spec.name))
+        done |= {c.cell_id for c in todo}
+        if not expansion.pending:
+            break
     return Outcome(spec, store, tuple(cells), summary, frozenset(missing))
 
 
-def find_cell(grid: str, wanted: str) -> tuple[GridSpec, Cell]:
-    """The one cell of `grid` whose slug is `wanted` or whose id starts with it."""
+def run_cells(request: RunRequest, store: Store, cells: list[Cell], label: str) -> Summary:
+    plan = plan_for(request)
+    print(f"running on {plan.describe()}")
+    options = replace(request.options, pretrained_dir=store.dir.parent / "pretrained")
+    return run_and_store(cells, store, options, plan, label=label)
+
+
+def add(total: Summary | None, more: Summary) -> Summary:
+    """Two stages' summaries as one."""
+    if total is None:
+        return more
+    return Summary(total.ran + more.ran, total.failed + more.failed, total.by_others + more.by_others)
+
+
+def find_cell(grid: str, wanted: str, results: Path) -> tuple[GridSpec, Cell]:
+    """The one cell of `grid` whose slug is `wanted` or whose id starts with it (evaluation cells
+    of a tuned grid once their tuning cells are stored under `results`)."""
     spec = load_spec(grid)
-    matches = [c for c in expand(spec).cells if c.slug == wanted or c.cell_id.startswith(wanted)]
+    cells = expand_stored(spec, Store(results, spec.name)).cells
+    matches = [c for c in cells if c.slug == wanted or c.cell_id.startswith(wanted)]
     if not matches:
         raise UsageError(
             f"cell '{wanted}' is not in grid '{spec.name}'; allowed: an id (prefix) or slug from `regbench list {grid}`"

@@ -48,7 +48,8 @@ def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> Result:
 def empty_record(cell: Cell, options: RunOptions, status: str = "ok", error: str | None = None) -> Result:
     """A record with the cell and no results: what a cell that failed before training holds."""
     numerics = {"dtype_policy": options.precision, "jit_compile": options.xla}
-    return Result(cell.cell_id, cell.slug, cell.canonical(), status, error, numerics=numerics)
+    tuned = {name: list(params) for name, params in cell.tuned}
+    return Result(cell.cell_id, cell.slug, cell.canonical(), status, error, numerics=numerics, tuned=tuned)
 
 
 def train(cell: Cell, options: RunOptions) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class DatasetInfo:
     # data_dir -> whether the files are on this machine, looked up without reading them; None:
     # generated or shipped with a dependency, always there
     present: Callable[[Path | None], bool] | None = None
+    test_size: int | None = None  # examples in the test set every cell is scored on (checked when loaded)
 
     def on_this_machine(self, data_dir: Path | None = None) -> bool:
         return self.present is None or self.present(data_dir)
@@ -41,9 +42,23 @@ class DatasetInfo:
 
 DATASETS: Registry[DatasetInfo] = Registry("dataset")
 for _info in (
-    DatasetInfo("digits", "image", (8, 8, 1), 10, digits.TRAIN_POOL, 300, digits.SOURCE, digits.load),
-    DatasetInfo("moons", "tabular", (2,), 2, moons.TRAIN_POOL, 500, moons.SOURCE, moons.load),
-    DatasetInfo("mnist1d", "sequence", (40, 1), 10, 4000, 500, mnist1d.SOURCE, mnist1d.load),
+    DatasetInfo(
+        "digits", "image", (8, 8, 1), 10, digits.TRAIN_POOL, 300, digits.SOURCE, digits.load, test_size=digits.TEST_SIZE
+    ),
+    DatasetInfo(
+        "moons", "tabular", (2,), 2, moons.TRAIN_POOL, 500, moons.SOURCE, moons.load, test_size=moons.TEST_SIZE
+    ),
+    DatasetInfo(
+        "mnist1d",
+        "sequence",
+        (40, 1),
+        10,
+        mnist1d.TRAIN_POOL,
+        500,
+        mnist1d.SOURCE,
+        mnist1d.load,
+        test_size=mnist1d.TEST_SIZE,
+    ),
     DatasetInfo(
         "fashion_mnist",
         "image",
@@ -55,11 +70,24 @@ for _info in (
         fashion_mnist.load,
         True,
         fashion_mnist.present,
+        10000,
     ),
-    DatasetInfo("mnist", "image", (28, 28, 1), 10, 60000, 5000, mnist.SOURCE, mnist.load, present=mnist.present),
-    DatasetInfo("cifar10", "image", (32, 32, 3), 10, 50000, 5000, cifar10.SOURCE, cifar10.load, True, cifar10.present),
     DatasetInfo(
-        "font_digits", "image", (32, 32, 1), 10, font_digits.TRAIN_POOL, 1000, font_digits.SOURCE, font_digits.load
+        "mnist", "image", (28, 28, 1), 10, 60000, 5000, mnist.SOURCE, mnist.load, present=mnist.present, test_size=10000
+    ),
+    DatasetInfo(
+        "cifar10", "image", (32, 32, 3), 10, 50000, 5000, cifar10.SOURCE, cifar10.load, True, cifar10.present, 10000
+    ),
+    DatasetInfo(
+        "font_digits",
+        "image",
+        (32, 32, 1),
+        10,
+        font_digits.TRAIN_POOL,
+        1000,
+        font_digits.SOURCE,
+        font_digits.load,
+        test_size=font_digits.TEST_SIZE,
     ),
 ):
     DATASETS.register(_info.name, _info)
@@ -94,6 +122,7 @@ def load(
     info = get_dataset(name)
     assert splits.x_train.shape[1:] == info.input_shape, (splits.x_train.shape, info.input_shape)
     assert int(np.max(raw.y_train)) < info.num_classes
+    assert info.test_size in (None, len(raw.y_test)), (name, info.test_size, len(raw.y_test))
     return splits
 
 
