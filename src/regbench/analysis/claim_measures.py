@@ -81,7 +81,8 @@ def metric_values(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> p
         (history["split"] == split) & (history["metric"] == name) & history["cell_id"].isin(cells["cell_id"])
     ]
     per_epoch = steps_per_epoch(cells["train_size"], cells["batch_size"])
-    target = dict(zip(cells["cell_id"], claim.step or claim.epoch * per_epoch, strict=True))
+    steps = pd.Series(claim.step, index=cells.index) if claim.step else claim.epoch * per_epoch
+    target = dict(zip(cells["cell_id"], steps, strict=True))
     values = {}
     for cid, g in rows.groupby("cell_id", observed=True):
         at = g[g["step"] == target[cid]]
@@ -91,12 +92,13 @@ def metric_values(claim: Claim, cells: pd.DataFrame, history: pd.DataFrame) -> p
 
 
 def by_seed(cells: pd.DataFrame, values: pd.Series) -> Iterator[tuple[dict[str, Any], pd.DataFrame]]:
-    """(condition, wide table: seed x technique set) per condition."""
+    """(condition, wide table: seed x technique set) per condition; a set whose values are all NaN
+    (no evaluation at a claim's step) keeps its column, so the claim can say why it has none."""
     frame = cells.assign(value=values.to_numpy())
     for condition, group in frame.groupby(agg.CONDITION, sort=True):
         yield (
             dict(zip(agg.CONDITION, condition, strict=True)),
-            group.pivot_table(index="seed", columns="technique_set", values="value", aggfunc="first"),
+            group.pivot(index="seed", columns="technique_set", values="value"),
         )
 
 

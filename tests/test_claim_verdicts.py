@@ -1,0 +1,117 @@
+"""Verdicts a reviewer accepts, each on a constructed case the earlier rules got wrong: one p per
+comparison wherever it appears, the underfitting veto under the claim's own correction, "helps
+most when scarce" needs a gain where data is scarce, a claim at a step reads that step, and a
+claimed magnitude is judged."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from regbench.analysis import claims
+from regbench.analysis.claim_measures import effect_shrinks_with_size, metric_values
+from regbench.analysis.collect import collect
+from regbench.analysis.stats import paired_effect
+from regbench.grid.expand import expand
+from regbench.grid.parse import load_spec
+from regbench.grid.spec import Claim
+from regbench.result import Result
+from regbench.store import Store
+from tests.synthetic import synthetic_record
+
+CONDITION = {"section": "", "dataset": "digits", "imbalance": 0.0, "model": "mlp"}
+
+
+def cells(effect_by_size: dict[int, list[float]], metric: str = "test_accuracy") -> pd.DataFrame:
+    """Arms of baseline and dropout: dropout's per-seed difference in `metric` at each train size."""
+    rows = []
+    for size, diffs in effect_by_size.items():
+        for seed, d in enumerate(diffs, start=1):
+            for name, value in (("baseline", 0.8 + 0.01 * seed), ("dropout", 0.8 + 0.01 * seed + d)):
+                rows.append(CONDITION | {"train_size": size, "technique_set": name, "seed": seed, "test_accuracy": value, metric: value,
+                                         "cell_id": f"{name}{size}{seed}", "batch_size": 32})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_a_claim_that_is_an_effects_row_takes_that_rows_p_and_verdict(write_grid, tmp_path):
+    text = """
+seeds = [1, 2, 3]
+[budget]
+epochs = 6
+[design]
+add_one = ["dropout", "l2", "batchnorm"]
+[[datasets]]
+name = "digits"
+train_sizes = [50]
+[[claims]]
+article = "X"
+claim = "dropout lifts test accuracy"
+set = "dropout"
+metric = "test_accuracy"
+expect = "increase"
+"""
+    spec = load_spec(str(write_grid(text, name="lend")))
+    store = Store(tmp_path / "results", "lend")
+    for cell in expand(spec).cells:
+        r = synthetic_record(cell)
+        r["final"]["train"]["accuracy"] = 1.0
+        r["final"]["test"]["accuracy"] = 0.8 + (0.02 + 0.01 * cell.seed) * (cell.technique_set == "dropout")
+        store.write(Result.from_json(r))
+    t = collect(spec, tmp_path / "results")
+    row = t.claims.iloc[0]
+    effect = t.effects.query("metric == 'test_accuracy' and technique_set == 'dropout'").iloc[0]
+    assert row["p (Holm)"] == f"{effect['p_holm']:.3f}" and row["family"] == f"{effect['family']} (3)"
+    said = "supported" if effect["evidence"] == "established" else "suggestive"
+    assert row["verdict"].startswith(said)  # the claims table says what the effects table says
+
+
+def test_the_underfitting_veto_uses_the_claims_correction():
+    """Test accuracy fell by 1.0, 1.5, 2.0 pp: below zero by its own 95% CI (the old veto), not by
+    the Bonferroni interval of a family of 20 claim rows: the gap claim is not vetoed."""
+    veto = paired_effect([-0.010, -0.015, -0.020])
+    assert veto.high < 0  # the unadjusted interval lies below zero
+    row = pd.Series({"veto": veto})
+    assert claims.vetoed("supported", row, size=20) == "supported"
+    fell = pd.Series({"veto": paired_effect([-0.10, -0.101, -0.102])})
+    assert claims.vetoed("supported", fell, size=20).startswith("not supported: the gap shrank by underfitting")
+
+
+def test_helps_most_when_scarce_needs_a_gain_where_data_is_scarce():
+    """Transfer gains nothing at n=50 and hurts at n=1000: it only hurts less when data is scarce."""
+    claim = Claim("E", "transfer helps most when scarce", kind="effect_shrinks_with_size", set="dropout",
+                  metric="test_accuracy", expect="increase")  # fmt: skip
+    frame = cells({50: [0.001, -0.002, 0.0015], 1000: [-0.030, -0.031, -0.029]})
+    (row,) = effect_shrinks_with_size(claim, frame, pd.DataFrame())
+    assert row["verdict"] == "not supported: larger at n=50 than at n=1000, but no increase at n=50 itself"
+    helps = cells({50: [0.031, 0.029, 0.030], 1000: [0.010, 0.011, 0.009]})
+    (row,) = effect_shrinks_with_size(claim, helps, pd.DataFrame())
+    assert row["verdict"] == "supported"
+
+
+def test_a_claim_at_a_step_reads_exactly_that_step():
+    """Evaluations at steps 25 and 50: a claim at step 30 is not measured (the first evaluation
+    after it, step 50, is another claim); at step 25 it reads step 25, not 50."""
+    frame = cells({100: [0.0, 0.0, 0.0]}, metric="val_accuracy").assign(eval_every=25)
+    history = pd.DataFrame(
+        [(cid, step, "val", "accuracy", 0.5 + step / 100) for cid in frame["cell_id"] for step in (25, 50)],
+        columns=["cell_id", "step", "split", "metric", "value"],
+    )
+    at = Claim("E", "faster", set="dropout", metric="val_accuracy", step=25, expect="increase")
+    assert metric_values(at, frame, history).tolist() == [0.75] * len(frame)
+    between = Claim("E", "faster", set="dropout", metric="val_accuracy", step=30, expect="increase")
+    assert metric_values(between, frame, history).isna().all()
+    from regbench.analysis.claim_measures import effect
+
+    (row,) = effect(between, frame, history)
+    assert row["verdict"] == "not measured: no evaluation at step 30 (evaluated every 25 steps)"
+
+
+def test_a_claimed_magnitude_is_judged():
+    effect = paired_effect([0.020, 0.021, 0.022])  # +2.1 pp, a tight interval
+    row = pd.Series({"magnitude": 0.10, "effect": effect, "metric": "test_accuracy"})
+    assert claims.magnitude_text(row) == "; smaller than claimed: +2.1 pp [+1.9, +2.3] vs +10.0 pp"
+    assert claims.magnitude_text(row.copy().replace({0.10: 0.021})).startswith("; as large as claimed")
+    assert claims.magnitude_text(pd.Series({"magnitude": math.nan, "effect": effect})) == ""
+    assert np.isfinite(effect.low)
