@@ -140,9 +140,9 @@ def test_a_sweep_gets_its_table_and_effect_against_the_parameter(write_grid, tmp
     write_synthetic(list(expand(spec).cells), Store(tmp_path / "results", "sweep"))
     text = build_report(spec, tmp_path / "results", tmp_path / "reports", jobs=1).read_text()
     section = text.split("## Sweeps: effect against the parameter")[1].split("\n## ")[0]
-    for label in ("dropout(rate=0.1)", "dropout(rate=0.5)", "dropout(rate=0.8)", "batchnorm+l2(factor=0.01)"):
+    for label in ("do(rate=0.1)", "do(rate=0.5)", "do(rate=0.8)", "bn+l2(factor=0.01)"):  # short labels, a legend
         assert f"| {label} " in section
-    assert "l2(factor=0.001) " not in section  # add_one's l2 is not a sweep point
+    assert "l2(factor=0.001) " not in section and "bn = batchnorm, do = dropout" in section  # add_one's l2: no sweep point
     assert (tmp_path / "reports" / "sweep" / "effect_vs_parameter.png").stat().st_size > 10_000
 
 
@@ -201,7 +201,7 @@ def test_a_ci_that_excludes_zero_without_the_correction_is_called_suggestive(wri
     assert "**Significance rule**" in summary and report.count("**Significance rule**") == 1
     assert "n=3 seeds each): 0 of 3 effects on test accuracy are established, 1 suggestive" in summary
     effects = report.split("## Effects against the baseline")[1].split("\n## ")[0]
-    row = next(line for line in effects.splitlines() if "| dropout " in line)
+    row = next(line for line in effects.splitlines() if "| do " in line)
     assert "+5.0 pp [" in row and "suggestive: raises test accuracy (" in row and "seeds to establish)" in row
     assert "-5.0 pp [" in row and ": train 0.0, test +5.0" in row  # the gap shrank by exactly the test part
 

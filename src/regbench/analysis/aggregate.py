@@ -156,7 +156,8 @@ def repeated_categorical(labels: list[str], repeats: np.ndarray) -> pd.Categoric
 
 def curves(history: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Learning curves over seeds, for ok cells. Columns: the CONDITION columns,
-    technique_set, metric (xent | accuracy), split (train | val), epoch, step, mean, std."""
+    technique_set, metric (xent | accuracy), split (train | val), epoch, step, mean, std, count
+    (seeds with a value there: fewer once early stopping ended some), seeds (the set's ok seeds)."""
     labels = [*CONDITION, "technique_set"]
     good = ok(cells)
     # Rows are grouped by a small integer per (condition, set), not by merged label columns:
@@ -166,11 +167,13 @@ def curves(history: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     rows = rows.assign(group=rows["cell_id"].astype(object).map(group)).dropna(subset=["group"])
     out = rows.groupby(["group", "metric", "split", "epoch", "step"], observed=True, sort=True, dropna=False)[
         "value"
-    ].agg(["mean", "std"])
+    ].agg(["mean", "std", "count"])
     out = out.reset_index().astype({"group": int, "metric": str, "split": str})
     names = good[labels].drop_duplicates().sort_values(labels, ignore_index=True)
+    seeds = good.groupby(labels, sort=True).size().to_numpy()  # ok seeds of each (condition, set), by group
+    out["seeds"] = seeds[out["group"].to_numpy()]
     return names.join(out.set_index("group"), how="inner").reset_index(drop=True)[
-        [*labels, "metric", "split", "epoch", "step", "mean", "std"]
+        [*labels, "metric", "split", "epoch", "step", "mean", "std", "count", "seeds"]
     ]
 
 

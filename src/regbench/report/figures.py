@@ -16,6 +16,7 @@ from regbench.analysis import aggregate as agg
 from regbench.analysis.collect import Analysis
 from regbench.grid.labels import condition_label, data_label
 from regbench.report import plots
+from regbench.report.text import anchor
 
 
 class Drawing(NamedTuple):
@@ -37,8 +38,10 @@ class Figure:
     drawings: Callable[[Analysis], list[Drawing]]  # what to draw from the analysis ([]: not drawn)
     slow: bool = False  # drawn first, so that parallel workers finish together
 
-    def caption_for(self, key: str) -> str:
-        return self.caption.format(number=self.number, key=key)
+    def caption_for(self, key: str, index: int | None = None) -> str:
+        """The caption of one drawing; the drawings of a figure drawn per key are numbered 4.1, 4.2, ..."""
+        number = f"{self.number}.{index + 1}" if index is not None else f"{self.number}"
+        return self.caption.format(number=number, key=key)
 
 
 def once(file: str, *args: Any) -> list[Drawing]:
@@ -66,11 +69,28 @@ def several_sizes(a: Analysis) -> bool:
     return bool(len(a.effects)) and a.effects.groupby(agg.SETTING)["train_size"].nunique().max() > 1
 
 
+# In the order the report shows them: their numbers.
 FIGURES: list[Figure] = [
-    Figure("curves", 2, "Learning curves",
+    Figure("gap", 1, "Results per technique set",
+           "Figure {number}: generalization gap per technique set, 95% CI error bars, baseline in grey.",
+           plots.gap_by_set, lambda a: once("gap_by_set.png", a.summary) if len(a.summary) else []),
+    Figure("heatmap", 2, "Effects against the baseline",
+           "Figure {number}: change against baseline in accuracy gap and test accuracy (blue: a rise); * = "
+           "established, ~ = suggestive on test accuracy, the primary endpoint (the significance rule, within each "
+           "condition's family); colours saturate at the 90th percentile of |change|.",
+           plots.effect_heatmap, lambda a: once("effect_heatmap.png", a.effects) if len(a.effects) else [], slow=True),
+    Figure("scatter", 3, "Where overfitting lives",
+           "Figure {number}: train vs test accuracy, one panel per condition: every cell, and each set's mean; the "
+           "distance below the diagonal is the accuracy gap.",
+           plots.train_vs_test, lambda a: once("train_vs_test.png", a.arms) if len(a.summary) else []),
+    Figure("curves", 4, "Learning curves",
            "Figure {number} ({key}): cross-entropy per technique set against the baseline (grey), train dashed, "
            "validation solid, mean over seeds; a dotted line marks the median early stop.",
            plots.learning_curves, curve_drawings, slow=True),
+    Figure("sizes", 5, "Effect against train size",
+           "Figure {number}: change in accuracy gap against baseline as the train size grows.",
+           plots.effect_vs_train_size,
+           lambda a: once("effect_vs_train_size.png", a.effects) if several_sizes(a) else []),
     Figure("interactions", 6, "Factorial design: main effects and interactions",
            "Figure {number}: main effects (diagonal) and two-way interactions on test accuracy, pp.",
            plots.interaction_heatmap, lambda a: once("interactions.png", a.factorial) if len(a.factorial) else [],
@@ -79,22 +99,6 @@ FIGURES: list[Figure] = [
            "Figure {number}: change against baseline in accuracy gap and test accuracy as the swept parameter "
            "grows, 95% CI.",
            plots.effect_vs_parameter, lambda a: once("effect_vs_parameter.png", a.sweeps) if len(a.sweeps) else []),
-    Figure("heatmap", 3, "Effects against the baseline",
-           "Figure {number}: change against baseline in accuracy gap and test accuracy; * = established, ~ = "
-           "suggestive on test accuracy, the primary endpoint (the significance rule, within each condition's family); "
-           "colours saturate at the 90th percentile of |change|.",
-           plots.effect_heatmap, lambda a: once("effect_heatmap.png", a.effects) if len(a.effects) else [], slow=True),
-    Figure("sizes", 5, "Effect against train size",
-           "Figure {number}: change in accuracy gap against baseline as the train size grows.",
-           plots.effect_vs_train_size,
-           lambda a: once("effect_vs_train_size.png", a.effects) if several_sizes(a) else []),
-    Figure("gap", 1, "Results per technique set",
-           "Figure {number}: generalization gap per technique set, 95% CI error bars, baseline in grey.",
-           plots.gap_by_set, lambda a: once("gap_by_set.png", a.summary) if len(a.summary) else []),
-    Figure("scatter", 4, "Where overfitting lives",
-           "Figure {number}: train vs test accuracy of every cell; the distance below the diagonal is the "
-           "accuracy gap.",
-           plots.train_vs_test, lambda a: once("train_vs_test.png", a.arms) if len(a.summary) else []),
 ]  # fmt: skip
 
 
@@ -104,12 +108,15 @@ Links = dict[tuple[str, str], str]
 
 def figures_in(section: str, links: Links) -> str:
     """The markdown of the drawn figures shown in `section`, in the order they were drawn."""
-    captions = {f.name: f for f in FIGURES if f.section == section}
-    return "\n".join(
-        f"![{caption}]({path})\n\n*{caption}*\n"
-        for (name, key), path in links.items()
-        if name in captions and (caption := captions[name].caption_for(key))
-    )
+    shown = {f.name: f for f in FIGURES if f.section == section}
+    out, seen = [], {}
+    for (name, key), path in links.items():
+        if name in shown:
+            index = seen.setdefault(name, 0) if key else None
+            seen[name] = seen[name] + 1 if key else 0
+            caption = shown[name].caption_for(key, index)
+            out.append(f"![{caption}]({path})\n\n*{caption}*\n")
+    return "\n".join(out)
 
 
 def figure(name: str) -> Figure:
@@ -117,5 +124,7 @@ def figure(name: str) -> Figure:
 
 
 def reference(name: str) -> str:
-    """'Figure 3': how the text refers to a figure."""
-    return f"Figure {figure(name).number}"
+    """'[Figure 3](#where-overfitting-lives)': how the text refers to a figure, linked to the
+    section it is shown in (which may be folded)."""
+    found = figure(name)
+    return f"[Figure {found.number}](#{anchor(found.section)})"

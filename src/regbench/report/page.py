@@ -16,7 +16,7 @@ from regbench.grid.spec import GridSpec
 from regbench.report.figures import Links, figures_in
 from regbench.report.summary import answers_section, summary_sentences
 from regbench.report.tables import effects_table, regime_section, results_section, tuning_section
-from regbench.report.text import md_table
+from regbench.report.text import anchor, md_table
 from regbench.train.datasets import get_dataset
 
 
@@ -255,13 +255,6 @@ def families_line(t: Analysis) -> str:
         claims_size = t.claims["family"].str.extract(r"^claims \((\d+)\)")[0].dropna()
         parts.append(f"claims {claims_size.iloc[0]}" if len(claims_size) else "claims 0")
     return "in this report: " + "; ".join(parts) if parts else "none in this report"
-
-
-def anchor(title: str) -> str:
-    """The link target GitHub (and most viewers) give a heading: lower case, punctuation dropped,
-    spaces as hyphens."""
-    kept = "".join(c for c in title.lower() if c.isalnum() or c in " -_")
-    return kept.replace(" ", "-")
 
 
 def assemble(spec: GridSpec, head: list[str], sections: list[tuple[str, str, bool]]) -> str:

@@ -19,9 +19,10 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.collections import QuadMesh  # noqa: E402
 
-from regbench.analysis.aggregate import BASELINE, CONDITION, METRICS, SETTING, condition_labels, dataset_labels  # noqa: E402
+from regbench.analysis.aggregate import BASELINE, CONDITION, METRICS, SETTING, dataset_labels  # noqa: E402
 from regbench.disk import atomic_write  # noqa: E402
 from regbench.grid.labels import condition_label, data_label, dataset_label, legend, short_label  # noqa: E402
+from regbench.report.text import signed  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
 BASELINE_COLOR, OTHER_COLOR = "#4d4d4d", "#4c72b0"
@@ -104,17 +105,21 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
     values = curve.loc[curve["metric"] == "xent", "mean"].to_numpy()
     top = float(np.nanpercentile(values, 98)) * 1.1 if values.size else 1.0  # a few early spikes set no scale
 
-    def draw(ax: plt.Axes, technique_set: str, color: str) -> None:
-        train, val = parts.get((technique_set, "train"), empty), parts.get((technique_set, "val"), empty)
+    def draw(ax: plt.Axes, technique_set: str, color: str, band: bool) -> None:
+        # Each mean is over every seed of the set, so a curve ends where its first seed stopped:
+        # averaging the seeds still running would make it jump.
+        train, val = (parts.get((technique_set, split), empty) for split in ("train", "val"))
+        train, val = train[train["count"] == train["seeds"]], val[val["count"] == val["seeds"]]
         ax.plot(train[x], train["mean"], "--", color=color, linewidth=1.0)
         ax.plot(val[x], val["mean"], "-", color=color, linewidth=1.4)
-        spread = val["std"].fillna(0)
-        ax.fill_between(val[x], val["mean"] - spread, val["mean"] + spread, color=color, alpha=0.15, lw=0)
+        if band:  # the panel's own set only: the baseline's band in every panel swamped the sets
+            spread = val["std"].fillna(0)
+            ax.fill_between(val[x], val["mean"] - spread, val["mean"] + spread, color=color, alpha=0.15, lw=0)
 
     for ax, technique_set in zip(axes.flat, panels, strict=False):
         if technique_set != BASELINE:
-            draw(ax, BASELINE, BASELINE_COLOR)
-        draw(ax, technique_set, OTHER_COLOR)
+            draw(ax, BASELINE, BASELINE_COLOR, band=False)
+        draw(ax, technique_set, OTHER_COLOR, band=True)
         if technique_set in stops.index:
             ax.axvline(stops[technique_set], color=OTHER_COLOR, linestyle=":", linewidth=1.2)
         ax.set_title(wrapped(short_label(technique_set)), fontsize=9)
@@ -127,8 +132,9 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
         ax.set_ylabel("cross-entropy")
     condition = condition_label(*mine[CONDITION].iloc[0])
     fig.suptitle(
-        f"Learning curves: {condition} (blue: the set, grey: baseline; solid: validation, "
-        "dashed: train; dotted: median early stop)\n" + textwrap.fill(legend(panels), 40 * columns),
+        f"Learning curves: {condition} (blue: the set, ±1 sd over seeds; grey: baseline; solid: validation, "
+        "dashed: train; dotted: median early stop; a curve ends where its first seed stopped)\n"
+        + textwrap.fill(legend(panels), 40 * columns),
         fontsize=10,
     )
     return fig
@@ -164,7 +170,8 @@ def effect_heatmap(effects: pd.DataFrame) -> plt.Figure:
         words = [f"{section}/"] * bool(section) + [data_label(dataset, imbalance), f"n={size}", model]
         return "\n".join(words) + ("\n(not testable)" if tuple(c) in untestable else "")
 
-    for ax, metric, cmap in ((axes[0], "accuracy_gap", "RdBu_r"), (axes[1], "test_accuracy", "RdBu")):
+    # One colour map, one direction (blue = a rise) in both panels: a smaller gap is red, as a fall is.
+    for ax, metric, cmap in ((axes[0], "accuracy_gap", "RdBu"), (axes[1], "test_accuracy", "RdBu")):
         part = effects[effects["metric"] == metric].copy()
         part["condition"] = [label(c) for c in part[CONDITION].itertuples(index=False)]
         order = [label(c) for c in sorted(set(part[CONDITION].itertuples(index=False)))]
@@ -173,15 +180,18 @@ def effect_heatmap(effects: pd.DataFrame) -> plt.Figure:
         marks = part.assign(mark=part["evidence"].map({"established": "*", "suggestive": "~"}).fillna(""))
         marks = marks.pivot(index="technique_set", columns="condition", values="mark").rename(index=short_label)
         marks = marks.reindex_like(values).fillna("")
-        annot = values.map(lambda v: f"{v:+.1f}" if np.isfinite(v) else "") + marks
+        annot = values.map(lambda v: signed(v) if np.isfinite(v) else "n/a") + marks
         finite = np.abs(values.to_numpy()[np.isfinite(values.to_numpy())])
         limit = float(np.percentile(finite, 90)) if finite.size else 1.0
         annotated_heatmap(ax, values, annot, cmap, limit, "pp vs baseline (colour clipped)", row_labels=ax is axes[0])
-        ax.set_title(f"change in {METRICS[metric]}, pp")
+        ax.set_title(
+            f"change in {METRICS[metric]}, pp" + (" (negative: a smaller gap)" if metric == "accuracy_gap" else "")
+        )
         ax.set_xlabel("")
         ax.set_ylabel("")
     fig.suptitle(
-        "Effect against baseline, paired by seed (* established: CI excludes 0 and Holm p < 0.05; ~ suggestive)\n"
+        "Effect against baseline, paired by seed (on test accuracy, the primary endpoint: * established, CI excludes 0 "
+        "and Holm p < 0.05 within the condition; ~ suggestive)\n"
         + textwrap.fill(legend(effects["technique_set"].unique()), int(9 * size[0]))
     )
     return fig
@@ -207,9 +217,9 @@ def annotated_heatmap(
         ax.figure.colorbar(mesh, ax=ax, label=label)
     norm = mesh.norm
     for (i, j), text in np.ndenumerate(annot.to_numpy()):
-        if text:  # white text on strong colours, as seaborn does
-            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=9,
-                    color="white" if abs(norm(data[i, j]) - 0.5) > 0.3 else "black")  # fmt: skip
+        if text:  # white text on strong colours, as seaborn does; a cell without a value in grey
+            color = "grey" if not np.isfinite(data[i, j]) else "white" if abs(norm(data[i, j]) - 0.5) > 0.3 else "black"
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=9, color=color)
     ax.set_xticks(np.arange(data.shape[1]) + 0.5, list(values.columns), rotation=xrotation)
     ax.set_yticks(np.arange(data.shape[0]) + 0.5, list(values.index) if row_labels else [""] * data.shape[0])
     ax.set_xlim(0, data.shape[1])
@@ -219,33 +229,43 @@ def annotated_heatmap(
 
 
 def train_vs_test(cells: pd.DataFrame) -> plt.Figure:
-    """Figure 4: train vs test accuracy of every cell; the distance below the diagonal is the gap."""
-    data = cells[cells["status"] == "ok"].assign(
-        condition=condition_labels,
-        set=lambda d: d["technique_set"].map(short_label),
-    )
+    """Figure 3: train vs test accuracy, one panel per condition: every cell a faint dot, each
+    set's mean a labelled point, the baseline in black; the distance below the diagonal is the gap."""
+    data = cells[cells["status"] == "ok"]
+    groups = list(data.groupby(CONDITION, sort=True))
+    columns = min(3, len(groups))
+    rows = -(-len(groups) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 4.6 * rows), squeeze=False, layout="constrained")
+    for ax in axes.flat[len(groups) :]:
+        ax.set_visible(False)
+    for ax, (condition, part) in zip(axes.flat, groups, strict=False):
+        base = part["technique_set"] == BASELINE
+        ax.scatter(
+            part.loc[~base, "train_accuracy"],
+            part.loc[~base, "test_accuracy"],
+            s=10,
+            color=OTHER_COLOR,
+            alpha=0.3,
+            lw=0,
+        )
+        ax.scatter(part.loc[base, "train_accuracy"], part.loc[base, "test_accuracy"], s=24, color=BASELINE_COLOR, lw=0)
+        means = part.groupby("technique_set")[["train_accuracy", "test_accuracy"]].mean()
+        for name, (train, test) in means.iterrows():
+            color = BASELINE_COLOR if name == BASELINE else OTHER_COLOR
+            ax.scatter([train], [test], s=60 if name == BASELINE else 30, color=color, edgecolor="white", zorder=3)
+            ax.annotate(short_label(name), (train, test), xytext=(4, 0), textcoords="offset points", fontsize=7,
+                        va="center", color=color)  # fmt: skip
+        low = float(min(part["train_accuracy"].min(), part["test_accuracy"].min()))
+        ax.plot([low, 1], [low, 1], color="black", linewidth=0.8, linestyle="--")
+        ax.set_title(condition_label(*condition), fontsize=10)
+        ax.set_xlabel("train accuracy (clean pass)")
+        ax.set_ylabel("test accuracy")
     sets = sorted(data["technique_set"].unique(), key=lambda v: (v != BASELINE, v))
-    entries = len(sets) + data["condition"].nunique() + 3  # the legend's lines: it must fit
-    fig, ax = plt.subplots(figsize=(9, max(6.0, 0.2 * entries)), layout="constrained")
-    sns.scatterplot(
-        data=data,
-        x="train_accuracy",
-        y="test_accuracy",
-        hue="set",
-        hue_order=[short_label(s) for s in sets],
-        style="condition",
-        ax=ax,
-        s=45,
-        alpha=0.8,
+    fig.suptitle(
+        "Where overfitting lives: every cell (dots) and each set's mean (labelled), baseline in black; dashed: "
+        "train = test\n" + textwrap.fill(legend(sets), 150),
+        fontsize=9,
     )
-    low = float(min(data["train_accuracy"].min(), data["test_accuracy"].min(), 1.0))
-    ax.plot([low, 1], [low, 1], color="black", linewidth=1, linestyle="--", label="train = test")
-    ax.set_xlabel("train accuracy (clean pass)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(
-        "Where overfitting lives: every cell, train vs test accuracy\n" + textwrap.fill(legend(sets), 90), fontsize=9
-    )
-    ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     return fig
 
 
@@ -298,7 +318,7 @@ def interaction_heatmap(factorial: pd.DataFrame, metric: str = "test_accuracy") 
     # One colour scale for every panel, so that equal colours mean equal effects.
     limit = max((float(np.nanmax(np.abs(m.to_numpy()))) for _, m in matrices if m.notna().any().any()), default=1.0)
     for ax, (condition, matrix) in zip(axes.flat, matrices, strict=False):  # spare panels are hidden
-        annot = matrix.map(lambda v: f"{v:+.1f}" if np.isfinite(v) else "")
+        annot = matrix.map(lambda v: signed(v) if np.isfinite(v) else "")
         mesh = annotated_heatmap(ax, matrix, annot, "RdBu_r", limit, xrotation=30)
         ax.set_title(condition_label(*condition), fontsize=10)
     fig.colorbar(mesh, ax=axes, label="pp", shrink=0.6)

@@ -172,7 +172,7 @@ def answers_section(t: Analysis) -> str:
         gap = others.loc[(where, "accuracy_gap", name)] if (where, "accuracy_gap", name) in others.index else None
         train = others.loc[(where, "train_accuracy", name)] if (where, "train_accuracy", name) in others.index else None
         table.append(({"section": where} if sections else {}) | {
-            "technique set": name, "conditions (+/−)": f"{int(r['conditions'])} ({int(r['positive'])}/{int(r['negative'])})",
+            "technique set": short_label(name), "conditions (+/−)": f"{int(r['conditions'])} ({int(r['positive'])}/{int(r['negative'])})",
             "Δ test accuracy, average [95% CI]": pp(r["mean"], r["low"], r["high"]),
             "simultaneous CI (family size)": f"{interval(r['sim_low'], r['sim_high'])} ({int(r['family_size'])})",
             "p (Holm)": p_text(r["p_holm"]), "verdict": verdict_text(r),

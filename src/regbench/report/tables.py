@@ -9,7 +9,7 @@ import pandas as pd
 
 from regbench.analysis import aggregate as agg
 from regbench.analysis.collect import Analysis
-from regbench.grid.labels import condition_label
+from regbench.grid.labels import condition_label, legend, short_label
 from regbench.report.summary import gap_parts, verdict_text
 from regbench.report.text import cond, md_table, p_text, plus_minus, pp
 
@@ -28,7 +28,7 @@ def results_section(t: Analysis) -> str:
 
         table = pd.DataFrame(
             {
-                "technique set": group["technique_set"],
+                "technique set": group["technique_set"].map(short_label),
                 "n": group["n"],
                 "train accuracy (%)": column("train_accuracy"),
                 "test accuracy (%)": column("test_accuracy"),
@@ -40,7 +40,8 @@ def results_section(t: Analysis) -> str:
             }
         )
         parts.append(f"### {condition_label(*condition)}\n\n{md_table(table)}\n")
-    return "\n".join(parts)
+    labels = t.summary["technique_set"].unique()
+    return "\n".join(parts) + (f"\nSet labels: {legend(labels)}.\n" if legend(labels) else "")
 
 
 def regime_section(t: Analysis) -> str:
@@ -131,13 +132,15 @@ def effects_table(frame: pd.DataFrame, label: str, t: Analysis | None = None) ->
         loss = losses.loc[index] if index in losses.index else None
         size = f" ({int(r['family_size'])})" if math.isfinite(r.get("family_size", math.nan)) else ""
         rows.append({
-            "condition": cond(row), label.replace("_", " "): row[label], "n": int(r["n"]),
+            "condition": cond(row), label.replace("_", " "): short_label(row[label]), "n": int(r["n"]),
             "Δ test accuracy [95% CI]": pp(r["mean"], r["low"], r["high"]),
             "p (Holm, family)": p_text(r.get("p_holm", math.nan)) + size, "verdict": row_verdict(r, kind),
             "Δ gap: train, test part": gap_parts(gap, train, r),
             "Δ loss gap": plus_minus(loss["mean"], loss["low"], loss["high"], 1, 3) if loss is not None else "n/a",
         } | ({"notes": "; ".join(n for n in notes if n)} if t is not None else {}))  # fmt: skip
-    return md_table(pd.DataFrame(rows))
+    labels = frame[label].unique()
+    shown = f"\n\nSet labels: {legend(labels)}." if label == "technique_set" and legend(labels) else ""
+    return md_table(pd.DataFrame(rows)) + shown
 
 
 def row_verdict(r: pd.Series, kind: str) -> str:

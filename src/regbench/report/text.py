@@ -23,7 +23,8 @@ def plus_minus(mean: float, low: float, high: float, scale: float = 1.0, digits:
     if not math.isfinite(mean):
         return "n/a"
     half = f" ± {scale * (high - mean):.{digits}f}" if math.isfinite(high) else ""
-    return f"{scale * mean:.{digits}f}{half}"
+    value = f"{scale * mean:.{digits}f}"
+    return f"{value.lstrip('-') if float(value) == 0 else value}{half}"  # never "-0.0"
 
 
 def p_text(p: float) -> str:
@@ -59,3 +60,10 @@ def interval(low: float, high: float) -> str:
     if not (math.isfinite(low) and math.isfinite(high)):
         return "n/a"
     return f"[{signed(100 * low)}, {signed(100 * high)}] pp"
+
+
+def anchor(title: str) -> str:
+    """The link target GitHub (and most viewers) give a heading: lower case, punctuation dropped,
+    spaces as hyphens."""
+    kept = "".join(c for c in title.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
