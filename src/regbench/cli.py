@@ -14,9 +14,12 @@ from regbench.errors import StoreError, UsageError
 DEFAULT_GRID = "quick"
 
 
+PRECISIONS = ("float16", "bfloat16")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(with_precision(list(sys.argv[1:] if argv is None else argv)))
     try:
         return args.func(args)
     except UsageError as exc:
@@ -33,6 +36,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `regbench list | head`: the reader has gone, nothing is wrong
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so that Python's exit flush stays quiet
         return 0
+
+
+def with_precision(argv: list[str]) -> list[str]:
+    """`--mixed-precision` takes an optional value: before a word that is not one (`run
+    --mixed-precision quick`) it means float16, and that word stays the grid."""
+    out = []
+    for i, word in enumerate(argv):
+        out.append(word)
+        if word == "--mixed-precision" and (i + 1 == len(argv) or argv[i + 1] not in PRECISIONS):
+            out.append("float16")
+    return out
 
 
 def positive_int(text: str) -> int:
@@ -54,10 +68,19 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from regbench import __version__
+    from regbench.grid.parse import shipped_grids
     from regbench.run.executors import EXECUTORS
 
-    parser = OneLineParser(prog="regbench", description="Ablation benchmarks of regularization techniques.")
+    grids = ", ".join(shipped_grids())
+    parser = OneLineParser(
+        prog="regbench",
+        description="Ablation benchmarks of regularization techniques: what they do to the generalization gap.",
+        epilog=f"Shipped grids: {grids} (`regbench grids` describes them). `regbench COMMAND --help` for a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"regbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    grid_help = f"a shipped grid ({grids}) or the path of a .toml grid file (default: quick)"
 
     def add(name: str, func, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
@@ -72,18 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     def numerics_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--mixed-precision",
-            nargs="?",
-            const="float16",
-            choices=("float16", "bfloat16"),
+            choices=PRECISIONS,
             help="train in mixed precision: Keras' mixed_float16 (default) or mixed_bfloat16 policy, output layer "
             "in float32; recorded per cell (it changes the numbers)",
         )
         sub.add_argument("--xla", action="store_true", help="compile with XLA (jit_compile); recorded per cell")
 
     run = add("run", cmd_run, "Train every cell of a grid that is not stored yet.")
-    run.add_argument(
-        "grid", nargs="?", default=DEFAULT_GRID, help="shipped grid name or path to a .toml file (default: quick)"
-    )
+    run.add_argument("grid", nargs="?", default=DEFAULT_GRID, help=grid_help)
     run.add_argument(
         "--jobs", type=positive_int, help="cells trained in parallel processes on a machine without GPUs (default: 1)"
     )
@@ -125,18 +144,28 @@ def build_parser() -> argparse.ArgumentParser:
     report = add(
         "report", cmd_report, "Write reports/<grid>.md, its figures and results/<grid>/cells.csv, history.csv."
     )
-    report.add_argument("grid", nargs="?", default=DEFAULT_GRID)
-    report.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
+    report.add_argument("grid", nargs="?", default=DEFAULT_GRID, help=grid_help)
+    report.add_argument(
+        "--results", type=Path, default=Path("results"), help="results root, holding <grid>/cells/ (default: results)"
+    )
     report.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default: reports)")
 
     listing = add("list", cmd_list, "Print the cells of a grid, counts, and what was left out and why.")
-    listing.add_argument("grid", nargs="?", default=DEFAULT_GRID)
-    listing.add_argument("--only", action="append", metavar="PATTERN")
-    listing.add_argument("--results", type=Path, default=Path("results"))
+    listing.add_argument("grid", nargs="?", default=DEFAULT_GRID, help=grid_help)
+    listing.add_argument(
+        "--only",
+        action="append",
+        metavar="PATTERN",
+        help="only cells whose slug matches this glob or whose id starts with it (repeatable)",
+    )
+    listing.add_argument(
+        "--results", type=Path, default=Path("results"), help="results root, holding <grid>/cells/ (default: results)"
+    )
+    listing.add_argument("--data-dir", type=Path, help="folder with dataset files (default: $REGBENCH_DATA)")
 
     cell = add("cell", cmd_cell, "Rerun one cell in the foreground with Keras' output, print and store its result.")
     cell.add_argument("cell", metavar="ID_OR_SLUG", help="cell id (or a unique prefix) or slug")
-    cell.add_argument("--grid", default=DEFAULT_GRID, help="grid the cell belongs to (default: quick)")
+    cell.add_argument("--grid", default=DEFAULT_GRID, help=f"the grid the cell belongs to: {grid_help}")
     data_options(cell)
     numerics_options(cell)
 
@@ -153,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.005,
         help="largest difference of a final metric taken as equal (default 0.005)",
     )
+    compare.add_argument("--all", action="store_true", help="list every differing cell (default: the 15 largest)")
 
     add("grids", cmd_grids, "List the shipped grids.")
     return parser
@@ -162,7 +192,7 @@ def cmd_compare(args) -> int:
     from regbench.analysis.compare import compare, text
 
     found = compare(args.a, args.b, args.tolerance)
-    print(text(found, args.a, args.b, args.tolerance))
+    print(text(found, args.a, args.b, args.tolerance, every=args.all))
     return 0
 
 
@@ -188,10 +218,16 @@ def cmd_list(args) -> int:
     print(
         f"{spec.name}: {len(cells)} cells; {len(stored & {c.cell_id for c in cells})} stored in {store.dir} ({len(failed)} failed)"
     )
+    from regbench.run.service import missing_here
+
     print(f"{'id':12}  {'status':7}  slug")
+    absent: dict[str, int] = {}
     for c in cells:
         status = "failed" if c.cell_id in failed else "done" if c.cell_id in stored else "todo"
-        print(f"{c.cell_id:12}  {status:7}  {c.slug}")
+        lacks = missing_here(c, args.data_dir) if status == "todo" else []
+        for line in lacks:
+            absent[line] = absent.get(line, 0) + 1
+        print(f"{c.cell_id:12}  {status:7}  {c.slug}" + (f"  (missing here: {', '.join(lacks)})" if lacks else ""))
     print("\ncells per technique set (rows) and dataset (columns):")
     print(count_table(cells))
     if expansion.pending:
@@ -204,6 +240,10 @@ def cmd_list(args) -> int:
         print("\nleft out:")
         for e in expansion.excluded:
             print(f"  {e.dataset}: {e.what}: {e.reason}")
+    if absent:
+        print("\nnot on this machine (`regbench run --offline` would leave these cells out; README: Datasets):")
+        for line, n in absent.items():
+            print(f"  {line}: needed by {n} cells to run")
     return 0
 
 
@@ -289,13 +329,38 @@ def run_request(args):
 
 def cmd_cell(args) -> int:
     from regbench.run.service import find_cell, run_one
+    from regbench.store import Store
 
     spec, cell = find_cell(args.grid, args.cell, args.results)
     print(f"{cell.cell_id}  {cell.slug}")
-    record, path = run_one(spec, cell, args.results, run_options(args, verbose=2))
+    store = Store(args.results, spec.name)
+    before = store.read(cell.cell_id) if cell.cell_id in store.stored_ids() else None
+    record, path = run_one(spec, cell, args.results, run_options(args, verbose=1))
     print(result_table(record))
+    if before is not None:
+        print(replaced(before, record))
     print(f"stored: {path}")
     return 0 if record.ok else 1
+
+
+def replaced(before, after) -> str:
+    """How the new record of a cell compares with the one it replaced."""
+    if not (before.final and after.final):
+        return f"replaced a record with status {before.status} (now {after.status})"
+    changes = [
+        f"{split} accuracy {before.final[split]['accuracy']:.4f} -> {after.final[split]['accuracy']:.4f}"
+        for split in ("train", "val", "test")
+        if before.final[split]["accuracy"] != after.final[split]["accuracy"]
+    ]
+    same = (
+        "the same final metrics"
+        if not changes and before.final == after.final
+        else "; ".join(changes) or "losses differ"
+    )
+    also = [
+        k for k in ("git_revision", "versions", "device", "cpu", "numerics") if getattr(before, k) != getattr(after, k)
+    ]
+    return f"replaced the stored record: {same}" + (f" (also differs: {', '.join(also)})" if also else "")
 
 
 def result_table(record) -> str:
@@ -308,6 +373,8 @@ def result_table(record) -> str:
         gap = record.gap
         lines.append(f"gap: accuracy (train - test) {gap['accuracy']:+.4f}, loss (test - train) {gap['loss']:+.4f}")
         lines.append(f"best evaluation {record.best_epoch} (step {record.best_step}) of {record.steps_run} steps run")
+    for name, facts in record.mechanisms.items():
+        lines.append(f"{name}: " + ", ".join(f"{k} {v}" for k, v in facts.items()))
     lines.append(
         f"{record.params} parameters; {record.time_per_epoch_s} s per evaluation interval; {record.wall_time_s} s wall; {record.device}"
     )

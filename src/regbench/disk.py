@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 # A writer's temporary files are named `.<target>.<pid>.<random>.tmp`: a clean-up removes only those
@@ -23,11 +24,21 @@ def temp_name(path: Path) -> str:
     return f".{path.name}.{os.getpid()}."
 
 
+@cache
+def file_mode() -> int:
+    """The mode a plain new file gets here (0o666 less the umask): mkstemp's 0o600 would keep a
+    results folder shared by a group unreadable to the others."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: Path, content: str | bytes) -> None:
     """Write to a temporary file beside `path`, fsync, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_name(path), suffix=TEMP_SUFFIX)
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(content.encode() if isinstance(content, str) else content)
             f.flush()

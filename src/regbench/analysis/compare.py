@@ -45,10 +45,30 @@ def differing_cells(a: dict[str, Result], b: dict[str, Result], tolerance: float
         gaps = {f"{s}_{m}": abs(x.final[s][m] - y.final[s][m]) for s in x.final for m in ("accuracy", "loss")}
         metric = max(gaps, key=gaps.get)
         if gaps[metric] > tolerance:
-            also = [k for k in CONTEXT if getattr(x, k) != getattr(y, k)]
+            also = [
+                cpu_difference(x.cpu, y.cpu) if k == "cpu" else k for k in CONTEXT if getattr(x, k) != getattr(y, k)
+            ]
             rows.append({"cell_id": cell_id, "slug": x.slug, "largest": gaps[metric], "metric": metric,
                          "also_differs": ", ".join(also) or "nothing recorded"})  # fmt: skip
     return pd.DataFrame(rows, columns=["cell_id", "slug", "largest", "metric", "also_differs"])
+
+
+def cpu_difference(a: dict | None, b: dict | None) -> str:
+    """'cpu (A only: amx_bf16, amx_tile; model Intel Xeon vs AMD EPYC; oneDNN on in A, off in B)':
+    what of the CPU differs between two records, in the terms that change a run's rounding."""
+    a, b = a or {}, b or {}
+    parts = []
+    only_a, only_b = (
+        sorted(set(a.get("flags", ())) - set(b.get("flags", ()))),
+        sorted(set(b.get("flags", ())) - set(a.get("flags", ()))),
+    )
+    parts += [f"A only: {', '.join(only_a)}"] if only_a else []
+    parts += [f"B only: {', '.join(only_b)}"] if only_b else []
+    if a.get("model") != b.get("model"):
+        parts.append(f"model {a.get('model')} vs {b.get('model')}")
+    if a.get("onednn") != b.get("onednn"):
+        parts.append(f"oneDNN {a.get('onednn')} in A, {b.get('onednn')} in B")
+    return f"cpu ({'; '.join(parts)})" if parts else "cpu"
 
 
 def effects_of(records: dict[str, Result], tuning_seeds: dict[str, tuple[int, ...]]) -> pd.DataFrame:
@@ -70,7 +90,8 @@ def tuning_seeds_of(grid: str) -> dict[str, tuple[int, ...]]:
 def effect_overlap(a: dict[str, Result], b: dict[str, Result], tuning_seeds: dict | None = None) -> pd.DataFrame:
     """Each effect (against the baseline, tuned arms) in both folders: its two estimates and
     whether their 95% CIs overlap and their signs agree. Columns: metric, the CONDITION columns,
-    technique_set, mean_a, low_a, high_a, mean_b, low_b, high_b, overlap, signed (either CI
+    technique_set, mean_a, low_a, high_a, mean_b, low_b, high_b, overlap, intervals (both sides have
+    one: two seeds or more), signed (either CI
     excludes 0), same_sign."""
     key = ["metric", *agg.CONDITION, "technique_set"]
     tuning_seeds = tuning_seeds or {}
@@ -79,6 +100,8 @@ def effect_overlap(a: dict[str, Result], b: dict[str, Result], tuning_seeds: dic
         return pd.DataFrame()
     both = ea[[*key, "mean", "low", "high"]].merge(eb[[*key, "mean", "low", "high"]], on=key, suffixes=("_a", "_b"))
     both["overlap"] = (both["low_a"] <= both["high_b"]) & (both["low_b"] <= both["high_a"])
+    # With one seed on a side there is no interval to overlap: such effects are not compared.
+    both["intervals"] = both[["low_a", "high_a", "low_b", "high_b"]].notna().all(axis=1)
     # A sign means something only where a CI excludes 0: elsewhere "agree" is a coin toss.
     both["signed"] = (both["low_a"] > 0) | (both["high_a"] < 0) | (both["low_b"] > 0) | (both["high_b"] < 0)
     both["same_sign"] = (both["mean_a"] > 0) == (both["mean_b"] > 0)
@@ -97,8 +120,12 @@ def compare(path_a: Path, path_b: Path, tolerance: float = 0.005) -> dict[str, A
     }
 
 
-def text(found: dict[str, Any], path_a: Path, path_b: Path, tolerance: float) -> str:
-    """The comparison as a few lines and two tables a user can act on."""
+SHOWN = 15  # differing cells printed unless --all
+
+
+def text(found: dict[str, Any], path_a: Path, path_b: Path, tolerance: float, every: bool = False) -> str:
+    """The comparison as a few lines and two tables a user can act on: the differing cells, the
+    largest first (the first SHOWN of them unless `every`), and the effects that disagree."""
     differing, effects = found["differing"], found["effects"]
     lines = [
         f"A = {path_a}, B = {path_b}",
@@ -107,19 +134,23 @@ def text(found: dict[str, Any], path_a: Path, path_b: Path, tolerance: float) ->
         f"{found['both']} cells",
     ]
     if len(differing):
-        shown = (
-            differing.sort_values("largest", ascending=False).head(15).assign(largest=lambda d: d["largest"].round(4))
-        )
+        ordered = differing.sort_values("largest", ascending=False)
+        shown = (ordered if every else ordered.head(SHOWN)).assign(largest=lambda d: d["largest"].round(4))
         lines += ["", shown.to_string(index=False)]
+        if len(shown) < len(differing):
+            lines.append(
+                f"...and {len(differing) - len(shown)} more (the {len(shown)} largest shown; --all lists every one)"
+            )
         causes = differing["also_differs"].value_counts()
         lines += ["", "what else differs in those records: " + "; ".join(f"{k}: {n} cells" for k, n in causes.items())]
     if len(effects):
         signed = effects[effects["signed"]]
-        bad = effects[~effects["overlap"] | (effects["signed"] & ~effects["same_sign"])]
+        bad = effects[(effects["intervals"] & ~effects["overlap"]) | (effects["signed"] & ~effects["same_sign"])]
         lines += [
             "",
-            f"effects against the baseline (tuned arms): {len(effects)} in both; 95% CIs overlap in "
-            f"{int(effects['overlap'].sum())}; of the {len(signed)} whose CI excludes 0 in either, signs agree in "
+            f"effects against the baseline (tuned arms): {len(effects)} in both, {int(effects['intervals'].sum())} with "
+            f"an interval in both; their 95% CIs overlap in {int((effects['overlap'] & effects['intervals']).sum())}; "
+            f"of the {len(signed)} whose CI excludes 0 in either, signs agree in "
             f"{int(signed['same_sign'].sum())}",
         ]
         if len(bad):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from regbench.errors import UsageError
 from regbench.grid.cell import Cell
-from regbench.grid.expand import expand_stored, selected
-from regbench.grid.parse import load_spec
+from regbench.grid.expand import expand, expand_stored, selected
+from regbench.grid.parse import load_spec, shipped_grids
 from regbench.grid.spec import GridSpec
 from regbench.result import Result
 from regbench.run.devices import detect_gpus
@@ -64,6 +64,17 @@ class Outcome:
 def needed_datasets(cell: Cell) -> set[str]:
     """The cell's dataset and those its techniques need (a transfer source)."""
     return {cell.dataset, *(name for t in cell.technique_objects() for name in t.needs_datasets())}
+
+
+def missing_here(cell: Cell, data_dir: Path | None = None) -> list[str]:
+    """What the cell needs that is not on this machine (datasets, ImageNet weights), looked up by
+    name without reading a file, each as a line saying what is missing."""
+    from regbench.train.datasets import get_dataset
+
+    absent = [
+        f"{name} data" for name in sorted(needed_datasets(cell)) if not get_dataset(name).on_this_machine(data_dir)
+    ]
+    return absent + [line for t in cell.technique_objects() for line in t.missing_here()]
 
 
 def check_data(cells: Sequence[Cell], options: RunOptions) -> set[str]:
@@ -147,14 +158,22 @@ def find_cell(grid: str, wanted: str, results: Path) -> tuple[GridSpec, Cell]:
     cells = expand_stored(spec, Store(results, spec.name)).cells
     matches = [c for c in cells if c.slug == wanted or c.cell_id.startswith(wanted)]
     if not matches:
+        elsewhere = [name for name in shipped_grids() if name != spec.name and has_cell(name, wanted)]
+        hint = f" (it is a cell of {', '.join(elsewhere)}: add --grid {elsewhere[0]})" if elsewhere else ""
         raise UsageError(
-            f"cell '{wanted}' is not in grid '{spec.name}'; allowed: an id (prefix) or slug from `regbench list {grid}`"
+            f"cell '{wanted}' is not in grid '{spec.name}'{hint}; allowed: an id (prefix) or slug from `regbench list {grid}`"
         )
     if len(matches) > 1:
         raise UsageError(
             f"cell '{wanted}' matches {len(matches)} cells of '{spec.name}' ({', '.join(c.cell_id for c in matches[:5])}...); give more of the id"
         )
     return spec, matches[0]
+
+
+def has_cell(grid: str, wanted: str) -> bool:
+    """Whether a shipped grid has a cell with this slug or id prefix (its cross-fitted cells; cells
+    waiting for tuning seeds are not known without results)."""
+    return any(c.slug == wanted or c.cell_id.startswith(wanted) for c in expand(load_spec(grid)).cells)
 
 
 def run_one(spec: GridSpec, cell: Cell, results: Path, options: RunOptions) -> tuple[Result, Path]:

@@ -11,7 +11,7 @@ from pathlib import Path
 class RunOptions:
     data_dir: Path | None = None
     offline: bool = False
-    verbose: int = 0  # Keras' fit verbosity: 0 silent, 2 one line per epoch
+    verbose: int = 0  # 0 silent; else one line per evaluation (step, losses, accuracies, learning rate)
     threads: int | None = None  # TensorFlow threads for this process; None = all cores
     pretrained_dir: Path | None = None  # cache of pretrained backbones (transfer); None: this process only
     # Both change the numbers, so each record keeps them under "numerics".

@@ -135,3 +135,25 @@ def split_history(history: dict[str, list[float]], clock) -> dict[str, dict[str,
     out["train"]["learning_rate"] = list(clock.learning_rates)
     out["train"]["epoch_time_s"] = [round(v, 6) for v in clock.seconds]
     return out
+
+
+def progress(keras, cell: Cell, options) -> list:
+    """With `options.verbose`, a callback printing one line per evaluation: the optimizer step of
+    the budget (or the epoch), train and validation loss and accuracy, and the learning rate."""
+    if not options.verbose:
+        return []
+
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            done = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+            where = (
+                f"step {done:>6}/{cell.total_steps}" if cell.steps else f"epoch {epoch + 1}/{cell.epochs} (step {done})"
+            )
+            rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            scores = "  ".join(
+                f"{k} {logs[k]:.4f}" for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs
+            )
+            print(f"{where}  {scores}  lr {rate:.3g}", flush=True)
+
+    return [Progress()]

@@ -19,7 +19,7 @@ from regbench.train.environment import environment
 from regbench.train.hooks import SetHooks
 from regbench.train.objective import compile_model
 from regbench.train.options import RunOptions
-from regbench.train.recording import Fitted, best_validation, epoch_clock, record_fields
+from regbench.train.recording import Fitted, best_validation, epoch_clock, progress, record_fields
 from regbench.train.seeding import seeded_keras
 from regbench.train.techniques import Context
 
@@ -90,7 +90,8 @@ def fit_cell(cell: Cell, options: RunOptions = RunOptions()) -> Fitted:
         callbacks = [cb for cbs in last_callbacks.values() for cb in cbs]
         history = model.fit(
             **train_data, validation_data=val_data, initial_epoch=initial_epoch, epochs=epochs,
-            callbacks=[*callbacks, keras.callbacks.TerminateOnNaN(), clock, best_val], verbose=options.verbose,
+            callbacks=[*callbacks, keras.callbacks.TerminateOnNaN(), clock, best_val, *progress(keras, cell, options)],
+            verbose=0,
         ).history  # fmt: skip
         steps_done.append(int(keras.ops.convert_to_numpy(model.optimizer.iterations)))
         return history

@@ -74,6 +74,11 @@ class Technique:
         """Datasets besides the cell's own that the technique reads (a transfer source)."""
         return ()
 
+    def missing_here(self) -> list[str]:
+        """Files the technique needs that are not on this machine, looked up without reading them
+        (ImageNet weights not in the Keras cache), each as a line saying how to get them."""
+        return []
+
     # -- set-up hook: runs before the cell's random generators are seeded ---------------------
     def setup(self, context: Context) -> dict[str, Any]:
         """Work done once before the cell's model is built (e.g. pretraining a backbone, which is

@@ -15,6 +15,9 @@ IMAGENET = {
     "DenseNet121": ("densenet", r"conv\d_block\d+_"),
     "VGG16": ("vgg16", r"block\d_"),
 }
+# The start of each network's no-top weights file in the Keras cache (keras.applications' names).
+WEIGHT_FILES = {"MobileNetV2": "mobilenet_v2_", "MobileNetV3Small": "weights_mobilenet_v3_small", "ResNet50": "resnet50_",
+                "EfficientNetB0": "efficientnetb0_", "DenseNet121": "densenet121_", "VGG16": "vgg16_"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,20 @@ class Transfer(Technique):
 
     def needs_datasets(self) -> tuple[str, ...]:
         return (self.origin,) if self.kind == "pretrain" else ()
+
+    def missing_here(self) -> list[str]:
+        if self.kind != "imagenet":
+            return []
+        import os
+        from pathlib import Path
+
+        cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+        found = cache.is_dir() and any(
+            f.name.startswith(WEIGHT_FILES[self.origin]) and "top" in f.name for f in cache.iterdir()
+        )
+        if found:
+            return []
+        return [f"ImageNet weights of {self.origin} (`python scripts/fetch_datasets.py --weights {self.origin}`)"]
 
     def setup(self, context: Context) -> dict[str, Any]:
         from regbench.train import pretrained
