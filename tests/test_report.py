@@ -142,7 +142,9 @@ def test_a_sweep_gets_its_table_and_effect_against_the_parameter(write_grid, tmp
     section = text.split("## Sweeps: effect against the parameter")[1].split("\n## ")[0]
     for label in ("do(rate=0.1)", "do(rate=0.5)", "do(rate=0.8)", "bn+l2(factor=0.01)"):  # short labels, a legend
         assert f"| {label} " in section
-    assert "l2(factor=0.001) " not in section and "bn = batchnorm, do = dropout" in section  # add_one's l2: no sweep point
+    assert (
+        "l2(factor=0.001) " not in section and "bn = batchnorm, do = dropout" in section
+    )  # add_one's l2: no sweep point
     assert (tmp_path / "reports" / "sweep" / "effect_vs_parameter.png").stat().st_size > 10_000
 
 

@@ -206,7 +206,10 @@ def test_compare_names_what_differs_and_why(write_grid, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "cells: 5 in both, 1 only in A, 0 only in B" in out
     assert "differ by more than 0.005 in 1 of 5 cells" in out and cells[0].slug in out and "test_accuracy" in out
-    assert "what else differs in those records: cpu (B only: avx2; model None vs other): 1 cells" in out
+    assert (
+        "what else differs in those records: cpu (B only: avx2; model None vs other; oneDNN None in A, True in B): 1 cells"
+        in out
+    )
     assert "effects against the baseline (tuned arms): " in out and "95% CIs overlap in" in out
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b" / "tiny")]) == 2  # not a grid's folder
     assert "allowed: a folder with cells/ in it" in capsys.readouterr().err
