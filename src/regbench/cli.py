@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--results", type=Path, default=Path("results"), help="results root, holding <grid>/cells/ (default: results)"
     )
     listing.add_argument("--data-dir", type=Path, help="folder with dataset files (default: $REGBENCH_DATA)")
+    listing.add_argument(
+        "--estimate",
+        action="store_true",
+        help="time a few optimizer steps of each kind of cell on this machine and estimate the grid's training time",
+    )
 
     cell = add("cell", cmd_cell, "Rerun one cell in the foreground with Keras' output, print and store its result.")
     cell.add_argument("cell", metavar="ID_OR_SLUG", help="cell id (or a unique prefix) or slug")
@@ -218,6 +223,9 @@ def cmd_list(args) -> int:
     print(
         f"{spec.name}: {len(cells)} cells; {len(stored & {c.cell_id for c in cells})} stored in {store.dir} ({len(failed)} failed)"
     )
+    print(cost_line(cells, expansion.pending))
+    if args.estimate:
+        print(estimate(cells, expansion.pending))
     from regbench.run.service import missing_here
 
     print(f"{'id':12}  {'status':7}  slug")
@@ -245,6 +253,40 @@ def cmd_list(args) -> int:
         for line, n in absent.items():
             print(f"  {line}: needed by {n} cells to run")
     return 0
+
+
+def cost_line(cells, pending) -> str:
+    """'cost: 2,508 cells (1,140 of them waiting for tuning), 11,532,000 optimizer steps'."""
+    waiting = sum(len(p.seeds) for p in pending)
+    steps = sum(c.total_steps for c in cells) + sum(p.tuning[0].total_steps * len(p.seeds) for p in pending)
+    also = f" ({waiting:,} of them waiting for their tuning cells)" if waiting else ""
+    return f"cost: {len(cells) + waiting:,} cells{also}, {steps:,} optimizer steps"
+
+
+def estimate(cells, pending) -> str:
+    """The grid's training time on this machine, from a timed step of each kind of cell (model,
+    dataset, batch, technique set), one worker at a time; evaluations not counted."""
+    from regbench.train.timing import seconds_per_step
+
+    # Cells whose steps cost about the same share one timing: the same model, input shape and batch,
+    # and the same techniques among those that add work to a step (layers of their own, an ImageNet body).
+    costly = {"augmentation", "batchnorm", "dropout", "transfer"}
+    kinds: dict[tuple, list] = {}
+    for c in [*cells, *(p.tuning[0] for p in pending for _ in p.seeds)]:
+        heavy = tuple(sorted(set(c.technique_names) & costly))
+        kinds.setdefault((c.model, c.dataset, c.batch_size, heavy), []).append(c)
+    total, lines, skipped = 0.0, [], 0
+    for (model, dataset, batch, _), group in sorted(kinds.items()):
+        try:
+            per_step = seconds_per_step(group[0])
+        except UsageError as exc:
+            skipped += len(group)
+            lines.append(f"  {model} on {dataset}, batch {batch}: {exc}")
+            continue
+        total += per_step * sum(c.total_steps for c in group)
+    lines.insert(0, f"estimated training time here, one cell at a time: {total / 3600:.1f} h"
+                    + (f" ({skipped:,} cells not timed)" if skipped else "") + " (evaluations and start-up not counted)")  # fmt: skip
+    return "\n".join(dict.fromkeys(lines))
 
 
 def count_table(cells) -> str:

@@ -61,7 +61,8 @@ def collect(spec: GridSpec, results_root: Path) -> Analysis:
         arms_of.choose(cells, {p.section or "": p.tuning.seeds for p in spec.parts()}) if len(cells) else pd.DataFrame()
     )
     arms = arms_of.arms(cells, choice)
-    judged = judge(spec, arms)
+    curves = agg.curves(history, arms) if len(arms) else pd.DataFrame()
+    judged = judge(spec, arms, curves)
     claim_table = (
         claims.evaluate(spec, arms, history, judged.regime, judged.engagement, judged.effects)
         if spec.claims else pd.DataFrame()
@@ -71,7 +72,7 @@ def collect(spec: GridSpec, results_root: Path) -> Analysis:
         cells=cells,
         arms=arms,
         history=history,
-        curves=agg.curves(history, arms) if len(arms) else pd.DataFrame(),
+        curves=curves,
         choice=choice,
         tuning=arms_of.tuning_table(cells, choice) if len(choice) else pd.DataFrame(),
         regime=judged.regime,
@@ -106,7 +107,7 @@ class Judged(NamedTuple):
     leave_one_out: pd.DataFrame
 
 
-def judge(spec: GridSpec, arms: pd.DataFrame) -> Judged:
+def judge(spec: GridSpec, arms: pd.DataFrame, curves: pd.DataFrame) -> Judged:
     """Every comparison of the arms, with whether its condition can answer the question (regime,
     triggers), whether it stands outside every family (controls, identical arms), and its family's
     correction and verdict (analysis/families.py)."""
@@ -114,7 +115,8 @@ def judge(spec: GridSpec, arms: pd.DataFrame) -> Judged:
         empty = pd.DataFrame()
         return Judged(empty, empty, empty, empty, empty, empty)
     thresholds = {part.section: part.min_train_accuracy for part in spec.parts()}
-    regime, engagement = evidence.regime(arms, thresholds), evidence.engagement(arms)
+    rules = {part.section: part.regime for part in spec.parts()}
+    regime, engagement = evidence.regime(arms, thresholds, rules, curves), evidence.engagement(arms)
     controls = {part.section or "": part.design.controls for part in spec.parts()}
     table = evidence.judge(effects.effects(arms), regime, engagement)
     if len(table):

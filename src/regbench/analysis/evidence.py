@@ -24,28 +24,53 @@ from regbench.analysis.stats import mean_ci
 TRIGGERED = "_triggered"  # suffix of the cells frame's columns <technique>_triggered
 
 
-def regime(arms: pd.DataFrame, thresholds: dict[Any, float]) -> pd.DataFrame:
-    """Per condition of the tuned arms: did the baseline overfit? Columns: the CONDITION columns,
-    n (baseline seeds), train_accuracy, test_accuracy (baseline means),
-    gap_mean, gap_low, gap_high (its accuracy gap, 95% CI), threshold, testable (bool), reason
-    ("" or "baseline underfits (train 0.761 < 0.99)" or "no baseline")."""
+def regime(
+    arms: pd.DataFrame,
+    thresholds: dict[Any, float],
+    rules: dict[Any, str] | None = None,
+    curves: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per condition of the arms: did the baseline overfit? By the section's rule (`rules`, keyed
+    like `thresholds` by section, None outside sections): "fits" (the default) when the
+    baseline's mean clean train accuracy reaches the threshold; "gap" (full-size data, where a
+    small model need not fit every example) when its accuracy gap's 95% CI lies above zero and its
+    mean validation loss turned upward (ended above its lowest point; `curves`: aggregate.curves).
+    Columns: the CONDITION columns, n (baseline seeds), train_accuracy, test_accuracy (baseline
+    means), gap_mean, gap_low, gap_high (its accuracy gap, 95% CI), threshold, rule, testable
+    (bool), reason ("" or "baseline underfits (train 0.761 < 0.99)", ...)."""
     rows = []
     good = ok(arms)
     for key, group in good.groupby(CONDITION, sort=True):
         row = dict(zip(CONDITION, key, strict=True))
-        threshold = thresholds.get(row["section"] or None, thresholds.get(None, 0.99))  # "": no sections
+        section = row["section"] or None  # "": no sections
+        threshold = thresholds.get(section, thresholds.get(None, 0.99))
+        rule = (rules or {}).get(section, "fits")
         base = group[group["technique_set"] == BASELINE]
-        row |= {"n": len(base), "threshold": threshold}
+        row |= {"n": len(base), "threshold": threshold, "rule": rule}
         if base.empty:
             rows.append(row | {"testable": False, "reason": "no baseline in this condition to check the regime"})
             continue
         train, test = base["train_accuracy"].mean(), base["test_accuracy"].mean()
         gap, low, high, _ = mean_ci(base["accuracy_gap"].to_numpy(dtype=float))
-        testable = bool(train >= threshold)
-        reason = "" if testable else f"baseline underfits (train {train:.3f} < {threshold:g})"
+        if rule == "gap":
+            reason = "" if low > 0 else f"no gap to reduce (baseline gap {100 * gap:+.1f} pp, its CI reaches 0)"
+            reason = reason or ("" if val_loss_rose(curves, key) else "the baseline's validation loss never rose")
+        else:
+            reason = "" if train >= threshold else f"baseline underfits (train {train:.3f} < {threshold:g})"
         rows.append(row | {"train_accuracy": train, "test_accuracy": test, "gap_mean": gap, "gap_low": low,
-                           "gap_high": high, "testable": testable, "reason": reason})  # fmt: skip
+                           "gap_high": high, "testable": not reason, "reason": reason})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def val_loss_rose(curves: pd.DataFrame | None, condition: tuple) -> bool:
+    """Whether the baseline's mean validation loss (over all its seeds) ended above its minimum."""
+    if curves is None or curves.empty:
+        return False
+    mask = (curves["technique_set"] == BASELINE) & (curves["split"] == "val") & (curves["metric"] == "xent")
+    for column, value in zip(CONDITION, condition, strict=True):
+        mask &= curves[column] == value
+    curve = curves[mask & (curves["count"] == curves["seeds"])].sort_values("step")["mean"].to_numpy()
+    return len(curve) > 1 and curve[-1] > curve.min() + 1e-6
 
 
 def engagement(arms: pd.DataFrame) -> pd.DataFrame:

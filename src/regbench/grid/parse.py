@@ -28,13 +28,15 @@ TOP_KEYS = (
     "design",
     "min_train_accuracy",
     "models",
+    "regime",
     "seeds",
     "techniques",
     "tune",
     "tuning",
 )
-SECTIONED_KEYS = ("budget", "claims", "description", "min_train_accuracy", "models", "sections", "seeds", "techniques", "tune", "tuning")  # fmt: skip
-SECTION_KEYS = ("budget", "datasets", "description", "design", "min_train_accuracy", "models", "name", "seeds", "setting", "techniques", "tune", "tuning")  # fmt: skip
+SECTIONED_KEYS = ("budget", "claims", "description", "min_train_accuracy", "models", "regime", "sections", "seeds", "techniques", "tune", "tuning")  # fmt: skip
+SECTION_KEYS = ("budget", "datasets", "description", "design", "min_train_accuracy", "models", "name", "regime", "seeds", "setting", "techniques", "tune", "tuning")  # fmt: skip
+REGIMES = ("fits", "gap")
 SETTINGS = ("full", "cpu-sized")
 DATASET_KEYS = ("name", "train_sizes", "models", "val_size", "split_seed", "imbalance")
 
@@ -98,6 +100,7 @@ def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
             "seeds": data.get("seeds", [0]),
             "models": data.get("models", ["mlp"]),
             "min_train_accuracy": data.get("min_train_accuracy", 0.99),
+            "regime": data.get("regime", "fits"),
             "budget": merge_budget(
                 table(data.get("budget", {}), "budget", fail),
                 table(entry.get("budget", {}), f"{where}.budget", fail),
@@ -200,7 +203,8 @@ def parse_grid(data: dict[str, Any], name: str, path: str, where: str = "") -> G
     tuning = make_dataclass(Tuning, table(data.get("tuning", {}), "tuning", fail), "tuning", fail)
     check_tuning(tuning, seeds, tune, entries, fail)
     spec = GridSpec(name, path, description, seeds, entries, design, tuple(techniques))
-    return replace(spec, min_train_accuracy=threshold, tune=tune, tuning=tuning)
+    rule = typed(data.get("regime", "fits"), Literal[REGIMES], "regime", fail)
+    return replace(spec, min_train_accuracy=threshold, regime=rule, tune=tune, tuning=tuning)
 
 
 def parse_tune(raw: dict, configured: dict, design: Design, used: list[str], fail) -> tuple[Tune, ...]:

@@ -126,6 +126,9 @@ class GridSpec:
     # Regime check: a condition is testable (its baseline overfits) when the baseline's mean clean
     # train accuracy reaches this; below it every effect and claim there is "not testable".
     min_train_accuracy: float = 0.99
+    # How the regime is checked: "fits" (the baseline reaches min_train_accuracy) or "gap" (for
+    # full-size data: its gap's CI lies above zero and its validation loss turned upward).
+    regime: str = "fits"
     tune: tuple[Tune, ...] = ()  # doses tuned like the learning rate ([tune.*])
     tuning: Tuning = Tuning()
 
