@@ -227,10 +227,11 @@ def test_the_store_decides_what_to_run(tmp_path):
     from regbench.result import Result
     from regbench.store import Store
     from tests.helpers import tiny_cell
+    from tests.synthetic import synthetic_record
 
     store = Store(tmp_path, "grid")
     ok, failed, new = tiny_cell(seed=1), tiny_cell(seed=2), tiny_cell(seed=3)
-    store.write(Result(ok.cell_id, ok.slug, ok.canonical()))
+    store.write(Result.from_json(synthetic_record(ok)))  # an ok record has results (validate.check_results)
     store.write(Result(failed.cell_id, failed.slug, failed.canonical(), status="failed", error="boom"))
     cells = [ok, failed, new]
     assert store.todo(cells) == [new]

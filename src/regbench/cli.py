@@ -182,15 +182,13 @@ def cmd_list(args) -> int:
     spec = load_spec(args.grid)
     expansion = expand(spec)
     cells = selected(expansion.cells, args.only or ())
-    store = Store(args.results, spec.name)
-    stored = store.stored_ids()
-    failed = store.failed_ids({c.cell_id for c in cells})
-    print(
-        f"{spec.name}: {len(cells)} cells; {len(stored & {c.cell_id for c in cells})} stored in {store.dir} ({len(failed)} failed)"
-    )
+    store = Store(args.results, spec.name, expansion.cells)
+    stored = store.statuses(c.cell_id for c in cells)  # read and checked: a damaged record is todo
+    failed = sum(status == "failed" for status in stored.values())
+    print(f"{spec.name}: {len(cells)} cells; {len(stored)} stored in {store.dir} ({failed} failed)")
     print(f"{'id':12}  {'status':7}  slug")
     for c in cells:
-        status = "failed" if c.cell_id in failed else "done" if c.cell_id in stored else "todo"
+        status = {"failed": "failed", "ok": "done"}.get(stored.get(c.cell_id, ""), "todo")
         print(f"{c.cell_id:12}  {status:7}  {c.slug}")
     print("\ncells per technique set (rows) and dataset (columns):")
     print(count_table(cells))

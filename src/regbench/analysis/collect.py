@@ -48,8 +48,8 @@ class Analysis:
 
 def collect(spec: GridSpec, results_root: Path) -> Analysis:
     """Read the stored results of the grid's cells and compute everything the report shows."""
-    store = Store(results_root, spec.name)
     expected = {c.cell_id: c for c in expand(spec).cells}
+    store = Store(results_root, spec.name, expected.values())  # a record must hold its grid cell
     cells, history, environment = read_results(store, sorted(store.stored_ids() & expected.keys()))
     stored = store.stored_ids()  # after reading: a damaged file was moved aside and counts as missing
     rates = evidence.choose_rates(cells) if len(cells) else pd.DataFrame()

@@ -16,6 +16,7 @@ from regbench.grid.budget import Budget, merge_budget
 from regbench.grid.checks import check_keys, make_dataclass, names, table, typed
 from regbench.grid.claim_kinds import CLAIM_KINDS
 from regbench.grid.spec import Claim, DatasetEntry, Design, GridSpec, Sweep
+from regbench.names import NAME_RULE, is_name
 from regbench.train.datasets import DATASETS, get_dataset
 from regbench.train.models import MODELS
 from regbench.train.techniques import TECHNIQUES, get_technique
@@ -58,6 +59,10 @@ def resolve(grid: str) -> Path:
 def load_spec(grid: str) -> GridSpec:
     """Read and validate a grid file or shipped grid name."""
     path = resolve(grid)
+    if not is_name(path.stem):  # the grid's name names its results and report folders
+        raise UsageError(
+            f"{path}: the grid's name {path.stem!r} is not allowed; allowed: {NAME_RULE} (e.g. 'quick.toml')"
+        )
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -87,8 +92,8 @@ def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
         entry = table(entry, where, fail)
         check_keys(entry, SECTION_KEYS, where, fail)
         section = typed(entry.get("name"), str, f"{where}.name", fail) if "name" in entry else ""
-        if not section or not all(c.isalnum() or c in "-_" for c in section):
-            raise fail(f"{where}.name", f"{section!r} is not allowed; allowed: letters, digits, - and _ (e.g. 'A-cpu')")
+        if not is_name(section):
+            raise fail(f"{where}.name", f"{section!r} is not allowed; allowed: {NAME_RULE} (e.g. 'A-cpu')")
         if section in (s.section for s in sections):
             raise fail(f"{where}.name", f"'{section}' names two sections; allowed: a name per section")
         setting = typed(entry.get("setting", "full"), Literal[SETTINGS], f"{where}.setting", fail)

@@ -20,6 +20,7 @@ from joblib.externals.loky import ProcessPoolExecutor
 from regbench.analysis.collect import Analysis, collect
 from regbench.disk import atomic_write
 from regbench.grid.spec import GridSpec
+from regbench.names import file_part
 from regbench.report import figures as figure_list
 from regbench.report import plots
 from regbench.report.figures import Drawing, Figure
@@ -136,7 +137,8 @@ def figure_tasks(a: Analysis, folder: Path) -> list[tuple[Figure, Drawing, Path]
     """(figure, drawing, path) of every figure the analysis allows, the slow ones first (learning
     curves, heatmaps), so that parallel workers finish together."""
     ordered = sorted(figure_list.FIGURES, key=lambda f: not f.slow)  # stable: registry order within each group
-    return [(f, d, folder / d.file) for f in ordered for d in f.drawings(a)]
+    # file_part: a figure's file stays in `folder` whatever its name is made of
+    return [(f, d, folder / file_part(d.file)) for f in ordered for d in f.drawings(a)]
 
 
 def write_if_stale(spec: GridSpec, results_root: Path, out_root: Path, ran: bool) -> tuple[Path, bool]:

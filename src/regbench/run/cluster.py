@@ -17,6 +17,7 @@ from typing import Any
 from regbench.errors import UsageError
 from regbench.grid.cell import Cell
 from regbench.result import Result
+from regbench.run.answers import accepted
 from regbench.run.workers import Plan, run_in_worker, threads_per_worker
 from regbench.train.options import RunOptions
 from regbench.train.runner import empty_record
@@ -95,12 +96,13 @@ def finished(stack: contextlib.ExitStack, client, cells: list[Cell], options: Ru
 
 
 def collect(future, cell: Cell, options: RunOptions) -> Result:
-    """The record a finished future holds; a cell whose workers kept dying becomes a failed record
-    (so the grid goes on and a rerun with --retry-failed tries it again)."""
+    """The record a finished future holds, if it is one of `cell` (else a failed record of `cell`);
+    a cell whose workers kept dying becomes a failed record (so the grid goes on and a rerun with
+    --retry-failed tries it again)."""
     from distributed import KilledWorker
 
     try:
-        return future.result()
+        return accepted(cell, future.result(), options)  # what the worker sent, checked against `cell`
     except KilledWorker as exc:
         error = f"KilledWorker: the workers running this cell died each time ({exc})"
         return empty_record(cell, options, "failed", error)

@@ -16,6 +16,7 @@ from regbench.grid.expand import expand, selected
 from regbench.grid.parse import load_spec
 from regbench.grid.spec import GridSpec
 from regbench.result import Result
+from regbench.run.answers import accepted
 from regbench.run.devices import detect_gpus
 from regbench.run.loop import Summary, run_and_store
 from regbench.run.workers import Plan, plan_run
@@ -57,8 +58,9 @@ class Outcome:
 
     def counts(self) -> tuple[int, int, int]:
         """(ok, failed, not stored) among the selected cells, as stored now."""
-        stored, failed = self.store.stored_ids() & self.ids, self.store.failed_ids(self.ids)
-        return len(stored) - len(failed), len(failed), len(self.ids - stored)
+        stored = self.store.statuses(self.ids)
+        failed = sum(status == "failed" for status in stored.values())
+        return len(stored) - failed, failed, len(self.ids - stored.keys())
 
 
 def needed_datasets(cell: Cell) -> set[str]:
@@ -97,14 +99,17 @@ def run_grid(request: RunRequest) -> Outcome:
     if request.verbose:  # workers inherit it: each shows its backend's start-up log
         os.environ["REGBENCH_VERBOSE"] = "1"
     spec = load_spec(request.grid)
-    cells = selected(expand(spec).cells, request.only)
+    every = expand(spec).cells
+    cells = selected(every, request.only)
     if not cells:
         raise UsageError(
             f"--only {' '.join(request.only)}: no cell of grid '{spec.name}' matches; see `regbench list {request.grid}`"
         )
-    store = Store(request.results, spec.name)
+    store = Store(request.results, spec.name, every)
     store.remove_stale_temp_files()
-    todo = store.todo(cells, force=request.force, retry_failed=request.retry_failed)
+    # What the store held when this run decided: a cell stored by anyone after that is not run
+    # again (the claim is checked against it), however long loading the data takes.
+    todo, seen = store.decide(cells, force=request.force, retry_failed=request.retry_failed)
     missing = check_data(todo, request.options) if todo else set()
     todo = [c for c in todo if not needed_datasets(c) & missing]
     print(
@@ -115,7 +120,7 @@ def run_grid(request: RunRequest) -> Outcome:
         plan = plan_for(request)
         print(f"running on {plan.describe()}")
         options = replace(request.options, pretrained_dir=store.dir.parent / "pretrained")
-        summary = run_and_store(todo, store, options, plan, label=spec.name)
+        summary = run_and_store(todo, store, options, plan, label=spec.name, seen=seen)
     return Outcome(spec, store, tuple(cells), summary, frozenset(missing))
 
 
@@ -140,4 +145,5 @@ def run_one(spec: GridSpec, cell: Cell, results: Path, options: RunOptions) -> t
 
     store = Store(results, spec.name)
     record = run_cell(cell, replace(options, pretrained_dir=store.dir.parent / "pretrained"))
+    record = accepted(cell, record, options)  # an ok record with a NaN score is stored as failed
     return record, store.write(record)

@@ -63,3 +63,11 @@ def run_in_worker(cell: Cell, options: RunOptions, lock_dir: str | None = None, 
 
     with _ONE_CELL_AT_A_TIME:
         return run_cell(cell, options)
+
+
+def run_tagged(
+    position: int, cell: Cell, options: RunOptions, lock_dir: str | None = None, devices: tuple[str, ...] = ()
+):
+    """(position, run_in_worker's record): with unordered results, the position tells the caller
+    which of the cells it handed out this record answers."""
+    return position, run_in_worker(cell, options, lock_dir, devices)
