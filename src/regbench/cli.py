@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -45,6 +46,36 @@ def positive_int(text: str) -> int:
     return value
 
 
+def tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; allowed: a finite number >= 0")
+    return value
+
+
+def pattern(text: str) -> str:
+    if not text:  # '' would match every cell by id prefix: a typo, not a choice
+        raise argparse.ArgumentTypeError("'' is not allowed; allowed: a glob of slugs or an id prefix, e.g. 'digits/*'")
+    return text
+
+
+def folder(text: str) -> Path:
+    """A folder option (--results, --out): a folder, or a path where one can be made; a file in
+    the way is a bad option before anything is computed."""
+    path = Path(text)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise argparse.ArgumentTypeError(
+                    f"{text!r}: {part} is a file, not a folder; allowed: a folder, or a path where one can be made"
+                )
+            break
+    return path
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Option errors are one line and exit 2, like every other bad input (no usage block)."""
 
@@ -67,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     def data_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--data-dir", type=Path, help="folder with dataset files (default: $REGBENCH_DATA)")
         sub.add_argument("--offline", action="store_true", help="never download a dataset")
-        sub.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
+        sub.add_argument("--results", type=folder, default=Path("results"), help="results root (default: results)")
 
     def numerics_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
@@ -112,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--only",
         action="append",
+        type=pattern,
         metavar="PATTERN",
         help="only cells whose slug matches this glob or whose id starts with it (repeatable)",
     )
@@ -120,19 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data_options(run)
     numerics_options(run)
-    run.add_argument("--out", type=Path, default=Path("reports"), help="where the report goes (default: reports)")
+    run.add_argument("--out", type=folder, default=Path("reports"), help="where the report goes (default: reports)")
 
     report = add(
         "report", cmd_report, "Write reports/<grid>.md, its figures and results/<grid>/cells.csv, history.csv."
     )
     report.add_argument("grid", nargs="?", default=DEFAULT_GRID)
-    report.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
-    report.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default: reports)")
+    report.add_argument("--results", type=folder, default=Path("results"), help="results root (default: results)")
+    report.add_argument("--out", type=folder, default=Path("reports"), help="report folder (default: reports)")
 
     listing = add("list", cmd_list, "Print the cells of a grid, counts, and what was left out and why.")
     listing.add_argument("grid", nargs="?", default=DEFAULT_GRID)
-    listing.add_argument("--only", action="append", metavar="PATTERN")
-    listing.add_argument("--results", type=Path, default=Path("results"))
+    listing.add_argument("--only", action="append", type=pattern, metavar="PATTERN")
+    listing.add_argument("--results", type=folder, default=Path("results"))
 
     cell = add("cell", cmd_cell, "Rerun one cell in the foreground with Keras' output, print and store its result.")
     cell.add_argument("cell", metavar="ID_OR_SLUG", help="cell id (or a unique prefix) or slug")
@@ -149,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("b", type=Path, help="another, e.g. results/reference/quick")
     compare.add_argument(
         "--tolerance",
-        type=float,
+        type=tolerance,
         default=0.005,
         help="largest difference of a final metric taken as equal (default 0.005)",
     )

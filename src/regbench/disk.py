@@ -4,6 +4,7 @@ of quarantine, for the results store, the pretrained backbones and the report.""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -69,18 +70,17 @@ def writer_alive(name: str) -> bool:
 
 def remove_stale_temp_files(folder: Path) -> int:
     """Delete the temporary files in `folder` whose writer is gone (a killed run's); returns how many."""
-    if not folder.is_dir():
+    try:
+        names = os.listdir(folder)
+    except OSError:  # no folder (nothing to clean), or one that cannot be read (reads fail later)
         return 0
-    stale = [
-        p
-        for p in folder.iterdir()
-        if p.name.startswith(".") and p.name.endswith(TEMP_SUFFIX) and not writer_alive(p.name)
-    ]
+    stale = [folder / n for n in names if n.startswith(".") and n.endswith(TEMP_SUFFIX) and not writer_alive(n)]
     for p in stale:
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
         else:
-            p.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only folder: a leftover is harmless, writes fail later
+                p.unlink(missing_ok=True)
     return len(stale)
 
 
