@@ -73,3 +73,36 @@ def numbers(record: Result | dict) -> dict:
     return {k: getattr(record, k) for k in ("final", "gap", "best_epoch", "epochs_run", "params")} | {
         "history": history
     }
+
+
+def obey_permissions() -> None:
+    """preexec_fn of a child that must obey permission bits even when the tests run as root: drops
+    CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its bounding set (prctl PR_CAPBSET_DROP), which
+    the command it execs then lacks. Linux only; needs CAP_SETPCAP (root has it)."""
+    import ctypes
+    import os
+
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def permissions_apply() -> bool:
+    """Whether a child started with obey_permissions cannot read a file of mode 000."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        secret = Path(folder) / "secret"
+        secret.write_text("x")
+        secret.chmod(0)
+        try:
+            return (
+                subprocess.run(["cat", str(secret)], capture_output=True, preexec_fn=obey_permissions).returncode != 0
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False

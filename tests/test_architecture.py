@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # nothing of grids (it trains one described run); grid/ checks names against train/'s registries.
 LAYERS = [
     ("foundation", ("regbench", "regbench.errors", "regbench.registry", "regbench.disk", "regbench.steps",
-                    "regbench.result", "regbench.store")),
+                    "regbench.names", "regbench.result", "regbench.validate", "regbench.store")),
     ("train", ("regbench.train",)),
     ("grid", ("regbench.grid",)),
     ("run", ("regbench.run",)),

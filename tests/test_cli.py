@@ -115,10 +115,19 @@ def test_cell_reruns_and_stores_one_cell(write_grid, tmp_path, capsys):
     grid, results = write_grid(), tmp_path / "results"
     assert main(["cell", "digits/n60/mlp/dropout/s1", "--grid", str(grid), "--results", str(results)]) == 0
     out = capsys.readouterr().out
-    assert "Epoch 3/3" in out and "gap: accuracy (train - test)" in out and "test " in out
+    assert "epoch 3/3 (step 6)" in out and "gap: accuracy (train - test)" in out and "test " in out
     (record,) = stored(results).values()
     assert main(["cell", record["cell_id"][:6], "--grid", str(grid), "--results", str(results)]) == 0
     assert numbers(stored(results)[record["cell_id"]]) == numbers(record)
+    assert "replaced the stored record: the same final metrics" in capsys.readouterr().out
+    steps = TINY_GRID.replace("epochs = 3", "steps = 40\neval_every = 20")
+    assert (
+        main(
+            ["cell", "digits/n60/mlp/dropout/s1", "--grid", str(write_grid(steps, "steps")), "--results", str(results)]
+        )
+        == 0
+    )
+    assert "step     40/40" in capsys.readouterr().out  # a steps budget counts steps, not Keras' epochs
     assert main(["cell", "nope", "--grid", str(grid)]) == 2
     assert "cell 'nope' is not in grid 'tiny'" in capsys.readouterr().err
 
@@ -227,10 +236,11 @@ def test_the_store_decides_what_to_run(tmp_path):
     from regbench.result import Result
     from regbench.store import Store
     from tests.helpers import tiny_cell
+    from tests.synthetic import synthetic_record
 
     store = Store(tmp_path, "grid")
     ok, failed, new = tiny_cell(seed=1), tiny_cell(seed=2), tiny_cell(seed=3)
-    store.write(Result(ok.cell_id, ok.slug, ok.canonical()))
+    store.write(Result.from_json(synthetic_record(ok)))  # an ok record has results (validate.check_results)
     store.write(Result(failed.cell_id, failed.slug, failed.canonical(), status="failed", error="boom"))
     cells = [ok, failed, new]
     assert store.todo(cells) == [new]

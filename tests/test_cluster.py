@@ -115,3 +115,40 @@ def test_without_dask_or_dask_cuda_the_error_says_what_to_install(monkeypatch, w
         and "regbench[dask]" in lines[-1]
     )
     assert not list(tmp_path.glob("*/cells/*.json"))
+
+
+def test_a_tls_scheduler_takes_dasks_own_config_and_no_option_of_regbench(tmp_path, capsys):
+    """`--scheduler tls://host:port` with Dask's distributed.comm.tls.* config (or its
+    DASK_DISTRIBUTED__COMM__TLS__* variables) connects over TLS; without the certificates the
+    connection is refused in one line (README: Security)."""
+    import shutil
+    import subprocess
+
+    import dask
+
+    from regbench.errors import UsageError
+    from regbench.run.cluster import connect
+    from regbench.run.workers import Plan
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl makes the test's certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"  # self-signed: its own CA
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)  # fmt: skip
+    roles = {f"tls_{role}_{part}": str(path) for role in ("scheduler", "worker", "client")
+             for part, path in (("key", key), ("cert", cert))}  # fmt: skip
+    security = distributed.Security(tls_ca_file=str(cert), require_encryption=True, **roles)
+    with distributed.LocalCluster(n_workers=0, protocol="tls://", host="127.0.0.1", security=security,
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        address = cluster.scheduler_address
+        assert address.startswith("tls://")
+        config = {"distributed.comm.tls.ca-file": str(cert), "distributed.comm.tls.client.cert": str(cert),
+                  "distributed.comm.tls.client.key": str(key), "distributed.comm.timeouts.connect": "5s"}  # fmt: skip
+        with dask.config.set(config), connect(Plan(executor="dask", scheduler=address)) as client:
+            assert client.scheduler_info()["address"] == address
+        with dask.config.set({"distributed.comm.timeouts.connect": "3s"}), pytest.raises(UsageError) as refused:
+            with connect(Plan(executor="dask", scheduler=address)):
+                pass
+        assert f"--scheduler {address}: TLS needs Dask's certificates" in str(refused.value)
+        assert "\n" not in str(refused.value)

@@ -120,8 +120,118 @@ def test_cifar10_refuses_code_in_pickles(empty_places):
     folder.mkdir(parents=True)
     for name in cifar10.BATCHES:
         (folder / name).write_bytes(pickle.dumps({b"data": Path("/etc")}))  # a class outside numpy
-    with pytest.raises(pickle.UnpicklingError, match="refusing pathlib"):
+    with pytest.raises(UsageError, match="refusing pathlib") as info:
         cifar10.load(empty_places / "data", offline=True)
+    assert str(folder / "data_batch_1") in str(info.value) and "\n" not in str(info.value)
+
+
+class Call:
+    """Pickles as `function(*args)`: what a hostile batch file makes the unpickler call."""
+
+    def __init__(self, function, *args) -> None:
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+    def __call__(self, *args):  # the pickler wants a callable as a nested reduce's function
+        raise AssertionError("never called while pickling")
+
+
+def payloads(canary: Path) -> dict[str, tuple[object, bool]]:
+    """{name: (an object whose unpickling writes `canary`, fix_imports)}; fix_imports=True writes
+    Python 2's module names (`__builtin__.exec`)."""
+    import builtins
+    import os
+
+    from numpy.testing._private.utils import runstring
+
+    code = f"open({str(canary)!r}, 'w').write('pwned')"
+    return {
+        "builtins.exec": (Call(exec, code), False),
+        "__builtin__.exec": (Call(exec, code), True),
+        "builtins.eval": (Call(eval, code), False),
+        "os.system": (Call(os.system, f"touch {canary}"), False),
+        "getattr(__import__('os'), 'system')": (
+            Call(Call(getattr, Call(builtins.__import__, "os"), "system"), f"touch {canary}"),
+            False,
+        ),
+        "numpy's runstring (calls exec)": (Call(runstring, code, {}), False),
+    }
+
+
+@pytest.mark.parametrize("payload", sorted(payloads(Path("x"))))
+def test_a_cifar10_batch_that_would_run_code_is_refused_with_one_line(payload, empty_places):
+    canary = empty_places / "pwned"
+    call, fix_imports = payloads(canary)[payload]
+    folder = empty_places / "data" / "cifar-10-batches-py"
+    write_cifar_batches(folder)
+    batch = {b"data": np.zeros((4, 3072), np.uint8), b"labels": [0, 1, 2, 3], b"extra": call}
+    (folder / "data_batch_1").write_bytes(pickle.dumps(batch, protocol=2, fix_imports=fix_imports))
+    with pytest.raises(UsageError) as info:
+        cifar10.load(empty_places / "data", offline=True)
+    assert not canary.exists()  # the payload never ran
+    message = str(info.value)
+    assert message.startswith(f"{folder / 'data_batch_1'}: not a dataset batch (refusing ") and "\n" not in message
+
+
+def test_a_batch_that_would_run_code_stops_run_with_one_line_and_exit_2(empty_places, write_grid, capsys):
+    from regbench.cli import main
+
+    canary = empty_places / "pwned"
+    folder = empty_places / "data" / "cifar-10-batches-py"
+    write_cifar_batches(folder)
+    exec_batch = {b"data": payloads(canary)["builtins.exec"][0]}
+    (folder / "test_batch").write_bytes(pickle.dumps(exec_batch, protocol=2, fix_imports=False))
+    grid = write_grid('seeds = [1]\n[design]\nbaseline = true\n[[datasets]]\nname = "cifar10"\ntrain_sizes = [100]\n')
+    data, results, reports = (str(empty_places / name) for name in ("data", "r", "o"))
+    assert main(["run", str(grid), "--data-dir", data, "--offline", "--results", results, "--out", reports]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("regbench: error")]
+    assert not canary.exists() and len(errors) == 2 and str(folder / "test_batch") in errors[0]
+    assert "cells of cifar10 were not run" in errors[1]
+
+
+def write_cifar_batches(folder: Path, python2: bool = False) -> None:
+    """Six small batches as cifar-10-python.tar.gz holds them: with `python2`, byte for byte as
+    Python 2's cPickle wrote them (numpy.core module names, byte strings), else as today's numpy
+    pickles them (protocol 2: numpy._core, _codecs.encode for bytes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(cifar10.BATCHES):
+        data = RNG.integers(0, 256, (4, 3072), dtype=np.uint8)
+        batch = {b"batch_label": b"batch %d" % i, b"labels": [(i + j) % 10 for j in range(4)], b"data": data}
+        (folder / name).write_bytes(python2_pickle(batch) if python2 else pickle.dumps(batch, protocol=2))
+
+
+def python2_pickle(obj) -> bytes:
+    """Protocol 2 as Python 2's cPickle writes it: bytes as str (SHORT_BINSTRING/BINSTRING, no
+    _codecs.encode) and numpy's array reconstruction under numpy 1's module name."""
+    import io
+    import struct
+
+    class Python2Pickler(pickle._Pickler):
+        dispatch = pickle._Pickler.dispatch.copy()
+
+        def save_str(self, data: bytes) -> None:
+            size = len(data)
+            head = pickle.SHORT_BINSTRING + bytes([size]) if size < 256 else pickle.BINSTRING + struct.pack("<i", size)
+            self.write(head + data)
+            self.memoize(data)
+
+        dispatch[bytes] = save_str
+
+    buffer = io.BytesIO()
+    Python2Pickler(buffer, protocol=2).dump(obj)
+    text = buffer.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    assert b"_codecs" not in text and b"numpy.core.multiarray\n_reconstruct" in text
+    return text
+
+
+@pytest.mark.parametrize("python2", [False, True], ids=["numpy 2 pickles", "cifar-10-python.tar.gz's format"])
+def test_benign_cifar10_batches_still_load(python2, empty_places):
+    write_cifar_batches(empty_places / "data" / "cifar-10-batches-py", python2)
+    raw = cifar10.load(empty_places / "data", offline=True)
+    assert raw.x_train.shape == (20, 32, 32, 3) and raw.x_test.shape == (4, 32, 32, 3)
+    assert raw.y_train.tolist()[:4] == [0, 1, 2, 3] and raw.x_train.dtype == np.float32
 
 
 @pytest.mark.parametrize(

@@ -240,6 +240,47 @@ CASES = {
 }
 
 
+def budget(line: str) -> str:
+    return TINY_GRID.replace("epochs = 3", line)
+
+
+# Every numeric key bounded before anything runs, its allowed range in the error (issue 24).
+BOUNDS = {
+    "batch size beyond the cap": (TINY_GRID.replace("batch_size = 32", "batch_size = 1000000000000"), "budget.batch_size", "1 <= batch_size <= 65536"),
+    "steps beyond the cap": (budget("steps = 1000000000000000000"), "budget.steps", "steps >= 1 and steps <= 10000000"),
+    "epochs beyond the cap": (budget("epochs = 1000000000000000000"), "budget.epochs", "epochs >= 1 and epochs <= 100000"),
+    "infinite learning rate": (budget("epochs = 3\nlearning_rate = inf"), "budget.learning_rate", "a finite number"),
+    "NaN learning rate": (budget("epochs = 3\nlearning_rate = nan"), "budget.learning_rate", "a finite number"),
+    "learning rate beyond float32": (budget("epochs = 3\nlearning_rate = 1e300"), "budget.learning_rate", "1e-38 <= learning_rate <= 1e38"),
+    "learning rate below float32": (budget("epochs = 3\nlearning_rate = 1e-300"), "budget.learning_rate", "1e-38 <= learning_rate <= 1e38"),
+    "learning rates beyond float32": (budget("epochs = 3\nlearning_rates = [0.01, 1e300]"), "budget.learning_rates", "each 1e-38 <= rate <= 1e38"),
+    "NaN momentum": (budget("epochs = 3\noptimizer = 'sgd'\nmomentum = nan"), "budget.momentum", "a finite number"),
+    "infinite l2 factor": (TINY_GRID + "[techniques.l2]\nfactor = inf\n", "techniques.l2.factor", "a finite number"),
+    "l2 factor beyond float32": (TINY_GRID + "[techniques.l2]\nfactor = 1e300\n", "techniques.l2.factor", "factor <= 1e+38"),
+    "l1_l2 beyond float32": (TINY_GRID + "[techniques.l1_l2]\nl1 = 1e39\n", "techniques.l1_l2.l1", "l1 <= 1e+38"),
+    "patience beyond the cap": (TINY_GRID + "[techniques.early_stopping]\npatience = 1000000000\n", "techniques.early_stopping.patience", "1 <= patience <= 100000"),
+    "plateau min_lr beyond float32": (TINY_GRID + "[techniques.reduce_lr_on_plateau]\nmin_lr = 1e300\n", "techniques.reduce_lr_on_plateau.min_lr", "min_lr <= 1e+38"),
+    "pretraining forever": (TINY_GRID + "[techniques.transfer]\npretrain_epochs = 1000000000\n", "techniques.transfer.pretrain_epochs", "pretrain_epochs <= 100000"),
+    "fine-tuning forever": (TINY_GRID + "[techniques.transfer]\nfine_tune_epochs = 1000000000\n", "techniques.transfer.fine_tune_epochs", "0 <= fine_tune_epochs <= 100000"),
+    "huge ImageNet inputs": (TINY_GRID + "[techniques.transfer]\nimage_size = 100000\n", "techniques.transfer.image_size", "image_size <= 1024"),
+    "noise of any size": (TINY_GRID + "[techniques.augmentation]\nnoise = 1e30\n", "techniques.augmentation.noise", "0 <= noise <= 10"),
+    "NaN dropout rate in a sweep": (TINY_GRID + SWEEP.format(param="rate", values="[0.1, nan]"), "design.sweeps[0].rate", "a finite number"),
+    "negative seed": (TINY_GRID.replace("seeds = [1]", "seeds = [-1]"), "seeds", "integers 0..4294967295"),
+    "seed beyond 2**32": (TINY_GRID.replace("seeds = [1]", "seeds = [9223372036854775807]"), "seeds", "integers 0..4294967295"),
+    "two million seeds": (TINY_GRID.replace("seeds = [1]", f"seeds = {list(range(2_000_000))}"), "seeds", "at most 10000"),
+    "seeds nested 5,000 deep": (TINY_GRID.replace("seeds = [1]", "seeds = " + "[" * 5000 + "1" + "]" * 5000), "seeds", "at most 16 levels"),
+    "negative split seed": (TINY_GRID.replace("val_size = 60", "val_size = 60\nsplit_seed = -1"), "datasets[0].split_seed", "an integer 0..4294967295"),
+    "NaN imbalance": (TINY_GRID.replace("val_size = 60", "val_size = 60\nimbalance = nan"), "datasets[0].imbalance", "a finite number"),
+    "infinite imbalance": (TINY_GRID.replace("val_size = 60", "val_size = 60\nimbalance = inf"), "datasets[0].imbalance", "a finite number"),
+    "imbalance beyond the train size": (TINY_GRID.replace("val_size = 60", "val_size = 60\nimbalance = 1e300"), "datasets[0].imbalance", "<= 60 (the smallest train size)"),
+    "no models": (TINY_GRID.replace('models = ["mlp"]', "models = []"), "models: must be a non-empty list", "allowed: cnn1d, mlp"),
+    "no models for a dataset": (TINY_GRID.replace("val_size = 60", "val_size = 60\nmodels = []"), "datasets[0].models", "allowed: cnn1d, mlp"),
+    "claim epoch beyond the cap": (TINY_GRID + '[[claims]]\narticle = "A"\nclaim = "c"\nmetric = "val_accuracy"\nepoch = 1000000000\n', "claims[0].epoch", "0 <= epoch <= 100000"),
+    "infinite claim range": (TINY_GRID + '[[claims]]\narticle = "A"\nclaim = "c"\nkind = "level"\nhigh = inf\n', "claims[0].high", "a finite number"),
+}  # fmt: skip
+CASES |= BOUNDS
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("command", ["run", "list"])
 def test_bad_grid_is_one_line_exit_2(case, command, write_grid, tmp_path, capsys):
@@ -313,6 +354,7 @@ def test_tuning_seeds_run_every_candidate_and_the_evaluation_seeds_wait(write_gr
     from regbench.grid.expand import expand, expand_stored
     from regbench.result import Result
     from regbench.store import Store
+    from tests.synthetic import synthetic_record
 
     text = TINY_GRID.replace("epochs = 3", "epochs = 3\nlearning_rates = [0.001, 0.01]") + "[tuning]\nseeds = [7, 8]\n"
     spec = load_spec(str(write_grid(text)))
@@ -323,8 +365,25 @@ def test_tuning_seeds_run_every_candidate_and_the_evaluation_seeds_wait(write_gr
     for cell in first.cells:  # validation prefers 0.01 for the baseline, 0.001 for dropout
         prefers = 0.01 if not cell.technique_names else 0.001
         val = 0.9 if cell.learning_rate == prefers else 0.8
-        final = {s: {"loss": 0.1, "accuracy": val, "objective": 0.1} for s in ("train", "val", "test")}
-        store.write(Result(cell.cell_id, cell.slug, cell.canonical(), final=final))
+        record = synthetic_record(cell)
+        record["final"]["val"]["accuracy"] = val
+        store.write(Result.from_json(record))
     resolved = expand_stored(spec, store)
     chosen = {(c.technique_set, c.learning_rate) for c in resolved.cells if c.seed == 1}
     assert chosen == {("baseline", 0.01), ("dropout", 0.001)} and not resolved.pending
+
+
+def test_no_parse_step_grows_with_a_value(write_grid):
+    """The default evaluation interval (a divisor search) takes the same time at the largest steps
+    allowed as at 100, and gives what the search over every divisor gave."""
+    import time
+
+    from regbench.grid.budget import MAX_STEPS, default_eval_every
+
+    def every_divisor(steps: int) -> int:
+        return max(d for d in range(1, max(1, steps // 25) + 1) if steps % d == 0)
+
+    assert all(default_eval_every(s) == every_divisor(s) for s in [*range(1, 3000), 99991, 10**5, 65536, 720720])
+    start = time.perf_counter()
+    spec = load_spec(str(write_grid(TINY_GRID.replace("epochs = 3", f"steps = {MAX_STEPS}"))))
+    assert spec.datasets[0].budget.eval_every == MAX_STEPS // 25 and time.perf_counter() - start < 1.0

@@ -111,13 +111,15 @@ def test_a_damaged_backbone_is_moved_aside_and_pretrained_again(tmp_path, capsys
 
 def test_store_reads_its_own_records_back(tmp_path):
     from regbench.result import Result
+    from tests.helpers import tiny_cell
 
-    store = Store(tmp_path, "g")
-    record = Result("abc", "s", {"dataset": "digits"}, history={"train": {"loss": [1.0, float("nan")]}})
+    store, cell = Store(tmp_path, "g"), tiny_cell()
+    history = {"train": {"loss": [1.0, float("nan")]}}  # a failed cell's NaN loss
+    record = Result(cell.cell_id, cell.slug, cell.canonical(), "failed", "loss became NaN", history=history)
     store.write(record)
-    back = store.read("abc")
-    assert back.cell == record.cell and back.history["train"]["loss"][0] == 1.0
-    assert Path(store.path("abc")).read_text().endswith("}\n")
+    back = store.read(cell.cell_id)
+    assert back.cell == record.cell and back.history["train"]["loss"] == [1.0, None]  # NaN is stored as null
+    assert Path(store.path(cell.cell_id)).read_text().endswith("}\n")
 
 
 @pytest.mark.slow

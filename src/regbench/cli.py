@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -59,6 +60,36 @@ def positive_int(text: str) -> int:
     return value
 
 
+def tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; allowed: a finite number >= 0")
+    return value
+
+
+def pattern(text: str) -> str:
+    if not text:  # '' would match every cell by id prefix: a typo, not a choice
+        raise argparse.ArgumentTypeError("'' is not allowed; allowed: a glob of slugs or an id prefix, e.g. 'digits/*'")
+    return text
+
+
+def folder(text: str) -> Path:
+    """A folder option (--results, --out): a folder, or a path where one can be made; a file in
+    the way is a bad option before anything is computed."""
+    path = Path(text)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise argparse.ArgumentTypeError(
+                    f"{text!r}: {part} is a file, not a folder; allowed: a folder, or a path where one can be made"
+                )
+            break
+    return path
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Option errors are one line and exit 2, like every other bad input (no usage block)."""
 
@@ -90,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     def data_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--data-dir", type=Path, help="folder with dataset files (default: $REGBENCH_DATA)")
         sub.add_argument("--offline", action="store_true", help="never download a dataset")
-        sub.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
+        sub.add_argument("--results", type=folder, default=Path("results"), help="results root (default: results)")
 
     def numerics_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
@@ -131,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--only",
         action="append",
+        type=pattern,
         metavar="PATTERN",
         help="only cells whose slug matches this glob or whose id starts with it (repeatable)",
     )
@@ -139,27 +171,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data_options(run)
     numerics_options(run)
-    run.add_argument("--out", type=Path, default=Path("reports"), help="where the report goes (default: reports)")
+    run.add_argument("--out", type=folder, default=Path("reports"), help="where the report goes (default: reports)")
 
     report = add(
         "report", cmd_report, "Write reports/<grid>.md, its figures and results/<grid>/cells.csv, history.csv."
     )
     report.add_argument("grid", nargs="?", default=DEFAULT_GRID, help=grid_help)
     report.add_argument(
-        "--results", type=Path, default=Path("results"), help="results root, holding <grid>/cells/ (default: results)"
+        "--results", type=folder, default=Path("results"), help="results root, holding <grid>/cells/ (default: results)"
     )
-    report.add_argument("--out", type=Path, default=Path("reports"), help="report folder (default: reports)")
+    report.add_argument("--out", type=folder, default=Path("reports"), help="report folder (default: reports)")
 
     listing = add("list", cmd_list, "Print the cells of a grid, counts, and what was left out and why.")
     listing.add_argument("grid", nargs="?", default=DEFAULT_GRID, help=grid_help)
     listing.add_argument(
         "--only",
         action="append",
+        type=pattern,
         metavar="PATTERN",
         help="only cells whose slug matches this glob or whose id starts with it (repeatable)",
     )
     listing.add_argument(
-        "--results", type=Path, default=Path("results"), help="results root, holding <grid>/cells/ (default: results)"
+        "--results", type=folder, default=Path("results"), help="results root, holding <grid>/cells/ (default: results)"
     )
     listing.add_argument("--data-dir", type=Path, help="folder with dataset files (default: $REGBENCH_DATA)")
     listing.add_argument(
@@ -183,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("b", type=Path, help="another, e.g. results/reference/quick")
     compare.add_argument(
         "--tolerance",
-        type=float,
+        type=tolerance,
         default=0.005,
         help="largest difference of a final metric taken as equal (default 0.005)",
     )
@@ -216,13 +249,11 @@ def cmd_list(args) -> int:
 
     spec = load_spec(args.grid)
     store = Store(args.results, spec.name)
-    expansion = expand_stored(spec, store)
+    expansion = expand_stored(spec, store)  # the store then checks records against their grid cells
     cells = selected(expansion.cells, args.only or ())
-    stored = store.stored_ids()
-    failed = store.failed_ids({c.cell_id for c in cells})
-    print(
-        f"{spec.name}: {len(cells)} cells; {len(stored & {c.cell_id for c in cells})} stored in {store.dir} ({len(failed)} failed)"
-    )
+    stored = store.statuses(c.cell_id for c in cells)  # read and checked: a damaged record is todo
+    failed = sum(status == "failed" for status in stored.values())
+    print(f"{spec.name}: {len(cells)} cells; {len(stored)} stored in {store.dir} ({failed} failed)")
     print(cost_line(cells, expansion.pending))
     if args.estimate:
         print(estimate(cells, expansion.pending))
@@ -231,7 +262,7 @@ def cmd_list(args) -> int:
     print(f"{'id':12}  {'status':7}  slug")
     absent: dict[str, int] = {}
     for c in cells:
-        status = "failed" if c.cell_id in failed else "done" if c.cell_id in stored else "todo"
+        status = {"failed": "failed", "ok": "done"}.get(stored.get(c.cell_id, ""), "todo")
         lacks = missing_here(c, args.data_dir) if status == "todo" else []
         for line in lacks:
             absent[line] = absent.get(line, 0) + 1

@@ -1,12 +1,14 @@
-"""Writing files so that a crash never leaves half of one, and setting damaged ones aside: the one
-implementation of atomic writes (a file, a folder) and of quarantine, for the results store, the
-pretrained backbones and the report."""
+"""Writing files so that a crash never leaves half of one, reading only regular files, and setting
+damaged ones aside: the one implementation of atomic writes (a file, a folder), of safe reads and
+of quarantine, for the results store, the pretrained backbones and the report."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -79,34 +81,71 @@ def writer_alive(name: str) -> bool:
 
 def remove_stale_temp_files(folder: Path) -> int:
     """Delete the temporary files in `folder` whose writer is gone (a killed run's); returns how many."""
-    if not folder.is_dir():
+    try:
+        names = os.listdir(folder)
+    except OSError:  # no folder (nothing to clean), or one that cannot be read (reads fail later)
         return 0
-    stale = [
-        p
-        for p in folder.iterdir()
-        if p.name.startswith(".") and p.name.endswith(TEMP_SUFFIX) and not writer_alive(p.name)
-    ]
+    stale = [folder / n for n in names if n.startswith(".") and n.endswith(TEMP_SUFFIX) and not writer_alive(n)]
     for p in stale:
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
         else:
-            p.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only folder: a leftover is harmless, writes fail later
+                p.unlink(missing_ok=True)
     return len(stale)
 
 
 def quarantine(path: Path, damaged: Path, reason: str, what: str, then: str) -> Path | None:
     """Move a damaged file or folder to `damaged/<name>.<UTC time><suffix>` (never deleted) with one
     warning line: '[<what>] <path> is damaged (<reason>); moved to <target>; <then>'. Returns the
-    target, or None when another process moved it first."""
+    target, or None when another process moved it first or it cannot be moved (`damaged` is a
+    file, the folder is read-only: the warning says so, and the file stays where it is)."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     target = damaged / f"{path.stem}.{stamp}{path.suffix}"
-    damaged.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):  # another process was first
+    named = f"{what} {path}" if what else str(path)
+    try:
+        damaged.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
-        named = f"{what} {path}" if what else str(path)
-        print(f"regbench: warning: {named} is damaged ({reason}); moved to {target}; {then}", file=sys.stderr)
-        return target
-    return None
+    except FileNotFoundError:  # another process was first
+        return None
+    except OSError as exc:
+        print(
+            f"regbench: warning: {named} is damaged ({reason}); cannot move it to {damaged} "
+            f"({exc.strerror or exc}); {then}",
+            file=sys.stderr,
+        )
+        return None
+    print(f"regbench: warning: {named} is damaged ({reason}); moved to {target}; {then}", file=sys.stderr)
+    return target
+
+
+class NotRegular(OSError):
+    """A path that is not a regular file (a directory, FIFO, symbolic link, device or socket)."""
+
+
+def kind(mode: int) -> str:
+    """What a file of `mode` (st_mode) is, for a message: 'a directory', 'a FIFO', ..."""
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a regular file")):  # fmt: skip
+        if test(mode):
+            return name
+    return "a device"
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of `path` if it is a regular file; NotRegular otherwise. Never follows a symbolic
+    link (O_NOFOLLOW) and never blocks on a FIFO (O_NONBLOCK, then fstat before reading)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotRegular(errno.ELOOP, "a symbolic link", str(path)) from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegular(errno.EINVAL, kind(mode), str(path))
+        return f.read()
 
 
 def first_line(exc: BaseException, limit: int = 120) -> str:

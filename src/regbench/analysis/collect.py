@@ -52,7 +52,7 @@ class Analysis:
 
 def collect(spec: GridSpec, results_root: Path) -> Analysis:
     """Read the stored results of the grid's cells and compute everything the report shows."""
-    store = Store(results_root, spec.name)
+    store = Store(results_root, spec.name)  # expand_stored makes it check each record against its grid cell
     expansion = expand_stored(spec, store)
     expected = {c.cell_id: c for c in expansion.cells}
     cells, history, environment = read_results(store, sorted(store.stored_ids() & expected.keys()))

@@ -5,6 +5,7 @@ imports TensorFlow."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,15 @@ def records(store: Store) -> dict[str, Result]:
 
 
 def differing_cells(a: dict[str, Result], b: dict[str, Result], tolerance: float) -> pd.DataFrame:
-    """Cells of both whose final metrics differ by more than `tolerance`. Columns: cell_id, slug,
-    largest (the largest absolute difference), metric (where), also_differs (context fields)."""
+    """Cells of both whose final metrics differ by more than `tolerance` (a NaN differs from
+    everything). Columns: cell_id, slug, largest (the largest absolute difference; inf for a NaN),
+    metric (where), also_differs (context fields)."""
     rows = []
     for cell_id in sorted(a.keys() & b.keys()):
         x, y = a[cell_id], b[cell_id]
         if not (x.final and y.final):
             continue
-        gaps = {f"{s}_{m}": abs(x.final[s][m] - y.final[s][m]) for s in x.final for m in ("accuracy", "loss")}
+        gaps = {f"{s}_{m}": difference(x.final[s][m], y.final[s][m]) for s in x.final for m in ("accuracy", "loss")}
         metric = max(gaps, key=gaps.get)
         if gaps[metric] > tolerance:
             also = [
@@ -51,6 +53,12 @@ def differing_cells(a: dict[str, Result], b: dict[str, Result], tolerance: float
             rows.append({"cell_id": cell_id, "slug": x.slug, "largest": gaps[metric], "metric": metric,
                          "also_differs": ", ".join(also) or "nothing recorded"})  # fmt: skip
     return pd.DataFrame(rows, columns=["cell_id", "slug", "largest", "metric", "also_differs"])
+
+
+def difference(a: float | None, b: float | None) -> float:
+    """|a - b|; infinite where either is not a finite number (NaN equals nothing, NaN included)."""
+    finite = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (a, b))
+    return abs(a - b) if finite else math.inf
 
 
 def cpu_difference(a: dict | None, b: dict | None) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
 from regbench.grid.labels import data_label, set_label, value_text
+from regbench.names import cell_id_of
 from regbench.steps import steps_per_epoch
 from regbench.train.techniques import Technique, make_technique
 
@@ -97,8 +96,7 @@ class Cell:
     @cached_property
     def cell_id(self) -> str:
         """First 12 hex digits of sha256 over the canonical JSON (sorted keys, no spaces)."""
-        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return cell_id_of(self.canonical())
 
     def technique_objects(self) -> list[Technique]:
         return [make_technique(name, dict(params)) for name, params in self.techniques]

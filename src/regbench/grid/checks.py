@@ -3,6 +3,7 @@ problem raised through `fail(key, problem)` as one line naming the key and the a
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from dataclasses import MISSING, fields
@@ -56,6 +57,8 @@ def typed(value: Any, kind: Any, where: str, fail) -> Any:
     }[kind]
     if not ok:
         raise fail(where, f"{value!r} has the wrong type; allowed: {kind.__name__}")
+    if kind is float and not math.isfinite(value):  # TOML's nan and inf, anywhere a float is read
+        raise fail(where, f"{value!r} is not allowed; allowed: a finite number")
     return float(value) if kind is float else value
 
 

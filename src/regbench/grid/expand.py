@@ -118,6 +118,7 @@ def expand_stored(spec: GridSpec, store: Store) -> Expansion:
     """The grid's cells as far as its stored results allow: each pending arm whose tuning cells are
     all stored gets the candidate with the best mean validation accuracy over its tuning seeds."""
     expansion = expand(spec)
+    store.expect(expansion.cells)
     if not expansion.pending:
         return expansion
     stored, chosen = store.stored_ids(), {}
@@ -130,7 +131,11 @@ def expand_stored(spec: GridSpec, store: Store) -> Expansion:
                     scores.setdefault(candidate_of(cell), []).append(record.final["val"]["accuracy"])
             if (pick := best(scores, arm.candidates)) is not None:
                 chosen[arm.key] = pick
-    return expand(spec, chosen) if chosen else expansion
+    if not chosen:
+        return expansion
+    resolved = expand(spec, chosen)
+    store.expect(resolved.cells)
+    return resolved
 
 
 def candidate_of(cell: Cell) -> Candidate:

@@ -5,6 +5,7 @@ Every problem is a UsageError with one line naming the file, the key and the all
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import fields, replace
 from importlib import resources
@@ -16,9 +17,11 @@ from regbench.grid.budget import Budget, merge_budget
 from regbench.grid.checks import check_keys, make_dataclass, names, table, typed
 from regbench.grid.claim_kinds import CLAIM_KINDS
 from regbench.grid.spec import Claim, DatasetEntry, Design, GridSpec, Sweep, Tune, Tuning
+from regbench.names import NAME_RULE, is_name
 from regbench.train.datasets import DATASETS, get_dataset
 from regbench.train.models import MODELS
 from regbench.train.techniques import TECHNIQUES, get_technique
+from regbench.validate import is_int
 
 TOP_KEYS = (
     "budget",
@@ -39,6 +42,15 @@ SECTION_KEYS = ("budget", "datasets", "description", "design", "min_train_accura
 REGIMES = ("fits", "gap")
 SETTINGS = ("full", "cpu-sized")
 DATASET_KEYS = ("name", "train_sizes", "models", "val_size", "split_seed", "imbalance")
+# Bounds checked before anything runs: seeds as numpy's and Keras' generators take them
+# (keras.utils.set_random_seed, numpy.random.default_rng: 0..2**32-1); a grid of more seeds, or of
+# longer lists, would not be run; nesting deeper than any grid needs is refused before Python's
+# parser recurses (5,000 nested arrays would exhaust its stack).
+MAX_SEED = 2**32 - 1
+MAX_SEEDS = 10_000
+MAX_LIST = 1_000
+MAX_DEPTH = 16
+SPECIAL = re.compile(r"[\"'#\[\]{}]")  # what check_nesting looks at
 
 
 def shipped_grids() -> list[str]:
@@ -62,13 +74,58 @@ def resolve(grid: str) -> Path:
 def load_spec(grid: str) -> GridSpec:
     """Read and validate a grid file or shipped grid name."""
     path = resolve(grid)
+    if not is_name(path.stem):  # the grid's name names its results and report folders
+        raise UsageError(
+            f"{path}: the grid's name {path.stem!r} is not allowed; allowed: {NAME_RULE} (e.g. 'quick.toml')"
+        )
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_text()
+        check_nesting(text, str(path))
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read: {exc}") from None
+    except RecursionError:  # what check_nesting did not see (it skips nothing TOML allows, but be sure)
+        raise UsageError(f"{path}: arrays or tables nested too deeply; allowed: at most {MAX_DEPTH} levels") from None
     return parse(data, name=path.stem, path=str(path))
+
+
+def check_nesting(text: str, path: str) -> None:
+    """Refuse values nested deeper than MAX_DEPTH arrays and inline tables, naming the key, before
+    tomllib recurses into them: one pass over the text's brackets, skipping strings and comments."""
+    depth, key, i = 0, "", 0
+    while match := SPECIAL.search(text, i):
+        c, i = match.group(), match.start()
+        if c in "\"'":
+            i = string_end(text, i)
+            continue
+        if c == "#":  # a comment, to the end of its line
+            i = text.find("\n", i) % (len(text) + 1)
+            continue
+        if c in "[{" and depth == 0:
+            key = text[text.rfind("\n", 0, i) + 1 : i].split("=")[0].strip() or "a table header"
+        depth = depth + 1 if c in "[{" else max(0, depth - 1)
+        if depth > MAX_DEPTH:
+            raise UsageError(
+                f"{path}: {key}: nested more than {MAX_DEPTH} deep; allowed: at most {MAX_DEPTH} levels of arrays and tables"
+            )
+        i += 1
+
+
+# The rest of a basic string after its opening quote(s): escapes may hide a quote; literal strings have none.
+BASIC_END = {'"': re.compile(r'(?:[^"\\\n]|\\.)*"'), '"""': re.compile(r'(?:[^\\]|\\.)*?"""', re.S)}
+
+
+def string_end(text: str, i: int) -> int:
+    """Where the TOML string that opens at `i` ends (past its closing quote; the text's end if never)."""
+    quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else text[i]
+    start = i + len(quote)
+    if quote[0] == "'":
+        end = text.find(quote, start)
+        return end + len(quote) if end >= 0 else len(text)
+    found = BASIC_END[quote].match(text, start)
+    return found.end() if found else len(text)
 
 
 def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
@@ -91,8 +148,8 @@ def parse(data: dict[str, Any], name: str, path: str) -> GridSpec:
         entry = table(entry, where, fail)
         check_keys(entry, SECTION_KEYS, where, fail)
         section = typed(entry.get("name"), str, f"{where}.name", fail) if "name" in entry else ""
-        if not section or not all(c.isalnum() or c in "-_" for c in section):
-            raise fail(f"{where}.name", f"{section!r} is not allowed; allowed: letters, digits, - and _ (e.g. 'A-cpu')")
+        if not is_name(section):
+            raise fail(f"{where}.name", f"{section!r} is not allowed; allowed: {NAME_RULE} (e.g. 'A-cpu')")
         if section in (s.section for s in sections):
             raise fail(f"{where}.name", f"'{section}' names two sections; allowed: a name per section")
         setting = typed(entry.get("setting", "full"), Literal[SETTINGS], f"{where}.setting", fail)
@@ -163,12 +220,10 @@ def parse_grid(data: dict[str, Any], name: str, path: str, where: str = "") -> G
         return UsageError(f"{path}: {where + '.' if where else ''}{key}: {problem}")
 
     check_keys(data, TOP_KEYS, "", fail)
-    seeds = typed(data.get("seeds", [0]), tuple[int, ...], "seeds", fail)
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise fail("seeds", "must be a non-empty list of distinct integers")
+    seeds = parse_seeds(data.get("seeds", [0]), fail)
     budget_table = merge_budget({}, table(data.get("budget", {}), "budget", fail), "budget", fail)
     make_dataclass(Budget, budget_table, "budget", fail)  # so that its errors name [budget], not a dataset
-    models = names(data.get("models", ["mlp"]), "models", MODELS.names(), fail)
+    models = model_names(data.get("models", ["mlp"]), "models", fail)
     datasets = data.get("datasets")
     if not isinstance(datasets, list) or not datasets:
         raise fail(
@@ -244,6 +299,27 @@ def check_tuning(tuning: Tuning, seeds: tuple[int, ...], tune: tuple[Tune, ...],
         )
 
 
+def parse_seeds(raw: Any, fail) -> tuple[int, ...]:
+    """`seeds`: distinct integers in the range numpy and Keras seed their generators with."""
+    if isinstance(raw, list) and len(raw) > MAX_SEEDS:  # before typing each one
+        raise fail("seeds", f"{len(raw)} seeds; allowed: at most {MAX_SEEDS}")
+    seeds = typed(raw, tuple[int, ...], "seeds", fail)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise fail("seeds", f"must be a non-empty list of distinct integers 0..{MAX_SEED}")
+    for seed in seeds:
+        if not 0 <= seed <= MAX_SEED:
+            raise fail("seeds", f"{seed} is out of range; allowed: integers 0..{MAX_SEED} (numpy's and Keras' seeds)")
+    return seeds
+
+
+def model_names(raw: Any, where: str, fail) -> tuple[str, ...]:
+    """A non-empty list of registered model names."""
+    models = names(raw, where, MODELS.names(), fail)
+    if not models:
+        raise fail(where, f"must be a non-empty list; allowed: {', '.join(MODELS.names())}")
+    return models
+
+
 def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str, ...], fail) -> DatasetEntry:
     budget_keys = tuple(f.name for f in fields(Budget))
     check_keys(entry, DATASET_KEYS + budget_keys, where, fail)
@@ -265,6 +341,8 @@ def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str
             f"{where}.train_sizes",
             f'must be a non-empty list; allowed: integers {info.num_classes}..{largest} or "all"',
         )
+    if len(raw_sizes) > MAX_LIST:
+        raise fail(f"{where}.train_sizes", f"{len(raw_sizes)} sizes; allowed: at most {MAX_LIST}")
     sizes = tuple(largest if s == "all" else typed(s, int, f"{where}.train_sizes", fail) for s in raw_sizes)
     for size in sizes:
         if not info.num_classes <= size <= largest:
@@ -274,18 +352,23 @@ def parse_dataset(entry: dict, where: str, budget_table: dict, models: tuple[str
             )
     overrides = {k: entry[k] for k in budget_keys if k in entry}
     budget = make_dataclass(Budget, merge_budget(budget_table, overrides, where, fail), where, fail)
-    own_models = names(entry["models"], f"{where}.models", MODELS.names(), fail) if "models" in entry else models
+    own_models = model_names(entry["models"], f"{where}.models", fail) if "models" in entry else models
     split_seed = entry.get("split_seed", 0)
-    if split_seed != "seed" and (not isinstance(split_seed, int) or isinstance(split_seed, bool)):
+    if split_seed != "seed" and not (is_int(split_seed) and 0 <= split_seed <= MAX_SEED):
         raise fail(
             f"{where}.split_seed",
-            f'{split_seed!r} is not allowed; allowed: an integer, or "seed" (a training subset per seed)',
+            f'{split_seed!r} is not allowed; allowed: an integer 0..{MAX_SEED}, or "seed" (a training subset per seed)',
         )
     imbalance = None
     if "imbalance" in entry:
         imbalance = typed(entry["imbalance"], float, f"{where}.imbalance", fail)
-        if imbalance < 1:
-            raise fail(f"{where}.imbalance", f"{imbalance!r} is out of range; allowed: a max/min class ratio >= 1")
+        # The rarest class needs an example, so the ratio can reach the smallest train size at most.
+        if not 1 <= imbalance <= min(sizes):
+            raise fail(
+                f"{where}.imbalance",
+                f"{imbalance!r} is out of range; allowed: a max/min class ratio >= 1 and <= {min(sizes)} (the "
+                "smallest train size)",
+            )
     return DatasetEntry(dname, tuple(dict.fromkeys(sizes)), own_models, val_size, split_seed, budget, imbalance)
 
 
@@ -345,8 +428,12 @@ def parse_sweep(entry: dict, where: str, fail) -> Sweep:
             f"{where}.param", f"'{param}' is not a parameter of {technique}; allowed: {', '.join(params) or 'none'}"
         )
     values = entry["values"]
-    if not isinstance(values, list) or len(values) < 2 or len({repr(v) for v in values}) != len(values):
-        raise fail(f"{where}.values", "must be a list of at least two distinct values")
+    if (
+        not isinstance(values, list)
+        or not 2 <= len(values) <= MAX_LIST
+        or len({repr(v) for v in values}) != len(values)
+    ):
+        raise fail(f"{where}.values", f"must be a list of at least two distinct values (at most {MAX_LIST})")
     with_ = names(entry.get("with", []), f"{where}.with", TECHNIQUES.names(), fail)
     if technique in with_:
         raise fail(f"{where}.with", f"lists the swept technique {technique}; allowed: other techniques")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from regbench.grid.budget import Budget
+from regbench.grid.budget import MAX_STEPS, Budget
 from regbench.grid.claim_kinds import CLAIM_KINDS, CURVE_METRICS, FINAL_METRICS
-from regbench.train.techniques import Technique, require
+from regbench.train.techniques import MAX_EPOCHS, Technique, require
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,10 @@ class Claim:
         require(self.kind in CLAIM_KINDS, "kind", ", ".join(CLAIM_KINDS.names()))
         if self.epoch or self.step or CLAIM_KINDS.get(self.kind).curve_only:
             require(self.metric in CURVE_METRICS, "metric", f"{', '.join(CURVE_METRICS)} (a learning curve)")
-        require(self.epoch >= 0, "epoch", "epoch >= 0")
-        require(self.step >= 0, "step", "step >= 0")
+        require(0 <= self.epoch <= MAX_EPOCHS, "epoch", f"0 <= epoch <= {MAX_EPOCHS}")
+        require(0 <= self.step <= MAX_STEPS, "step", f"0 <= step <= {MAX_STEPS}")
         require(not (self.epoch and self.step), "step", "epoch or step, not both")
-        require(self.window >= 1, "window", "window >= 1")
+        require(1 <= self.window <= MAX_EPOCHS, "window", f"1 <= window <= {MAX_EPOCHS}")
         require(self.low <= self.high, "high", "high >= low")
 
 

@@ -18,8 +18,10 @@ import pandas as pd
 from joblib.externals.loky import ProcessPoolExecutor
 
 from regbench.analysis.collect import Analysis, collect
-from regbench.disk import atomic_write
+from regbench.disk import TEMP_SUFFIX, atomic_write
+from regbench.errors import StoreError
 from regbench.grid.spec import GridSpec
+from regbench.names import file_part
 from regbench.report import figures as figure_list
 from regbench.report import plots
 from regbench.report.figures import Drawing, Figure
@@ -62,7 +64,19 @@ def build_report(spec: GridSpec, results_root: Path, out_root: Path, jobs: int |
 
     Figures and tables are written by `jobs` worker processes (default: one per core from
     PARALLEL_FROM stored cells on, else 1 = all in this process). The workers start first, so
-    their imports overlap with reading the results."""
+    their imports overlap with reading the results. A place that cannot be written (a read-only
+    folder, a full disk) is a StoreError naming it; the stored cells are untouched."""
+    try:
+        return write_report(spec, results_root, out_root, jobs)
+    except OSError as exc:
+        where = Path(exc.filename) if exc.filename else Path(out_root)
+        if where.name.startswith(".") and where.name.endswith(TEMP_SUFFIX):  # an atomic write's temporary file
+            where = where.parent
+        raise StoreError(f"cannot write the report or its tables to {where} ({exc.strerror or exc})") from None
+
+
+def write_report(spec: GridSpec, results_root: Path, out_root: Path, jobs: int | None) -> Path:
+    """build_report's work."""
     folder = Path(out_root) / spec.name
     if jobs is None:
         jobs = joblib.cpu_count() if len(Store(results_root, spec.name).stored_ids()) >= PARALLEL_FROM else 1
@@ -136,7 +150,8 @@ def figure_tasks(a: Analysis, folder: Path) -> list[tuple[Figure, Drawing, Path]
     """(figure, drawing, path) of every figure the analysis allows, the slow ones first (learning
     curves, heatmaps), so that parallel workers finish together."""
     ordered = sorted(figure_list.FIGURES, key=lambda f: not f.slow)  # stable: registry order within each group
-    return [(f, d, folder / d.file) for f in ordered for d in f.drawings(a)]
+    # file_part: a figure's file stays in `folder` whatever its name is made of
+    return [(f, d, folder / file_part(d.file)) for f in ordered for d in f.drawings(a)]
 
 
 def write_if_stale(spec: GridSpec, results_root: Path, out_root: Path, ran: bool) -> tuple[Path, bool]:

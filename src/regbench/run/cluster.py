@@ -17,6 +17,7 @@ from typing import Any
 from regbench.errors import UsageError
 from regbench.grid.cell import Cell
 from regbench.result import Result
+from regbench.run.answers import accepted
 from regbench.run.workers import Plan, run_in_worker, threads_per_worker
 from regbench.train.options import RunOptions
 from regbench.train.runner import empty_record
@@ -37,9 +38,10 @@ def connect(plan: Plan) -> Iterator[Any]:
     """A distributed Client: to `plan.scheduler`, else to a cluster started here and closed after."""
     distributed = import_distributed()
     if plan.scheduler:
+        check_tls(distributed, plan.scheduler)
         try:  # waits distributed.comm.timeouts.connect (Dask's config, 30 s by default)
             client = distributed.Client(plan.scheduler)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             raise UsageError(
                 f"--scheduler {plan.scheduler}: no Dask scheduler answers there ({exc}); allowed: the address "
                 "`dask scheduler` prints, e.g. tcp://10.0.0.5:8786"
@@ -49,6 +51,21 @@ def connect(plan: Plan) -> Iterator[Any]:
         return
     with local_cluster(distributed, plan) as cluster, distributed.Client(cluster) as client:
         yield client
+
+
+def check_tls(distributed, address: str) -> None:
+    """A tls:// scheduler is reached with Dask's own TLS settings (distributed.comm.tls.ca-file,
+    .client.cert, .client.key: its config files or DASK_DISTRIBUTED__COMM__TLS__* variables), which
+    distributed.Client reads itself: regbench needs no option of its own. Without them, one line."""
+    if not address.startswith("tls://"):
+        return
+    security = distributed.Security()
+    if not (security.tls_ca_file and security.tls_client_cert):
+        raise UsageError(
+            f"--scheduler {address}: TLS needs Dask's certificates; allowed: set distributed.comm.tls.ca-file, "
+            ".client.cert and .client.key in Dask's config (or DASK_DISTRIBUTED__COMM__TLS__CA_FILE, "
+            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT, DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY)"
+        )
 
 
 def local_cluster(distributed, plan: Plan):
@@ -95,12 +112,13 @@ def finished(stack: contextlib.ExitStack, client, cells: list[Cell], options: Ru
 
 
 def collect(future, cell: Cell, options: RunOptions) -> Result:
-    """The record a finished future holds; a cell whose workers kept dying becomes a failed record
-    (so the grid goes on and a rerun with --retry-failed tries it again)."""
+    """The record a finished future holds, if it is one of `cell` (else a failed record of `cell`);
+    a cell whose workers kept dying becomes a failed record (so the grid goes on and a rerun with
+    --retry-failed tries it again)."""
     from distributed import KilledWorker
 
     try:
-        return future.result()
+        return accepted(cell, future.result(), options)  # what the worker sent, checked against `cell`
     except KilledWorker as exc:
         error = f"KilledWorker: the workers running this cell died each time ({exc})"
         return empty_record(cell, options, "failed", error)

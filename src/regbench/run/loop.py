@@ -1,23 +1,26 @@
 """The loop that runs a grid's cells into its store: each cell claimed just before it runs (so
 processes sharing a results folder divide the cells), every result written as it arrives, a
 progress bar, and then the cells other processes held. Only this process writes to the store, so
-a killed run never leaves a torn file and a rerun resumes from whatever was stored."""
+a killed run never leaves a torn file and a rerun resumes from whatever was stored; and only
+records checked against the cell that was sent (run/answers.py) are stored, under that cell's id."""
 
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from tqdm import tqdm
 
 from regbench.grid.cell import Cell
 from regbench.result import Result
+from regbench.run.answers import accepted
 from regbench.run.executors import results
 from regbench.run.workers import Plan
-from regbench.store import Store
+from regbench.store import Store, Version
 from regbench.train.options import RunOptions
+from regbench.validate import short
 
 
 @dataclass
@@ -33,18 +36,22 @@ def run_and_store(
     options: RunOptions,
     plan: Plan = Plan(),
     label: str = "cells",
+    seen: Mapping[str, Version | None] | None = None,
 ) -> Summary:
     """Run `cells`, store each result as it arrives, show progress; returns what ran and failed.
     Each cell is claimed just before it runs, so processes sharing the results folder divide the
-    cells; then this one waits for the cells others hold and runs any a dead process left."""
+    cells; then this one waits for the cells others hold and runs any a dead process left. `seen`:
+    each cell's file as the store held it when the run decided to run it (Store.decide; default:
+    as it is now); a cell stored by anyone since is not run again."""
     summary, ran = Summary(), set()
-    # Stored files older than this run are results to replace only when `cells` holds them (--force).
-    started = time.time()
+    seen = {c.cell_id: store.version(c.cell_id) for c in cells} if seen is None else seen
+    outstanding: dict[str, Cell] = {}  # claimed and sent, no record back yet
 
     def claimed(wait: bool) -> Iterator[Cell]:
         for cell in cells:
-            if cell.cell_id not in ran and store.claim(cell.cell_id, wait=wait, stored_after=started):
+            if cell.cell_id not in ran and store.claim(cell.cell_id, wait=wait, seen=seen.get(cell.cell_id)):
                 ran.add(cell.cell_id)
+                outstanding[cell.cell_id] = cell
                 yield cell
 
     def passes() -> Iterator[Iterator[Result]]:
@@ -57,7 +64,9 @@ def run_and_store(
         free = results(claimed(False), options, plan)
         with tqdm(total=len(cells), desc=label, unit="cell", dynamic_ncols=True) as bar:
             for records in passes():
-                for record in records:
+                for answer in records:
+                    if (record := answer_to(answer, outstanding, options, bar)) is None:
+                        continue
                     store.write(record)
                     store.release(record.cell_id)
                     summary.ran += 1
@@ -71,3 +80,16 @@ def run_and_store(
     finally:
         store.release_all()
     return summary
+
+
+def answer_to(answer: Any, outstanding: dict[str, Cell], options: RunOptions, bar: tqdm) -> Result | None:
+    """The record to store for an executor's answer: checked against the outstanding cell it names
+    (the built-in executors have checked it against the cell they sent already); None, with a
+    warning, for an answer that names no cell this run sent."""
+    cell_id = getattr(answer, "cell_id", None)
+    cell = outstanding.pop(cell_id, None) if isinstance(cell_id, str) else None
+    if cell is None:
+        bar.write(f"regbench: warning: an answer for a cell this run did not send ({short(cell_id)}); not stored",
+                  file=sys.stderr)  # fmt: skip
+        return None
+    return accepted(cell, answer, options)

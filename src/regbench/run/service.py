@@ -16,6 +16,7 @@ from regbench.grid.expand import expand, expand_stored, selected
 from regbench.grid.parse import load_spec, shipped_grids
 from regbench.grid.spec import GridSpec
 from regbench.result import Result
+from regbench.run.answers import accepted
 from regbench.run.devices import detect_gpus
 from regbench.run.loop import Summary, run_and_store
 from regbench.run.workers import Plan, plan_run
@@ -57,8 +58,9 @@ class Outcome:
 
     def counts(self) -> tuple[int, int, int]:
         """(ok, failed, not stored) among the selected cells, as stored now."""
-        stored, failed = self.store.stored_ids() & self.ids, self.store.failed_ids(self.ids)
-        return len(stored) - len(failed), len(failed), len(self.ids - stored)
+        stored = self.store.statuses(self.ids)
+        failed = sum(status == "failed" for status in stored.values())
+        return len(stored) - failed, failed, len(self.ids - stored.keys())
 
 
 def needed_datasets(cell: Cell) -> set[str]:
@@ -110,7 +112,7 @@ def run_grid(request: RunRequest) -> Outcome:
     if request.verbose:  # workers inherit it: each shows its backend's start-up log
         os.environ["REGBENCH_VERBOSE"] = "1"
     spec = load_spec(request.grid)
-    store = Store(request.results, spec.name)
+    store = Store(request.results, spec.name)  # expand_stored makes it check records against their cells
     store.remove_stale_temp_files()
     done: set[str] = set()  # cells this run has run (a --force run recomputes each once)
     summary, missing, cells = None, set(), []
@@ -121,7 +123,10 @@ def run_grid(request: RunRequest) -> Outcome:
             raise UsageError(
                 f"--only {' '.join(request.only)}: no cell of grid '{spec.name}' matches; see `regbench list {request.grid}`"
             )
-        todo = [c for c in store.todo(cells, request.force, request.retry_failed) if c.cell_id not in done]
+        # What the store held when this run decided: a cell stored by anyone after that is not run
+        # again (the claim is checked against it), however long loading the data takes.
+        todo, seen = store.decide(cells, force=request.force, retry_failed=request.retry_failed)
+        todo = [c for c in todo if c.cell_id not in done]
         missing |= check_data(todo, request.options) if todo else set()
         todo = [c for c in todo if not needed_datasets(c) & missing]
         stage = "" if not (expansion.pending or done) else " (tuning first)" if not done else " (after tuning)"
@@ -130,18 +135,19 @@ def run_grid(request: RunRequest) -> Outcome:
         )
         if not todo:
             break
-        summary = add(summary, run_cells(request, store, todo, spec.name))
+        summary = add(summary, run_cells(request, store, todo, spec.name, seen))
         done |= {c.cell_id for c in todo}
         if not expansion.pending:
             break
     return Outcome(spec, store, tuple(cells), summary, frozenset(missing))
 
 
-def run_cells(request: RunRequest, store: Store, cells: list[Cell], label: str) -> Summary:
+def run_cells(request: RunRequest, store: Store, cells: list[Cell], label: str, seen: dict) -> Summary:
+    """Run `cells` into the store where the request says; `seen`: their files' versions when decided."""
     plan = plan_for(request)
     print(f"running on {plan.describe()}")
     options = replace(request.options, pretrained_dir=store.dir.parent / "pretrained")
-    return run_and_store(cells, store, options, plan, label=label)
+    return run_and_store(cells, store, options, plan, label=label, seen=seen)
 
 
 def add(total: Summary | None, more: Summary) -> Summary:
@@ -182,4 +188,5 @@ def run_one(spec: GridSpec, cell: Cell, results: Path, options: RunOptions) -> t
 
     store = Store(results, spec.name)
     record = run_cell(cell, replace(options, pretrained_dir=store.dir.parent / "pretrained"))
+    record = accepted(cell, record, options)  # an ok record with a NaN score is stored as failed
     return record, store.write(record)

@@ -3,7 +3,9 @@ worker process runs a cell through. The local executor and the Dask cluster both
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,3 +65,35 @@ def run_in_worker(cell: Cell, options: RunOptions, lock_dir: str | None = None, 
 
     with _ONE_CELL_AT_A_TIME:
         return run_cell(cell, options)
+
+
+def run_tagged(
+    position: int, cell: Cell, options: RunOptions, lock_dir: str | None = None, devices: tuple[str, ...] = ()
+):
+    """A local worker process's entry point: (position, run_in_worker's record); with unordered
+    results, the position tells the caller which of the cells it handed out this record answers.
+    The worker ends with the process that started it (end_with_parent)."""
+    end_with_parent()
+    return position, run_in_worker(cell, options, lock_dir, devices)
+
+
+_WATCHING: list[int] = []  # the parent pid this worker watches, once its watchdog runs
+
+
+def end_with_parent(interval_s: float = 1.0) -> None:
+    """In a worker process: exit within `interval_s` once the process that started it is gone
+    (a SIGKILLed `regbench run` must not leave workers training for minutes, nor the resource
+    trackers that wait for them). A daemon thread compares os.getppid() with its value now: the
+    kernel re-parents an orphan. Not prctl(PR_SET_PDEATHSIG): it fires when the parent *thread*
+    that started the worker ends, and loky starts replacement workers from a thread. Never called
+    in the main process, whose parent (a shell) may go while it runs on."""
+    if _WATCHING:
+        return
+    _WATCHING.append(os.getppid())
+
+    def watch() -> None:
+        while os.getppid() == _WATCHING[0]:
+            time.sleep(interval_s)
+        os._exit(1)  # no clean-up: the parent, which would collect the result, is gone
+
+    threading.Thread(target=watch, name="regbench-end-with-parent", daemon=True).start()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from regbench.errors import UsageError
 from regbench.train.datasets import files
 from regbench.train.datasets.splits import Raw
 
@@ -27,16 +28,25 @@ def present(data_dir: Path | None = None) -> bool:
     return files.first_dir_with(candidates(data_dir), BATCHES) is not None
 
 
+def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images (N, 32, 32, 3) uint8, labels (N,)) of one batch file; a file of another shape is a
+    UsageError naming it."""
+    batch = files.read_pickle(path)
+    data, labels = batch.get("data"), batch.get("labels")
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072):
+        raise UsageError(f"{path}: not a CIFAR-10 batch (its 'data' is not a uint8 array of 3072 columns)")
+    labels = np.asarray(labels) if isinstance(labels, (list, np.ndarray)) else np.empty(0)
+    if labels.shape != (len(data),) or labels.dtype.kind not in "iu" or not np.isin(labels, range(10)).all():
+        raise UsageError(f"{path}: not a CIFAR-10 batch (its 'labels' are not {len(data)} integers 0..9)")
+    # Stored as (N, 3072) rows of R, G, B planes: to (N, 32, 32, 3) channels-last.
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+
+
 def read_batches(folder: Path) -> Raw:
-    parts = [files.read_pickle(folder / name) for name in BATCHES]
-
-    def images(batch: dict) -> np.ndarray:
-        # Stored as (N, 3072) rows of R, G, B planes: to (N, 32, 32, 3) channels-last.
-        return np.asarray(batch["data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-
-    x_train = np.concatenate([images(b) for b in parts[:5]])
-    y_train = np.concatenate([b["labels"] for b in parts[:5]])
-    return files.scaled_images(x_train, y_train, images(parts[5]), parts[5]["labels"])
+    parts = [read_batch(folder / name) for name in BATCHES]
+    x_train = np.concatenate([x for x, _ in parts[:5]])
+    y_train = np.concatenate([y for _, y in parts[:5]])
+    return files.scaled_images(x_train, y_train, *parts[5])
 
 
 def load(data_dir: Path | None = None, offline: bool = False) -> Raw:

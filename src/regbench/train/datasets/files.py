@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import os
 import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,18 +74,53 @@ def scaled_images(x_train, y_train, x_test, y_test) -> Raw:
     )  # fmt: skip
 
 
+def _latin1(text: str, encoding: str = "latin1") -> bytes:
+    """`_codecs.encode` as protocol-2 pickles use it for bytes (`encode(text, "latin1")`), latin-1 only."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode({type(text).__name__}, {encoding!r})")
+    return codecs.encode(text, "latin1")
+
+
+# Exactly what a CIFAR-10 batch refers to: numpy's array reconstruction (under its numpy 1 and 2
+# module names, as Python 2's cPickle and today's numpy write it), ndarray, dtype, and latin-1
+# bytes. Nothing else can be called, so a batch file cannot run code (builtins.exec, os.system, or
+# a numpy function that calls exec).
+_RECONSTRUCT = np.empty(0).__reduce__()[0]
+PICKLE_GLOBALS: dict[tuple[str, str], Any] = {
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _latin1,
+}
+
+
 class NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickles numpy arrays and builtins only: a CIFAR batch file cannot run other code."""
+    """Unpickles numpy arrays, plain containers, numbers and strings only (PICKLE_GLOBALS)."""
 
     def find_class(self, module: str, name: str):
-        if module.split(".")[0] in {"numpy", "builtins", "_codecs", "collections"}:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing {module}.{name} in a dataset file")
+        try:
+            return PICKLE_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing {module}.{name}") from None
 
 
 def read_pickle(path: Path) -> dict:
-    with open(path, "rb") as f:
-        data = NumpyOnlyUnpickler(f, encoding="bytes").load()
+    """A CIFAR-style batch: a pickled dict of numpy arrays, lists and strings, keys as str. Anything
+    else (a pickle that refers to other code, a damaged file) is a UsageError naming the file."""
+    try:
+        with open(path, "rb") as f:
+            data = NumpyOnlyUnpickler(f, encoding="bytes").load()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except Exception as exc:  # UnpicklingError, EOFError, ValueError...: any broken pickle
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise UsageError(
+            f"{path}: not a dataset batch ({reason}); allowed: a pickle of numpy arrays, lists and strings only, "
+            "as in cifar-10-python.tar.gz"
+        ) from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: not a dataset batch (a pickled {type(data).__name__}, not a dict)")
     return {k.decode() if isinstance(k, bytes) else k: v for k, v in data.items()}
 
 

@@ -6,7 +6,17 @@ from typing import Any
 
 from regbench.registry import Registry
 from regbench.train.techniques.augmentation import Augmentation
-from regbench.train.techniques.base import DATA_KINDS, Context, ParamError, Technique, require
+from regbench.train.techniques.base import (
+    DATA_KINDS,
+    FLOAT32_LIMIT,
+    MAX_EPOCHS,
+    MAX_PATIENCE,
+    Context,
+    ParamError,
+    Technique,
+    at_most,
+    require,
+)
 from regbench.train.techniques.batchnorm import BatchNorm
 from regbench.train.techniques.best_checkpoint import BestCheckpoint
 from regbench.train.techniques.capacity import Capacity
@@ -52,11 +62,15 @@ def make_technique(name: str, params: dict[str, Any]) -> Technique:
 
 __all__ = [
     "DATA_KINDS",
+    "FLOAT32_LIMIT",
+    "MAX_EPOCHS",
+    "MAX_PATIENCE",
     "Context",
     "TECHNIQUES",
     "ParamError",
     "Technique",
     "get_technique",
     "make_technique",
+    "at_most",
     "require",
 ]

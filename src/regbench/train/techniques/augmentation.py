@@ -27,7 +27,7 @@ class Augmentation(Technique):
         for key, high in (("shift", 0.5), ("zoom", 0.5), ("roll", 0.5)):
             require(0.0 <= getattr(self, key) <= high, key, f"0 <= {key} <= {high}")
         require(0.0 <= self.rotation <= 180.0, "rotation", "0 <= rotation <= 180 (degrees)")
-        require(self.noise >= 0.0, "noise", "noise >= 0")
+        require(0.0 <= self.noise <= 10.0, "noise", "0 <= noise <= 10 (inputs are scaled to [0, 1])")
 
     def input_layers(self, dataset: Any, seed: int) -> list[Any]:
         from keras import layers

@@ -44,6 +44,19 @@ def require(ok: bool, key: str, allowed: str) -> None:
         raise ParamError(key, allowed)
 
 
+# Caps that keep a value from reaching training unchecked: Keras keeps rates, factors and
+# penalties in float32, whose largest finite value is 3.4e38; counts of epochs or evaluations
+# beyond these would train for years.
+FLOAT32_LIMIT = 1e38
+MAX_EPOCHS = 100_000
+MAX_PATIENCE = 100_000
+
+
+def at_most(value: float, high: float, key: str, low: str) -> None:
+    """The upper bound of a parameter whose lower bound `low` ('factor >= 0') was checked."""
+    require(value <= high, key, f"{low} and {key} <= {high if isinstance(high, int) else format(high, 'g')}")
+
+
 @dataclass(frozen=True)
 class Technique:
     """The baseline: no hook changes anything. Subclasses override the hooks they need."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from regbench.train.techniques.base import Technique, require
+from regbench.train.techniques.base import FLOAT32_LIMIT, MAX_PATIENCE, Technique, at_most, require
 
 
 @dataclass(frozen=True)
@@ -19,8 +19,9 @@ class EarlyStopping(Technique):
     restore_best_weights: bool = True
 
     def check(self) -> None:
-        require(self.patience >= 1, "patience", "patience >= 1")
+        require(1 <= self.patience <= MAX_PATIENCE, "patience", f"1 <= patience <= {MAX_PATIENCE}")
         require(self.min_delta >= 0.0, "min_delta", "min_delta >= 0")
+        at_most(self.min_delta, FLOAT32_LIMIT, "min_delta", "min_delta >= 0")
 
     def callbacks(self) -> list[Any]:
         import keras

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from regbench.train.techniques.base import Technique, require
+from regbench.train.techniques.base import FLOAT32_LIMIT, Technique, at_most, require
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class L1(Technique):
 
     def check(self) -> None:
         require(self.factor >= 0.0, "factor", "factor >= 0")
+        at_most(self.factor, FLOAT32_LIMIT, "factor", "factor >= 0")
 
     def kernel_penalty(self) -> tuple[float, float]:
         return (self.factor, 0.0)
@@ -31,8 +32,9 @@ class L1L2(Technique):
     l2: float = 1e-3
 
     def check(self) -> None:
-        require(self.l1 >= 0.0, "l1", "l1 >= 0")
-        require(self.l2 >= 0.0, "l2", "l2 >= 0")
+        for key in ("l1", "l2"):
+            require(getattr(self, key) >= 0.0, key, f"{key} >= 0")
+            at_most(getattr(self, key), FLOAT32_LIMIT, key, f"{key} >= 0")
 
     def kernel_penalty(self) -> tuple[float, float]:
         return (self.l1, self.l2)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from regbench.train.techniques.base import Technique, require
+from regbench.train.techniques.base import FLOAT32_LIMIT, Technique, at_most, require
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class L2(Technique):
 
     def check(self) -> None:
         require(self.factor >= 0.0, "factor", "factor >= 0")
+        at_most(self.factor, FLOAT32_LIMIT, "factor", "factor >= 0")
 
     def kernel_penalty(self) -> tuple[float, float]:
         return (0.0, self.factor)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from regbench.train.techniques.base import Technique, require
+from regbench.train.techniques.base import FLOAT32_LIMIT, MAX_PATIENCE, Technique, at_most, require
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,10 @@ class ReduceLROnPlateau(Technique):
 
     def check(self) -> None:
         require(0.0 < self.factor < 1.0, "factor", "0 < factor < 1")
-        require(self.patience >= 1, "patience", "patience >= 1")
-        require(self.min_delta >= 0.0, "min_delta", "min_delta >= 0")
-        require(self.min_lr >= 0.0, "min_lr", "min_lr >= 0")
+        require(1 <= self.patience <= MAX_PATIENCE, "patience", f"1 <= patience <= {MAX_PATIENCE}")
+        for key in ("min_delta", "min_lr"):
+            require(getattr(self, key) >= 0.0, key, f"{key} >= 0")
+            at_most(getattr(self, key), FLOAT32_LIMIT, key, f"{key} >= 0")
 
     def callbacks(self) -> list[Any]:
         import keras

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from regbench.train.techniques.base import Context, Technique, require
+from regbench.train.techniques.base import MAX_EPOCHS, Context, Technique, at_most, require
 
 # keras.applications networks offered as ImageNet sources: module of their preprocess_input, and
 # the pattern that names their blocks (the unit `trainable_blocks` counts).
@@ -52,11 +52,13 @@ class Transfer(Technique):
         sources = [f"pretrain:{d}" for d in DATASETS.names() if DATASETS.get(d).kind == "image"]
         sources += [f"imagenet:{n}" for n in IMAGENET]
         require(self.source in sources, "source", ", ".join(sources))
-        require(self.trainable_blocks >= 0, "trainable_blocks", "trainable_blocks >= 0")
-        require(self.fine_tune_epochs >= 0, "fine_tune_epochs", "fine_tune_epochs >= 0")
+        require(0 <= self.trainable_blocks <= 1000, "trainable_blocks", "0 <= trainable_blocks <= 1000")
+        require(0 <= self.fine_tune_epochs <= MAX_EPOCHS, "fine_tune_epochs", f"0 <= fine_tune_epochs <= {MAX_EPOCHS}")
         require(0.0 < self.fine_tune_factor <= 1.0, "fine_tune_factor", "0 < fine_tune_factor <= 1")
         require(self.pretrain_epochs >= 1, "pretrain_epochs", "pretrain_epochs >= 1")
+        at_most(self.pretrain_epochs, MAX_EPOCHS, "pretrain_epochs", "pretrain_epochs >= 1")
         require(self.image_size >= 32, "image_size", "image_size >= 32 (the networks' minimum)")
+        at_most(self.image_size, 1024, "image_size", "image_size >= 32 (the networks' minimum)")
 
     def skip_reason(self, dataset: Any, model: str) -> str | None:
         if self.kind == "pretrain" and self.origin == dataset.name:

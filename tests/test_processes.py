@@ -1,0 +1,143 @@
+"""Processes that share a results folder, through real processes: a run that decided what to run
+while another was storing never trains a cell twice, however long it then takes to load its data;
+a starting run's clean-up never removes a live writer's temporary file; and the worker processes
+of a SIGKILLed `regbench run --jobs 2` end with it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import TINY_GRID
+
+EIGHT_CELLS = TINY_GRID.replace("seeds = [1]", "seeds = [1, 2, 3, 4]")
+
+# `regbench run` whose data check (after it decided what to run) takes `delay` seconds longer.
+SLOW_DATA = """
+import sys, time
+import regbench.run.service as service
+check_data = service.check_data
+service.check_data = lambda cells, options: (time.sleep(float(sys.argv[1])), check_data(cells, options))[1]
+from regbench.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def ran(out: str) -> int:
+    return int(out.split(" ran ")[1].split(" cells")[0])
+
+
+@pytest.mark.slow
+def test_a_run_that_decided_while_another_was_storing_trains_no_cell_twice(write_grid, tmp_path):
+    grid = write_grid(EIGHT_CELLS)
+    args = ["run", str(grid), "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")]
+    first = subprocess.Popen([sys.executable, "-m", "regbench.cli", *args], stdout=subprocess.PIPE, text=True)
+    cells = tmp_path / "results" / "tiny" / "cells"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(cells.glob("*.json")):
+        time.sleep(0.05)
+    # The second run decides now (one cell stored) and claims only after 8 s of "loading data",
+    # by when the first has stored the others: those are done, not to be trained again.
+    second = subprocess.run([sys.executable, "-c", SLOW_DATA, "8", *args], capture_output=True, text=True, timeout=300)
+    out, _ = first.communicate(timeout=300)
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    assert ran(out) + ran(second.stdout) == 8, (out, second.stdout)  # each cell trained once
+    assert "7 to run" in second.stdout and len(list(cells.glob("*.json"))) == 8
+
+
+WRITER = """
+import os, sys, time
+from pathlib import Path
+from regbench import disk
+fsync = os.fsync
+def slow(fd):
+    print("writing", flush=True)
+    time.sleep(float(sys.argv[2]))
+    fsync(fd)
+disk.os.fsync = slow
+disk.atomic_write(Path(sys.argv[1]), "whole\\n")
+print("written", flush=True)
+"""
+
+
+def test_a_cleanup_never_removes_a_live_writers_temporary_file(tmp_path):
+    from regbench.disk import TEMP_SUFFIX, remove_stale_temp_files
+
+    target = tmp_path / "abc.json"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target), "3"], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "writing"
+    (temp,) = tmp_path.glob(f".abc.json.{writer.pid}.*{TEMP_SUFFIX}")  # named by its writer's pid
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".abc.json.{dead.stdout.strip()}.x1y2{TEMP_SUFFIX}"  # a killed writer's
+    stale.write_text("half")
+    assert remove_stale_temp_files(tmp_path) == 1 and temp.exists() and not stale.exists()
+    assert writer.stdout.readline().strip() == "written" and writer.wait(timeout=30) == 0
+    assert target.read_text() == "whole\n" and not list(tmp_path.glob(".*"))
+
+
+def descendants(pid: int) -> list:
+    import psutil
+
+    return psutil.Process(pid).children(recursive=True)
+
+
+@pytest.mark.slow
+def test_the_workers_of_a_killed_run_end_with_it(write_grid, tmp_path):
+    import psutil
+
+    grid = write_grid(EIGHT_CELLS.replace("epochs = 3", "epochs = 200"))  # cells of a minute or so
+    command = [sys.executable, "-m", "regbench.cli", "run", str(grid), "--jobs", "2",
+               "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")]  # fmt: skip
+    main = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    workers: list = []
+    while time.monotonic() < deadline and len(workers) < 2:
+        workers = [p for p in descendants(main.pid) if "popen_loky" in " ".join(p.cmdline())]
+        time.sleep(0.2)
+    assert len(workers) == 2
+    time.sleep(5)  # inside their first cells
+    family = descendants(main.pid)  # the workers and the resource trackers
+    main.send_signal(signal.SIGKILL)
+    main.wait()
+    gone, alive = psutil.wait_procs(family, timeout=20)
+    for p in alive:  # never leave them behind, even when the test fails
+        p.kill()
+    assert not alive, [" ".join(p.cmdline())[:80] for p in alive]
+
+
+def test_end_with_parent_exits_an_orphan_within_a_second(tmp_path):
+    """The watchdog alone: a grandchild whose parent dies exits, while its parent lives it runs."""
+    code = textwrap.dedent("""
+        import os, sys, time
+        if os.fork() == 0:  # the "worker"
+            from regbench.run.workers import end_with_parent
+            end_with_parent(0.1)
+            print(os.getpid(), flush=True)
+            time.sleep(60)
+            os._exit(0)
+        time.sleep(float(sys.argv[1]))  # the "parent" lives this long, then dies
+        os._exit(0)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", code, "1.5"], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    time.sleep(0.5)
+    os.kill(worker, 0)  # alive while its parent is
+    parent.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{worker}").exists() and "Z" not in state(worker):
+        time.sleep(0.05)
+    assert not Path(f"/proc/{worker}").exists() or "Z" in state(worker)
+
+
+def state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
