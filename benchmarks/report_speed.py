@@ -17,13 +17,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.synthe
 
 import joblib  # noqa: E402
 
-from tests.synthetic import write_synthetic  # noqa: E402
 from regbench.analysis import collect as analysis
 from regbench.grid.expand import expand  # noqa: E402
 from regbench.grid.parse import load_spec  # noqa: E402
 from regbench.report import page as markdown  # noqa: E402
 from regbench.report import write as report
 from regbench.store import Store  # noqa: E402
+from tests.synthetic import write_synthetic  # noqa: E402
 
 GRID = """
 description = "synthetic benchmark grid"
