@@ -119,3 +119,30 @@ def test_sorting_by_the_key_puts_cells_of_a_shape_together():
     runs = [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
     assert len(runs) == len(set(map(repr, keys)))  # each shape in one run of cells
     assert keys[-4:] == [None] * 4  # cells that never reuse come last
+
+
+def test_the_run_loop_hands_cells_to_its_workers_sorted_by_shape_and_stores_each(tmp_path, monkeypatch):
+    from regbench.run.executors import EXECUTORS
+    from regbench.run.loop import run_and_store
+    from regbench.run.workers import Plan
+    from regbench.store import Store
+
+    handed = []
+
+    def recording(cells, options, plan):  # an executor that trains nothing
+        for cell in cells:
+            handed.append(cell)
+            yield Result(cell.cell_id, cell.slug, cell.canonical())
+
+    monkeypatch.setitem(EXECUTORS._items, "recording", recording)
+    cells = [
+        tiny_cell(model=model, techniques=techniques, seed=seed)
+        for seed in (1, 2, 3)
+        for techniques in ({}, {"dropout": {}})
+        for model in ("mlp", "small_cnn")
+    ]
+    store = Store(tmp_path, "grid")
+    assert run_and_store(cells, store, RunOptions(), Plan(executor="recording")).ran == len(cells)
+    assert handed == sorted(cells, key=compiled.sort_key)
+    assert [compiled.shape_key(c) for c in handed[:3]] == [compiled.shape_key(handed[0])] * 3
+    assert store.stored_ids() == {c.cell_id for c in cells}

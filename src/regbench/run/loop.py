@@ -17,6 +17,7 @@ from regbench.result import Result
 from regbench.run.executors import results
 from regbench.run.workers import Plan
 from regbench.store import Store
+from regbench.train import compiled
 from regbench.train.options import RunOptions
 
 
@@ -34,10 +35,14 @@ def run_and_store(
     plan: Plan = Plan(),
     label: str = "cells",
 ) -> Summary:
-    """Run `cells`, store each result as it arrives, show progress; returns what ran and failed.
-    Each cell is claimed just before it runs, so processes sharing the results folder divide the
-    cells; then this one waits for the cells others hold and runs any a dead process left."""
+    """Run `cells`, those that share a compiled model back to back, store each result as it
+    arrives, show progress; returns what ran and failed. Each cell is claimed just before it runs,
+    so processes sharing the results folder divide the cells; then this one waits for the cells
+    others hold and runs any a dead process left."""
     summary, ran = Summary(), set()
+    # Cells that share a compiled model run back to back, so that a worker starts each from the
+    # one it keeps (train/compiled.py); which cells run and what they store do not change.
+    cells = sorted(cells, key=lambda c: compiled.sort_key(c, options.precision, options.xla))
     # Stored files older than this run are results to replace only when `cells` holds them (--force).
     started = time.time()
 
