@@ -4,7 +4,9 @@ pretraining; imports Keras only when called."""
 
 from __future__ import annotations
 
-from regbench.train.backend import configure_session, start_backend
+from contextlib import nullcontext
+
+from regbench.train.backend import configure_session, kernels_kept, start_backend
 
 
 def seeded_keras(seed: int, threads: int | None, precision: str = "float32", xla: bool = False, clear: bool = True):
@@ -18,7 +20,8 @@ def seeded_keras(seed: int, threads: int | None, precision: str = "float32", xla
     if clear:
         keras.backend.clear_session()
     keras.config.set_dtype_policy(precision)
-    keras.utils.set_random_seed(seed)
+    with nullcontext() if clear else kernels_kept():  # a kept model's kernels stay warm
+        keras.utils.set_random_seed(seed)
     own_python_random(seed)
     return keras
 
