@@ -146,3 +146,13 @@ def test_the_run_loop_hands_cells_to_its_workers_sorted_by_shape_and_stores_each
     assert handed == sorted(cells, key=compiled.sort_key)
     assert [compiled.shape_key(c) for c in handed[:3]] == [compiled.shape_key(handed[0])] * 3
     assert store.stored_ids() == {c.cell_id for c in cells}
+
+
+def test_local_workers_get_the_cells_of_a_shape_as_one_task_of_at_most_a_group():
+    from regbench.run.local import shape_groups
+
+    dropout = [tiny_cell(techniques={"dropout": {}}, seed=seed) for seed in range(1, 6)]
+    plain = [tiny_cell(seed=seed) for seed in (1, 2)]
+    transfer = [tiny_cell("digits", "small_cnn", {"transfer": {}}, seed=seed) for seed in (1, 2)]
+    groups = list(shape_groups([*plain, *dropout, *transfer], RunOptions(), size=3))
+    assert groups == [plain, dropout[:3], dropout[3:], transfer[:1], transfer[1:]]

@@ -63,3 +63,11 @@ def run_in_worker(cell: Cell, options: RunOptions, lock_dir: str | None = None, 
 
     with _ONE_CELL_AT_A_TIME:
         return run_cell(cell, options)
+
+
+def run_group_in_worker(
+    cells: list[Cell], options: RunOptions, lock_dir: str | None = None, devices: tuple[str, ...] = ()
+) -> list:
+    """`run_in_worker` for each of `cells` (cells of one shape) in turn, in one worker process: the
+    compiled model is then traced once for all of them (train/compiled.py)."""
+    return [run_in_worker(cell, options, lock_dir, devices) for cell in cells]
