@@ -161,6 +161,7 @@ def test_every_field_of_a_record_lands_in_its_column():
     record["slug"] = "S/digits_imb10/n50/mlp/early_stopping/s2"
     record |= {"mechanisms": {"early_stopping": {"triggered": True, "stopped_at_step": 20}}, "params": 123,
                "device": "CPU (x86_64, 2 cores)", "git_revision": "abc123", "numerics": {"dtype_policy": "mixed_bfloat16", "jit_compile": True},
+               "timing": {"setup_s": 0.2, "first_call_s": 0.3, "train_s": 0.4, "validate_s": 0.05, "evaluate_s": 0.01, "reused": True},
                "setup": {"transfer": {"source": "pretrain:font_digits", "backbone_id": "bb1", "source_test_accuracy": 0.96}}}  # fmt: skip
     first = constructed_record("a1", seed=1)
     first["cell"] |= {"section": "S", "imbalance": 10.0}
@@ -173,7 +174,7 @@ def test_every_field_of_a_record_lands_in_its_column():
         "model": "mlp", "technique_set": "early_stopping", "members": ("early_stopping",),
         "techniques": '{"early_stopping": {}}', "seed": 2, "steps": 40, "eval_every": 20, "batch_size": 32,
         "optimizer": "adam", "learning_rate": 0.001, "momentum": 0.9, "best_epoch": 2, "best_step": 40,
-        "epochs_run": 25.0, "steps_run": 40, "time_per_epoch_s": 0.1, "wall_time_s": 1.0, "params": 123,
+        "epochs_run": 25.0, "steps_run": 40, "time_per_epoch_s": 0.1, "wall_time_s": 1.0, "train_time_s": 0.4, "params": 123,
         "device": "CPU (x86_64, 2 cores)", "git_revision": "abc123", "best_val_step": 40,
         "best_val_test_accuracy": 0.74, "early_stopping_triggered": True, "numerics": "mixed_bfloat16 + XLA",
         "transfer_source": "pretrain:font_digits", "transfer_backbone": "bb1", "source_test_accuracy": 0.96,
@@ -187,7 +188,7 @@ def test_every_field_of_a_record_lands_in_its_column():
     failed["cell"] |= {"epochs": 7, "steps": None, "techniques": {"l2": {"factor": 0.1}, "dropout": {"rate": 0.5}}}
     row = agg.cells_frame([Result.from_json(failed)]).iloc[0]
     assert row[["train_accuracy", "test_loss", "accuracy_gap", "loss_gap", "best_val_test_accuracy"]].isna().all()
-    assert row["epochs"] == 7 and row["error"] == "NaN loss"
+    assert row["epochs"] == 7 and row["error"] == "NaN loss" and np.isnan(row["train_time_s"])  # no timing
     assert row["techniques"] == '{"dropout": {"rate": 0.5}, "l2": {"factor": 0.1}}'  # sorted: equal sets, equal text
     assert list(agg.cells_frame([]).columns[:5]) == ["cell_id", "slug", "status", "error", "section"]
 

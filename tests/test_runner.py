@@ -47,6 +47,10 @@ def test_record_contents():
     assert {len(history[split][metric]) for split, metric in metrics} == {4}  # one value per epoch
     assert record.epochs_run == 4 and 1 <= record.best_epoch <= 4
     assert record.wall_time_s > 0 and record.time_per_epoch_s > 0
+    timing = record.timing
+    seconds = {"setup_s", "first_call_s", "train_s", "validate_s", "evaluate_s"}
+    assert set(timing) == seconds | {"reused"} and all(timing[k] >= 0 for k in seconds)
+    assert timing["train_s"] > 0 and sum(timing[k] for k in seconds) <= record.wall_time_s
     import keras
 
     assert record.device.startswith("CPU") and record.versions["backend"] == keras.backend.backend()
@@ -77,18 +81,20 @@ def test_exception_is_a_failed_cell(monkeypatch):
 def test_running_out_of_gpu_memory_is_a_failed_cell_and_the_worker_goes_on(monkeypatch):
     import tensorflow as tf
 
-    from regbench.train import runner
+    from regbench.train import compiled, runner
 
-    real_compile = runner.compile_model
+    real_inputs = runner.fit_inputs
 
+    # Raised where a fresh and a kept compiled model both pass: once the model is compiled.
     def out_of_memory(*args, **kwargs):
         raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[4096,4096]")
 
-    monkeypatch.setattr(runner, "compile_model", out_of_memory)
+    monkeypatch.setattr(runner, "fit_inputs", out_of_memory)
     record = run_cell(tiny_cell())
     assert record.status == "failed"
     assert record.error.startswith("out of memory: ResourceExhaustedError: OOM when allocating tensor")
-    monkeypatch.setattr(runner, "compile_model", real_compile)
+    assert compiled.kept_count() == 0  # the worker let go of its compiled models too
+    monkeypatch.setattr(runner, "fit_inputs", real_inputs)
     assert run_cell(tiny_cell()).ok
 
 
@@ -191,3 +197,18 @@ def test_each_split_is_scored_on_its_own_data(monkeypatch):
     assert record.gap["accuracy"] == 1.0 and record.gap["loss"] > 1.0  # test loss high, train loss low
     assert record.at_best_val["val"]["accuracy"] == 1.0 and record.at_best_val["test"]["accuracy"] == 0.0
     assert record.history["val"]["accuracy"][-1] == 1.0  # validation during training: the val split
+
+
+@pytest.mark.parametrize(
+    "techniques",
+    [{}, {"early_stopping": {"patience": 1, "min_delta": 5.0}}, {"best_checkpoint": {"monitor": "val_accuracy"}}],
+    ids=["ends_at_the_last", "restores_the_first", "restores_the_best_accuracy"],
+)
+def test_scores_read_from_the_validation_passes_are_those_of_a_clean_pass(techniques):
+    """Final and best-validation scores taken from the passes training already made (no second
+    pass) are the numbers a pass of their own gives, bit for bit."""
+    from regbench.train.recording import final_scores
+    from regbench.train.runner import fit_cell
+
+    cell = tiny_cell(techniques=techniques, epochs=None, steps=60, eval_every=10, learning_rate=3e-3)
+    assert final_scores(fit_cell(cell)) == final_scores(fit_cell(cell), share=False)

@@ -39,6 +39,12 @@ class Result:
     mechanisms: dict[str, dict[str, Any]] = field(default_factory=dict)  # {technique: {triggered, ...}}
     time_per_epoch_s: float | None = None  # median seconds per evaluation interval
     wall_time_s: float | None = None
+    # Where the cell's seconds went: setup_s (data, set-up hooks, seeding, building, compiling or
+    # restarting a kept compiled model), first_call_s (the one-off of the first evaluation
+    # interval: tracing and compiling a fresh model's steps), train_s (optimizer steps),
+    # validate_s (validation passes during training), evaluate_s (the final clean passes); and
+    # reused: whether the compiled model was kept from an earlier cell of the worker (train/compiled.py)
+    timing: dict[str, Any] | None = None
     params: int | None = None
     train_class_counts: list[int] | None = None
     setup: dict[str, Any] = field(default_factory=dict)  # facts of techniques' set-up (the transfer source)

@@ -54,7 +54,8 @@ def cells_frame(records: Iterable[Result]) -> pd.DataFrame:
     epochs, steps, eval_every, batch_size, optimizer, learning_rate, momentum,
     {train,val,test}_{loss,accuracy}, accuracy_gap, loss_gap, best_epoch, best_step, epochs_run,
     steps_run, best_val_step, best_val_test_accuracy (test accuracy at the best validation
-    accuracy), time_per_epoch_s, wall_time_s, params, device, numerics (dtype policy, "+ XLA"),
+    accuracy), time_per_epoch_s, wall_time_s, train_time_s (timing's train_s; NaN in older records),
+    params, device, numerics (dtype policy, "+ XLA"),
     doses (the tuned (technique, param, value) of the cell), candidate ("lr 0.003, dropout.rate 0.3"),
     git_revision, transfer_source, transfer_backbone, source_test_accuracy, and
     <technique>_triggered (bool) for each technique with a trigger (early stopping, ...)."""
@@ -83,6 +84,7 @@ def cells_frame(records: Iterable[Result]) -> pd.DataFrame:
             for k in ("best_epoch", "best_step", "epochs_run", "steps_run", "time_per_epoch_s", "wall_time_s")
             + ("params", "device", "git_revision")
         }
+        row["train_time_s"] = r.timing["train_s"] if r.timing else np.nan  # optimizer steps alone
         at_best = r.at_best_val or {}
         row["best_val_step"] = at_best.get("step")
         row["best_val_test_accuracy"] = at_best["test"]["accuracy"] if at_best else np.nan

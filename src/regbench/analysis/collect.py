@@ -141,14 +141,16 @@ def pool(table: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
     """Each technique set's effect on every metric, pooled over the testable conditions of its
     section (a section is a setup of its own) where it is not a control or a repeat of another set
     (analysis/pooled.py), with the pooled family's correction on test accuracy (one family per
-    section) and the median training-time ratio to the baseline. Columns: section, metric,
-    technique_set, Pooled's fields, time_ratio, then families.FAMILY_COLUMNS."""
+    section) and the median training-time ratio to the baseline (train_time_s, else wall_time_s).
+    Columns: section, metric, technique_set, Pooled's fields, time_ratio, then families.FAMILY_COLUMNS."""
     if table.empty:
         return pd.DataFrame()
     usable = table[table["testable"] & (table["outside"] == "")]
     frame = pooled.pool_by_technique(usable, ["section", "metric", "technique_set"])
     frame = frame[frame["conditions"] > 0]
-    wall = agg.ok(arms).groupby([*agg.CONDITION, "technique_set"])["wall_time_s"].mean()
+    ok = agg.ok(arms)  # training time (steps, not set-up or compiling) where every cell has it
+    seconds = "train_time_s" if "train_time_s" in ok and ok["train_time_s"].notna().all() else "wall_time_s"
+    wall = ok.groupby([*agg.CONDITION, "technique_set"])[seconds].mean()
     ratios = {}
     for key, group in usable[usable["metric"] == effects.PRIMARY].groupby(["section", "technique_set"]):
         found = [

@@ -19,6 +19,7 @@ from regbench.run.answers import accepted
 from regbench.run.executors import results
 from regbench.run.workers import Plan
 from regbench.store import Store, Version
+from regbench.train import compiled
 from regbench.train.options import RunOptions
 from regbench.validate import short
 
@@ -38,14 +39,17 @@ def run_and_store(
     label: str = "cells",
     seen: Mapping[str, Version | None] | None = None,
 ) -> Summary:
-    """Run `cells`, store each result as it arrives, show progress; returns what ran and failed.
-    Each cell is claimed just before it runs, so processes sharing the results folder divide the
+    """Run `cells`, those that share a compiled model back to back, store each result as it
+    arrives, show progress; returns what ran and failed. Each cell is claimed just before it runs, so processes sharing the results folder divide the
     cells; then this one waits for the cells others hold and runs any a dead process left. `seen`:
     each cell's file as the store held it when the run decided to run it (Store.decide; default:
     as it is now); a cell stored by anyone since is not run again."""
     summary, ran = Summary(), set()
     seen = {c.cell_id: store.version(c.cell_id) for c in cells} if seen is None else seen
     outstanding: dict[str, Cell] = {}  # claimed and sent, no record back yet
+    # Cells that share a compiled model run back to back, so that a worker starts each from the
+    # one it keeps (train/compiled.py); which cells run and what they store do not change.
+    cells = sorted(cells, key=lambda c: compiled.sort_key(c, options.precision, options.xla))
 
     def claimed(wait: bool) -> Iterator[Cell]:
         for cell in cells:

@@ -67,14 +67,16 @@ def run_in_worker(cell: Cell, options: RunOptions, lock_dir: str | None = None, 
         return run_cell(cell, options)
 
 
-def run_tagged(
-    position: int, cell: Cell, options: RunOptions, lock_dir: str | None = None, devices: tuple[str, ...] = ()
-):
-    """A local worker process's entry point: (position, run_in_worker's record); with unordered
-    results, the position tells the caller which of the cells it handed out this record answers.
-    The worker ends with the process that started it (end_with_parent)."""
+def run_group_tagged(
+    position: int, cells: list[Cell], options: RunOptions, lock_dir: str | None = None, devices: tuple[str, ...] = ()
+) -> tuple[int, list]:
+    """A local worker process's entry point: (position, run_in_worker's record for each of `cells`,
+    cells of one shape, in turn: the compiled model is then traced once for all of them,
+    train/compiled.py). With unordered results, the position tells the caller which of the groups
+    it handed out these records answer. The worker ends with the process that started it
+    (end_with_parent)."""
     end_with_parent()
-    return position, run_in_worker(cell, options, lock_dir, devices)
+    return position, [run_in_worker(cell, options, lock_dir, devices) for cell in cells]
 
 
 _WATCHING: list[int] = []  # the parent pid this worker watches, once its watchdog runs

@@ -4,6 +4,7 @@ under TensorFlow, a seeded generator under the other backends."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -15,30 +16,70 @@ if TYPE_CHECKING:
     from regbench.grid.cell import Cell
 
 
-def fit_inputs(keras, data, cell: Cell, weights: dict[int, float] | None = None) -> tuple[dict[str, Any], Any]:
-    """(fit's data arguments, validation_data); `weights` per class (class_weight). An epochs
-    budget reshuffles the train set each epoch; a steps budget draws an endless stream of full
-    batches, a fresh permutation each pass (batches cross pass boundaries). Both orders come from
-    the cell's seed alone, so every technique set of a seed sees the same batches. Under TensorFlow
-    tf.data pipelines: Keras' own pipeline for numpy arrays costs ~19 ms per epoch and split to
-    start (measured), which dominated small cells. Other backends: a generator (Keras would shuffle
-    arrays with numpy's global random state, which model building may have drawn from), with the
-    class weights as sample weights (Keras takes no class_weight with a generator)."""
+def fit_inputs(
+    keras, data, cell: Cell, weights: dict[int, float] | None = None, eval_batch: int | None = None
+) -> tuple[dict[str, Any], Any]:
+    """(fit's data arguments, validation_data); `weights` per class (class_weight); validation
+    in batches of `eval_batch` (default: the cell's batch size), as `evaluation_data` makes them,
+    so that a validation pass and a clean pass at the same weights give the same numbers. An
+    epochs budget reshuffles the train set each epoch; a steps budget draws an endless stream of
+    full batches, a fresh permutation each pass (batches cross pass boundaries). Both orders come
+    from the cell's seed alone, so every technique set of a seed sees the same batches. Under
+    TensorFlow tf.data pipelines: Keras' own pipeline for numpy arrays costs ~19 ms per epoch and
+    split to start (measured), which dominated small cells. Other backends: a generator (Keras
+    would shuffle arrays with numpy's global random state, which model building may have drawn
+    from), with the class weights as sample weights (Keras takes no class_weight with a generator)."""
     x, y, size = data.x_train, data.y_train, cell.batch_size
+    val = evaluation_data(data.x_val, data.y_val, eval_batch or size)
     if not backend.feeds_tf_data():
         batches = shuffled_batches(x, y, size, cell.seed, whole_passes=not cell.steps, weights=weights)
-        return {"x": batches, "shuffle": False, "steps_per_epoch": cell.steps_per_evaluation}, (data.x_val, data.y_val)
+        fit_args = {"x": batches, "shuffle": False, "steps_per_epoch": cell.steps_per_evaluation}
+        return fit_args | {"validation_batch_size": val["batch_size"]}, (val["x"], val["y"])
     import tensorflow as tf
 
     train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=cell.seed, reshuffle_each_iteration=True)
     train = train.repeat().batch(size) if cell.steps else train.batch(size)
-    val = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(size)
     # Batches are made ahead in tf.data's threads while the device trains (order unchanged).
-    train, val = train.prefetch(tf.data.AUTOTUNE), val.prefetch(tf.data.AUTOTUNE)
+    train = train.prefetch(tf.data.AUTOTUNE)
     # Shuffled above (Keras warns about shuffle=True). A steps budget: each Keras "epoch" is one
     # evaluation interval of the endless stream; an epochs budget: the finite dataset once.
     steps = cell.eval_every if cell.steps else None
-    return {"x": train, "shuffle": False, "steps_per_epoch": steps, "class_weight": weights}, val
+    return {"x": train, "shuffle": False, "steps_per_epoch": steps, "class_weight": weights}, val["x"]
+
+
+def evaluation_data(x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, Any]:
+    """model.evaluate's data arguments for one pass over (x, y) in order, `batch_size` examples a
+    batch: a tf.data pipeline under TensorFlow (Keras' pipeline for numpy arrays costs ~0.15 s a
+    pass to start, a prebuilt one ~0.03 s: measured on digits), the arrays elsewhere."""
+    if not backend.feeds_tf_data():
+        return {"x": x, "y": y, "batch_size": batch_size}
+    import tensorflow as tf
+
+    return {"x": tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)}
+
+
+def evaluation_batch_size(model: Any, batch_size: int) -> int:
+    """Examples per batch of an evaluation pass (validation during training, the final clean
+    passes): at least the training batch, up to 1024 while the model's widest activation stays
+    within 2**24 values (64 MiB in float32) per batch. Fewer, larger batches cut a pass's
+    per-call overhead (a 200-example split at 32: 7 calls; at 1024: 1); a batch larger than the
+    split is the split. Summed losses round differently at another batch size (float32 rounding
+    level); accuracies are counts and do not change."""
+    return max(batch_size, min(1024, 2**24 // max(1, widest_activation(model))))
+
+
+def widest_activation(model: Any) -> int:
+    """The most values one example has at any layer's output, nested models' layers included."""
+    widest = 0
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            widest = max(widest, widest_activation(layer))
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):  # a layer never called in a graph has no output
+            continue
+        widest = max(widest, math.prod(d for d in shape[1:] if d is not None))
+    return widest
 
 
 def shuffled_batches(

@@ -17,3 +17,6 @@ class RunOptions:
     # Both change the numbers, so each record keeps them under "numerics".
     precision: str = "float32"  # Keras dtype policy: float32, mixed_float16 or mixed_bfloat16 (output float32)
     xla: bool = False  # compile train and eval steps with XLA (jit_compile=True)
+    # Keep compiled models across this process's cells and restart them (train/compiled.py): the
+    # same numbers as a fresh build, without tracing and compiling the steps again.
+    reuse: bool = True

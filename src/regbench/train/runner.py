@@ -12,14 +12,14 @@ import numpy as np
 
 from regbench.errors import UsageError
 from regbench.result import Result
-from regbench.train import datasets, models
+from regbench.train import compiled, datasets, models
 from regbench.train.backend import start_backend
-from regbench.train.batches import fit_inputs
+from regbench.train.batches import evaluation_batch_size, fit_inputs
 from regbench.train.environment import environment
 from regbench.train.hooks import SetHooks
 from regbench.train.objective import compile_model
 from regbench.train.options import RunOptions
-from regbench.train.recording import Fitted, best_validation, epoch_clock, progress, record_fields
+from regbench.train.recording import Fitted, best_validation, end_weights, epoch_clock, progress, record_fields
 from regbench.train.seeding import seeded_keras
 from regbench.train.techniques import Context
 
@@ -58,41 +58,42 @@ def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
 
 
 def fit_cell(cell: Cell, options: RunOptions = RunOptions()) -> Fitted:
-    """Load the cell's data, set up, seed, build, compile and fit it (with a fine-tuning phase
-    where a technique asks for one)."""
+    """Load the cell's data, set up, seed, build, compile (or restart a compiled model this worker
+    keeps: train/compiled.py) and fit it (with a fine-tuning phase where a technique asks for one)."""
+    started = time.perf_counter()
     start_backend()  # before anything (a dataset download, an ImageNet network) imports Keras
     info = datasets.get_dataset(cell.dataset)
-    data = datasets.load(
-        cell.dataset, cell.train_size, cell.val_size, cell.split_seed, options.data_dir, options.offline, cell.imbalance
-    )
-    class_counts = np.bincount(data.y_train.reshape(-1), minlength=info.num_classes).tolist()
-    if info.num_classes == 2:  # one sigmoid unit: labels of shape (N, 1), like the output
-        data = data._replace(**{k: getattr(data, k).reshape(-1, 1) for k in ("y_train", "y_val", "y_test")})
+    data, class_counts = load_data(cell, info, options)
     hooks = SetHooks.of(cell.technique_objects())
     context = Context(cell, info, options, models.build)
     # Set-up (e.g. pretraining a backbone) comes before seeding, so that the cell's random streams
     # are the same whether a backbone was trained now or read from the cache.
     setup = {t.name: notes for t in hooks.techniques if (notes := t.setup(context))}
-    keras = seeded_keras(cell.seed, options.threads, options.precision, options.xla)
+    # A kept model's session stays: clearing it empties TensorFlow's kernel cache, and the kept
+    # model's next call would pay ~1.4 s to fill it again (the numbers do not depend on it).
+    kept = compiled.kept_for(cell, options)
+    keras = seeded_keras(cell.seed, options.threads, options.precision, options.xla, clear=not kept)
     model = models.build(cell.model, info.input_shape, info.num_classes, hooks, dataset=info, seed=cell.seed)
     for technique in hooks.techniques:
         technique.prepare(model, context)
-    per_eval = cell.steps_per_evaluation
-    compile_model(keras, model, cell, hooks, info, cell.learning_rate, options.xla)
-    clock, best_val = epoch_clock(keras), best_validation(keras)
+    model, reused = compiled.ready(keras, model, cell, hooks, info, options)
+    per_eval, eval_batch = cell.steps_per_evaluation, evaluation_batch_size(model, cell.batch_size)
+    clock, best_val, end = epoch_clock(keras), best_validation(keras), end_weights(keras)
     weights = hooks.class_weights(data.y_train, info.num_classes)
-    train_data, val_data = fit_inputs(keras, data, cell, weights)
+    train_data, val_data = fit_inputs(keras, data, cell, weights, eval_batch)
     last_callbacks: dict[str, list[Any]] = {}  # each technique's callbacks of the last phase
     steps_done = []  # optimizer steps of each phase, as the optimizer counted them
+    seconds = {"setup": time.perf_counter() - started, "fit": 0.0}
 
     def fit(initial_epoch: int, epochs: int) -> dict[str, list[float]]:
         last_callbacks.update(hooks.callbacks())
         callbacks = [cb for cbs in last_callbacks.values() for cb in cbs]
+        fit_start = time.perf_counter()
         history = model.fit(
-            **train_data, validation_data=val_data, initial_epoch=initial_epoch, epochs=epochs,
-            callbacks=[*callbacks, keras.callbacks.TerminateOnNaN(), clock, best_val, *progress(keras, cell, options)],
-            verbose=0,
+            **train_data, validation_data=val_data, initial_epoch=initial_epoch, epochs=epochs, verbose=0,
+            callbacks=[end, *callbacks, keras.callbacks.TerminateOnNaN(), clock, best_val, *progress(keras, cell, options)],
         ).history  # fmt: skip
+        seconds["fit"] += time.perf_counter() - fit_start
         steps_done.append(int(keras.ops.convert_to_numpy(model.optimizer.iterations)))
         return history
 
@@ -107,7 +108,19 @@ def fit_cell(cell: Cell, options: RunOptions = RunOptions()) -> Fitted:
         history = {key: history[key] + more.get(key, []) for key in history}
     eval_steps = [per_eval * (i + 1) for i in range(len(history["loss"]))]
     return Fitted(model, data, hooks, history, eval_steps, sum(steps_done), last_callbacks, clock, best_val,
-                  setup, class_counts)  # fmt: skip
+                  setup, class_counts, end, eval_batch, seconds["setup"], seconds["fit"], reused)  # fmt: skip
+
+
+def load_data(cell: Cell, info: Any, options: RunOptions) -> tuple[Any, list[int]]:
+    """(the cell's splits, training examples per class); two classes: labels of shape (N, 1),
+    like the one sigmoid unit that predicts them."""
+    data = datasets.load(
+        cell.dataset, cell.train_size, cell.val_size, cell.split_seed, options.data_dir, options.offline, cell.imbalance
+    )
+    class_counts = np.bincount(data.y_train.reshape(-1), minlength=info.num_classes).tolist()
+    if info.num_classes == 2:
+        data = data._replace(**{k: getattr(data, k).reshape(-1, 1) for k in ("y_train", "y_val", "y_test")})
+    return data, class_counts
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -117,10 +130,12 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 def free_memory() -> None:
-    """After a failed cell, drop its model and graphs so the next cell of this worker starts clean."""
+    """After a failed cell, drop its model, the kept compiled models and graphs, so that the next
+    cell of this worker starts clean."""
     import gc
 
     import keras
 
+    compiled.forget()
     keras.backend.clear_session()
     gc.collect()

@@ -4,19 +4,24 @@ pretraining; imports Keras only when called."""
 
 from __future__ import annotations
 
-from regbench.train.backend import configure_session, start_backend
+from contextlib import nullcontext
+
+from regbench.train.backend import configure_session, kernels_kept, start_backend
 
 
-def seeded_keras(seed: int, threads: int | None, precision: str = "float32", xla: bool = False):
-    """Keras with a fresh session, every random generator seeded, deterministic TensorFlow ops, and
-    `precision` as the dtype policy of the layers built next (reset for every cell of a worker)."""
+def seeded_keras(seed: int, threads: int | None, precision: str = "float32", xla: bool = False, clear: bool = True):
+    """Keras with a fresh session (unless not `clear`: a kept compiled model is about to be
+    restarted, train/compiled.py), every random generator seeded, deterministic TensorFlow ops,
+    and `precision` as the dtype policy of the layers built next (reset for every cell of a worker)."""
     start_backend()
     import keras
 
     configure_session(threads, xla)
-    keras.backend.clear_session()
+    if clear:
+        keras.backend.clear_session()
     keras.config.set_dtype_policy(precision)
-    keras.utils.set_random_seed(seed)
+    with nullcontext() if clear else kernels_kept():  # a kept model's kernels stay warm
+        keras.utils.set_random_seed(seed)
     own_python_random(seed)
     return keras
 
