@@ -57,7 +57,7 @@ def test_the_regime_reads_each_sections_threshold():
     }
 
 
-def test_a_report_judges_each_section_by_its_own_threshold(write_grid, tmp_path):
+def test_the_analysis_judges_each_section_by_its_own_threshold(write_grid, tmp_path):
     spec = load_spec(str(write_grid(GRID, name="thresholds")))
     store = Store(tmp_path / "results", "thresholds")
     for cell in expand(spec).cells:
