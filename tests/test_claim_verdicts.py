@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from regbench.analysis import claims
 from regbench.analysis.claim_measures import effect_shrinks_with_size, metric_values
@@ -151,3 +152,20 @@ def test_the_claims_family_counts_only_testable_rows():
         "supported",
         "not testable: baseline underfits (train 0.700 < 0.99)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("evidence", "mean", "expect", "verdict"),
+    [
+        ("none", 0.02, "increase", "not supported (CI includes 0)"),
+        ("established", 0.02, "increase", "supported"),
+        ("established", -0.02, "increase", "contradicted"),
+        ("established", -0.02, "decrease", "supported"),
+        ("established", 0.02, "decrease", "contradicted"),
+        ("suggestive", -0.02, "increase",
+         "suggestive: contradicted by the CI alone (Holm p 0.20 in its condition's family)"),
+    ],
+)  # fmt: skip
+def test_a_lent_verdict_says_which_side_the_effects_row_lies_on(evidence, mean, expect, verdict):
+    effect = {"evidence": evidence, "mean": mean, "p_holm": 0.2}
+    assert claims.lent_verdict(effect, expect) == verdict

@@ -60,3 +60,61 @@ def test_a_second_run_skips_a_cell_the_first_stored_while_the_first_still_runs(w
                 thread.join(WAIT)
     assert summaries["first"].ran == 2
     assert Store(tmp_path / "results", "tiny").stored_ids() == {first.cell_id, second.cell_id}
+
+
+def record(cell_id: str) -> Result:
+    return Result(cell_id, "s", {"dataset": "digits"})
+
+
+def blocked_claim(store: Store, cell_id: str) -> tuple[threading.Thread, dict]:
+    """A claim with `wait` in a thread of its own; its answer and when it came, once it has."""
+    answer: dict = {}
+
+    def claim() -> None:
+        answer["claimed"] = store.claim(cell_id, wait=True)
+        answer["at"] = time.monotonic()
+
+    thread = threading.Thread(target=claim, daemon=True)
+    thread.start()
+    return thread, answer
+
+
+def test_a_held_cell_is_refused_at_once_and_a_waiting_claim_waits_for_its_release(tmp_path):
+    mine, theirs = Store(tmp_path, "g"), Store(tmp_path, "g")  # two processes sharing the folder
+    assert mine.claim("a")
+    start = time.monotonic()
+    assert not theirs.claim("a") and time.monotonic() - start < 0.5  # held: refused without waiting
+    thread, answer = blocked_claim(theirs, "a")
+    time.sleep(1.5)
+    assert thread.is_alive()  # still waiting, however long the holder takes
+    released = time.monotonic()
+    mine.release("a")  # let go without storing it (a failure): the waiting one takes it over
+    thread.join(WAIT)
+    assert answer["claimed"] and answer["at"] >= released
+    theirs.release("a")
+    mine.release("never claimed")  # releasing a cell this process does not hold is harmless
+
+
+def test_a_stored_cell_is_never_claimed_and_a_waiting_claim_sees_it_stored(tmp_path):
+    mine, theirs = Store(tmp_path, "g"), Store(tmp_path, "g")
+    assert mine.claim("done")
+    mine.write(record("done"))  # stored, its claim still held
+    assert not mine.claim("done")
+    thread, answer = blocked_claim(theirs, "done")
+    thread.join(2)  # a stored cell is skipped at once, whoever holds its claim
+    assert not thread.is_alive() and answer["claimed"] is False
+    mine.release("done")
+    assert mine.claim("b")
+    thread, answer = blocked_claim(theirs, "b")
+    time.sleep(0.5)
+    mine.write(record("b"))
+    mine.release("b")
+    thread.join(WAIT)
+    assert answer["claimed"] is False  # stored meanwhile by the process that held it: nothing to run
+    # a forced rerun counts only files written after it started
+    written = mine.path("done").stat().st_mtime
+    assert not theirs.claim("done", stored_after=written)  # written exactly then: stored
+    assert theirs.claim("done", stored_after=written + 1)  # older than the rerun: to run again
+    theirs.release_all()
+    assert mine.claim("done", stored_after=written + 1)  # release_all let go of every claim
+    mine.release_all()
