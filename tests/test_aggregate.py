@@ -212,10 +212,13 @@ def test_figures_draw_the_columns_they_name():
     )
     cells.loc[cells["technique_set"] == "dropout", ["test_accuracy", "accuracy_gap"]] = (0.6, 0.05)
     fig = plots.train_vs_test(cells)
-    points = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
+    dots, means = fig.axes[0].collections[:2], fig.axes[0].collections[2:]  # every cell, then each set's mean
+    points = np.concatenate([c.get_offsets() for c in dots])
     assert sorted(map(tuple, points.tolist())) == sorted(
         zip(cells["train_accuracy"], cells["test_accuracy"], strict=True)
     )
+    by_set = cells.groupby("technique_set")[["train_accuracy", "test_accuracy"]].mean()
+    np.testing.assert_allclose(np.concatenate([c.get_offsets() for c in means]), by_set.to_numpy())
     summary = agg.summary(cells)
     fig = plots.gap_by_set(summary)
     markers = [line for line in fig.axes[0].lines if line.get_marker() == "o"]

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from regbench.analysis import claims
 from regbench.analysis.claim_measures import effect_shrinks_with_size, metric_values
@@ -115,3 +116,56 @@ def test_a_claimed_magnitude_is_judged():
     assert claims.magnitude_text(row.copy().replace({0.10: 0.021})).startswith("; as large as claimed")
     assert claims.magnitude_text(pd.Series({"magnitude": math.nan, "effect": effect})) == ""
     assert np.isfinite(effect.low)
+
+
+def test_a_claim_at_an_epoch_reads_the_evaluation_that_ends_that_epoch():
+    """100 examples in batches of 32: 4 steps an epoch, evaluations at steps 4, 8, 12. A claim at
+    epoch 2 reads step 8 (not epoch 3's step 12, nor epoch 1's step 4)."""
+    frame = cells({100: [0.0, 0.0, 0.0]}, metric="val_accuracy")
+    history = pd.DataFrame(
+        [(cid, step, "val", "accuracy", step / 100) for cid in frame["cell_id"] for step in (4, 8, 12)],
+        columns=["cell_id", "step", "split", "metric", "value"],
+    )
+    at = Claim("E", "faster", set="dropout", metric="val_accuracy", epoch=2, expect="increase")
+    assert metric_values(at, frame, history).tolist() == [0.08] * len(frame)
+
+
+def claim_row(p: float, testable: str = "yes") -> dict:
+    """A row of the claims table before the correction: an effect claim measured with `p`, its CI
+    on the claimed side."""
+    verdict = "supported" if testable == "yes" else f"not testable: {testable[4:]}"
+    return {"article": "X", "claim": f"claim with p {p}", "setting": "full", "condition": "digits n=100 mlp",
+            "compared": "dropout", "measured": "Δ", "n": 3, "p": p, "claimed": "", "testable": testable,
+            "verdict": verdict, "expect": "decrease", "metric": "accuracy_gap", "magnitude": math.nan}  # fmt: skip
+
+
+def test_the_claims_family_counts_only_testable_rows():
+    """Two testable rows (p 0.02, 0.024) and one not testable (its baseline underfits) with p 0.5:
+    Holm over the two keeps both below 0.05 (supported); counting the third would lift them to
+    0.06 (suggestive). The not-testable row is in no family."""
+    rows = [claim_row(0.02), claim_row(0.024), claim_row(0.5, "no: baseline underfits (train 0.700 < 0.99)")]
+    table = claims.corrected(pd.DataFrame(rows))
+    assert table["family"].tolist() == ["claims (2)", "claims (2)", "-"]
+    assert table["p (Holm)"].tolist() == ["0.040", "0.040", "-"]
+    assert table["verdict"].tolist() == [
+        "supported",
+        "supported",
+        "not testable: baseline underfits (train 0.700 < 0.99)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("evidence", "mean", "expect", "verdict"),
+    [
+        ("none", 0.02, "increase", "not supported (CI includes 0)"),
+        ("established", 0.02, "increase", "supported"),
+        ("established", -0.02, "increase", "contradicted"),
+        ("established", -0.02, "decrease", "supported"),
+        ("established", 0.02, "decrease", "contradicted"),
+        ("suggestive", -0.02, "increase",
+         "suggestive: contradicted by the CI alone (Holm p 0.20 in its condition's family)"),
+    ],
+)  # fmt: skip
+def test_a_lent_verdict_says_which_side_the_effects_row_lies_on(evidence, mean, expect, verdict):
+    effect = {"evidence": evidence, "mean": mean, "p_holm": 0.2}
+    assert claims.lent_verdict(effect, expect) == verdict
