@@ -231,3 +231,32 @@ def test_learning_curves_are_small_multiples_with_the_baseline_in_every_panel(wr
         assert (plots.OTHER_COLOR, "-") in styles and (plots.OTHER_COLOR, "--") in styles  # validation, train
     stopped = [ax for ax in panels if "es" in ax.get_title().split("+")]
     assert stopped and all(any(line.get_linestyle() == ":" for line in ax.get_lines()) for ax in stopped)
+
+
+def test_a_patience_is_stated_as_its_share_of_each_budget(write_grid):
+    from regbench.report.page import setup_tables
+
+    grid = write_grid(
+        """
+        seeds = [1]
+        models = ["mlp"]
+        [budget]
+        steps = 400
+        eval_every = 20
+        [design]
+        add_one = ["early_stopping", "dropout"]
+        [techniques.early_stopping]
+        patience = 4
+        [[datasets]]
+        name = "moons"
+        train_sizes = [30]
+        [[datasets]]
+        name = "digits"
+        train_sizes = [50]
+        steps = 800
+        eval_every = 20
+        """
+    )
+    tables = setup_tables(load_spec(str(grid)))
+    assert "patience=4 (4 evaluations: 10% to 20% of the budget)" in tables  # 4 of 40 and 4 of 20
+    assert "rate=" in tables and "evaluations:" not in tables.split("dropout", 1)[1].split("\n", 1)[0]

@@ -116,11 +116,24 @@ def setup_tables(spec: GridSpec) -> str:
     )  # fmt: skip
     techniques = pd.DataFrame(
         [
-            {"technique": n, "parameters": ", ".join(f"{k}={v}" for k, v in sorted(t_.params().items()))}
+            {"technique": n, "parameters": ", ".join(
+                f"{k}={v}" + (patience_share(v, spec) if k == "patience" else "") for k, v in sorted(t_.params().items())
+            )}
             for n, t_ in spec.techniques
         ]
-    )
+    )  # fmt: skip
     return md_table(datasets) + "\n\nTechnique parameters:\n\n" + md_table(techniques) + "\n"
+
+
+def patience_share(patience: int, spec: GridSpec) -> str:
+    """' (4 evaluations: 20% of the budget)': a patience as the share of each budget it waits,
+    so that where a run stopped reads as the grid's choice, not an accident of eval_every."""
+    shares = {patience / (d.budget.steps // d.budget.eval_every if d.budget.steps else d.budget.epochs)
+              for d in spec.datasets}  # fmt: skip
+    if not shares:
+        return ""
+    low, high = f"{min(shares):.0%}", f"{max(shares):.0%}"
+    return f" ({patience} evaluations: {low if low == high else f'{low} to {high}'} of the budget)"
 
 
 def counted(values: pd.Series) -> str:
@@ -181,7 +194,7 @@ METHOD = """\
   batches, dropout masks and augmentation draws, and, where the training subset is drawn per seed
   (see the grid's tables), which examples were drawn: the CIs then speak for small data sets of that
   size in general, not for one draw. Every technique set of a seed shares its subset (paired).
-  Hyperparameters other than the tuned learning rate are fixed, so their choice is not covered.
+  Hyperparameters other than the tuned learning rate and doses are fixed, so their choice is not covered.
 - **Budget**: epochs (passes over the train set, validation after each) or optimizer steps (the
   same number of updates whatever the train size, an endless reshuffled stream of full batches,
   validation every `eval_every` steps). Patience of early stopping and of the plateau schedule
