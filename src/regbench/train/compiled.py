@@ -37,7 +37,11 @@ if TYPE_CHECKING:
     from regbench.grid.cell import Cell
     from regbench.train.options import RunOptions
 
-KEEP = 4  # compiled models a worker keeps: cells arrive sorted by shape, so one is in use at a time
+# Compiled models a worker keeps, least recently used dropped first. Cells arrive sorted by shape,
+# but a grid with tuning seeds comes back to each chosen shape in its second stage: with 4 kept,
+# every evaluation cell of quick was traced afresh. A cap on their weights bounds the memory.
+KEEP = 32  # quick: ~30 shapes per worker of 2
+KEEP_WEIGHTS = 25_000_000  # all kept models' weights together (~100 MB as float32; x3 with Adam's slots)
 # Hooks that change a model or its training outside building and compiling it: a set with any of
 # them is built and compiled fresh for every cell.
 ONE_OFF_HOOKS = ("setup", "prepare", "body", "fine_tune")
@@ -47,6 +51,7 @@ ONE_OFF_HOOKS = ("setup", "prepare", "body", "fine_tune")
 class Kept:
     model: Any  # compiled, its optimizer built
     optimizer_start: list[np.ndarray]  # the optimizer's variables as compile left them
+    weights: int  # the model's parameter count
 
 
 _kept: OrderedDict[tuple, Kept] = OrderedDict()  # this process's, least recently used first
@@ -107,8 +112,9 @@ def ready(keras, fresh, cell: Cell, hooks: SetHooks, info, options: RunOptions) 
     if key is not None:
         # Built now rather than in fit's first call (the same zeros), so its starting state is known.
         fresh.optimizer.build(fresh.trainable_variables)
-        _kept[key] = Kept(fresh, [keras.ops.convert_to_numpy(v) for v in fresh.optimizer.variables])
-        while len(_kept) > KEEP:
+        start = [keras.ops.convert_to_numpy(v) for v in fresh.optimizer.variables]
+        _kept[key] = Kept(fresh, start, fresh.count_params())
+        while len(_kept) > 1 and (len(_kept) > KEEP or sum(k.weights for k in _kept.values()) > KEEP_WEIGHTS):
             _kept.popitem(last=False)
     return fresh, False
 
