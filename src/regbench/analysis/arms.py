@@ -92,23 +92,31 @@ def arms(cells: pd.DataFrame, choice: pd.DataFrame) -> pd.DataFrame:
     return cells[cells["cell_id"].isin(choice["cell_id"])]
 
 
-def tuning_table(cells: pd.DataFrame, choice: pd.DataFrame) -> pd.DataFrame:
+def tuning_table(cells: pd.DataFrame, choice: pd.DataFrame, tuning_seeds: Mapping[str, Collection[int]]) -> pd.DataFrame:
     """Per condition and technique set that had several candidates: what was chosen and how.
     Columns: the CONDITION columns, technique_set, candidates, how, chosen ("lr 0.003 (3/3 seeds)"
     or one entry per candidate chosen, with its seeds), edge (seeds whose choice lies at an edge,
     and which), same_seed, changed (seeds whose choice differs from same-seed selection), optimism
     (mean over seeds, test accuracy), tried ("lr 0.001: 91.2%, lr 0.003: 92.0%": mean validation
-    accuracy per candidate over the seeds that chose)."""
+    accuracy per candidate over the seeds that chose: the tuning seeds where the grid has them,
+    else every seed). `tuning_seeds`: {section: seeds}."""
     columns = [*CONDITION, "technique_set", "candidates", "how", "chosen", "edge", "same_seed", "changed",
                "optimism", "tried"]  # fmt: skip
     rows = []
     good = ok(cells)
+
+    def choosers(key: tuple, part: list) -> list:
+        tuners = set(tuning_seeds.get(key[0] or "", ()))
+        return [r for r in part if int(r.seed) in tuners] if tuners else part
+
     tried_by = {
         key: ", ".join(
             f"{c.label()}: {100 * np.mean([r.val_accuracy for r in part if candidate_of(r) == c]):.1f}%"
             for c in ordered({candidate_of(r) for r in part})
         )
-        for key, part in ((k, list(g.itertuples(index=False))) for k, g in good.groupby([*CONDITION, "technique_set"]))
+        for key, part in (
+            (k, choosers(k, list(g.itertuples(index=False)))) for k, g in good.groupby([*CONDITION, "technique_set"])
+        )
     }
     for key, group in choice[choice["candidates"] > 1].groupby([*CONDITION, "technique_set"], sort=True):
         counts = group["candidate"].value_counts()

@@ -57,9 +57,8 @@ def collect(spec: GridSpec, results_root: Path) -> Analysis:
     expected = {c.cell_id: c for c in expansion.cells}
     cells, history, environment = read_results(store, sorted(store.stored_ids() & expected.keys()))
     stored = store.stored_ids()  # after reading: a damaged file was moved aside and counts as missing
-    choice = (
-        arms_of.choose(cells, {p.section or "": p.tuning.seeds for p in spec.parts()}) if len(cells) else pd.DataFrame()
-    )
+    tuning_seeds = {p.section or "": p.tuning.seeds for p in spec.parts()}
+    choice = arms_of.choose(cells, tuning_seeds) if len(cells) else pd.DataFrame()
     arms = arms_of.arms(cells, choice)
     curves = agg.curves(history, arms) if len(arms) else pd.DataFrame()
     judged = judge(spec, arms, curves)
@@ -74,7 +73,7 @@ def collect(spec: GridSpec, results_root: Path) -> Analysis:
         history=history,
         curves=curves,
         choice=choice,
-        tuning=arms_of.tuning_table(cells, choice) if len(choice) else pd.DataFrame(),
+        tuning=arms_of.tuning_table(cells, choice, tuning_seeds) if len(choice) else pd.DataFrame(),
         regime=judged.regime,
         engagement=judged.engagement,
         summary=agg.summary(arms) if len(arms) else pd.DataFrame(),

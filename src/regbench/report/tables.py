@@ -79,7 +79,7 @@ def tuning_section(t: Analysis) -> str:
             "at an edge": [f"{e}: the optimum may lie beyond" if e else "" for e in tuning["edge"]],
             "same-seed choice differs": [f"{c} seeds" if c else "" for c in tuning["changed"]],
             "optimism it would add (pp)": [f"{100 * v:+.2f}" if math.isfinite(v) else "-" for v in tuning["optimism"]],
-            "validation accuracy per candidate (mean over seeds)": tuning["tried"],
+            "validation accuracy per candidate (mean over the seeds that chose)": tuning["tried"],
         }
     )
     changed, total = (
@@ -88,12 +88,18 @@ def tuning_section(t: Analysis) -> str:
     )
     optimism = t.choice["optimism"].dropna()
     edges = int((t.tuning["edge"] != "").sum())
+    if len(optimism):
+        removed = (
+            f"Choosing on every seed, the judged one included, would have changed {changed} of {total} choices and "
+            f"added {100 * optimism.mean():+.2f} pp of test accuracy on average (up to {100 * optimism.max():+.2f} pp): "
+            "the optimism cross-fitting removes."
+        )
+    else:  # every choice made by tuning seeds: no judged seed ran another candidate to compare with
+        removed = "The tuning seeds made every choice here, so no judged seed could have chosen its own."
     return (
         "Each seed is judged at the candidate (learning rate, and tuned dose) with the best mean validation accuracy "
         "over the *other* seeds (cross-fitting), or over the dedicated tuning seeds; never on test accuracy, never on "
-        f"the seed it is judged on. Choosing on every seed, the judged one included, would have changed {changed} of "
-        f"{total} choices and added {100 * optimism.mean():+.2f} pp of test accuracy on average (up to "
-        f"{100 * optimism.max():+.2f} pp): the optimism cross-fitting removes. {edges} of {len(tuning)} sets chose at an "
+        f"the seed it is judged on. {removed} {edges} of {len(tuning)} sets chose at an "
         "edge of their candidates.\n\n" + md_table(table) + "\n"
     )
 
