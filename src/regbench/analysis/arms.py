@@ -92,7 +92,9 @@ def arms(cells: pd.DataFrame, choice: pd.DataFrame) -> pd.DataFrame:
     return cells[cells["cell_id"].isin(choice["cell_id"])]
 
 
-def tuning_table(cells: pd.DataFrame, choice: pd.DataFrame, tuning_seeds: Mapping[str, Collection[int]]) -> pd.DataFrame:
+def tuning_table(
+    cells: pd.DataFrame, choice: pd.DataFrame, tuning_seeds: Mapping[str, Collection[int]]
+) -> pd.DataFrame:
     """Per condition and technique set that had several candidates: what was chosen and how.
     Columns: the CONDITION columns, technique_set, candidates, how, chosen ("lr 0.003 (3/3 seeds)"
     or one entry per candidate chosen, with its seeds), edge (seeds whose choice lies at an edge,
