@@ -79,6 +79,21 @@ def test_the_underfitting_veto_uses_the_claims_correction():
     assert claims.vetoed("supported", fell, size=20).startswith("not supported: the gap shrank by underfitting")
 
 
+def test_the_veto_takes_the_effects_tables_verdict_on_the_same_test_accuracy_change():
+    """Where the effects table judges the set's test-accuracy change (its condition's family), the
+    veto follows that verdict, whatever the claims family's size would say: one verdict per comparison."""
+    small_fall = paired_effect([-0.010, -0.015, -0.020])  # not below zero at a claims family of 20
+    established = {"evidence": "established", "mean": -0.015, "low": -0.02, "high": -0.01}
+    row = pd.Series({"veto": small_fall, "veto_lent": established})
+    assert claims.vetoed("supported", row, size=20) == (
+        "not supported: the gap shrank by underfitting (test accuracy -1.5 pp [-2.0, -1.0], established in its "
+        "condition's family)"
+    )
+    big_fall = paired_effect([-0.10, -0.101, -0.102])  # below zero even at 20
+    suggestive = {"evidence": "suggestive", "mean": -0.10, "low": -0.11, "high": -0.09}
+    assert claims.vetoed("supported", pd.Series({"veto": big_fall, "veto_lent": suggestive}), size=20) == "supported"
+
+
 def test_helps_most_when_scarce_needs_a_gain_where_data_is_scarce():
     """Transfer gains nothing at n=50 and hurts at n=1000: it only hurts less when data is scarce."""
     claim = Claim("E", "transfer helps most when scarce", kind="effect_shrinks_with_size", set="dropout",

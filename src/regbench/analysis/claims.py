@@ -11,8 +11,9 @@ the reason: data missing, not run yet, one seed, no learning-rate drop, no evalu
 A comparison has one p wherever it appears: a claim row that is an effect against the baseline on
 test accuracy (one the effects table already judges within its condition) takes that row's p and
 verdict; every other testable row is one family, the claims (analysis/families.py). A claim that a
-set reduces overfitting is vetoed when test accuracy fell under the same correction (the
-Bonferroni interval at the claims family's size lies below zero): the gap shrank by underfitting.
+set reduces overfitting is vetoed when test accuracy fell: established in the effects table where
+that comparison is judged there, else under the claims family's correction (the Bonferroni interval
+at its size lies below zero): the gap shrank by underfitting.
 A claim that states a magnitude is also judged against it.
 """
 
@@ -79,6 +80,9 @@ def evaluate(
                 key = row.pop("comparison", None)
                 if row.get("testable") == "yes" and key in judged_effects:
                     row["lent"] = judged_effects[key].to_dict()
+                fell = ("test_accuracy", *key[1:]) if isinstance(key, tuple) else None
+                if "veto" in row and fell in judged_effects:  # the test-accuracy change has its verdict already
+                    row["veto_lent"] = judged_effects[fell].to_dict()
             if not measured:
                 stored = cells[cells["section"] == section] if section and len(cells) else cells
                 why = unmeasured_reason(spec, part, stored, data_dir)
@@ -142,10 +146,20 @@ def lent_verdict(effect: dict, expect: str) -> str:
 
 
 def vetoed(text: str, row: pd.Series, size: int) -> str:
-    """A supported claim that a set reduces overfitting, unless test accuracy fell under the claims
-    family's correction (its Bonferroni interval at `size` lies below zero)."""
+    """A supported claim that a set reduces overfitting, unless test accuracy fell: established in
+    the effects table, where that comparison is judged (one verdict wherever it appears), else
+    under the claims family's correction (its Bonferroni interval at `size` lies below zero)."""
     veto = row.get("veto")
     if text != "supported" or not isinstance(veto, tuple):
+        return text
+    lent = row.get("veto_lent")
+    if isinstance(lent, dict):
+        if lent["evidence"] == "established" and lent["mean"] < 0:
+            fell = value_text("test_accuracy", lent["mean"], lent["low"], lent["high"])
+            return (
+                f"not supported: the gap shrank by underfitting (test accuracy {fell}, established in its "
+                "condition's family)"
+            )
         return text
     low, high = simultaneous_ci(veto.mean, veto.sd, veto.n, max(size, 1))
     if math.isfinite(high) and high < 0:
