@@ -45,10 +45,24 @@ def primary(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["family"] != ""] if len(frame) and "family" in frame else frame.iloc[:0]
 
 
+NAMED = 3  # sets named in a sentence; the table below holds the rest
+
+
+def readable(label: str) -> str:
+    """A set's label for a sentence: as it is, or in short names when long (recipes of many
+    techniques; the legend is under the table that follows)."""
+    return label if len(label) <= 30 else short_label(label)
+
+
 def named(rows: pd.DataFrame) -> str:
-    """'**augmentation** +14.6 pp [+13.1, +16.1], **dropout** +1.0 pp [...]', largest effect first."""
+    """'**augmentation** +14.6 pp [+13.1, +16.1], **dropout** +1.0 pp [...]': the largest NAMED
+    effects first (long labels in short names), and how many more."""
     rows = rows.reindex(rows["mean"].abs().sort_values(ascending=False).index)
-    return ", ".join(f"**{r['technique_set']}** {pp(r['mean'], r['low'], r['high'])}" for _, r in rows.iterrows())
+    text = ", ".join(
+        f"**{readable(r['technique_set'])}** {pp(r['mean'], r['low'], r['high'])}"
+        for _, r in rows.head(NAMED).iterrows()
+    )
+    return text + (f" and {len(rows) - NAMED} more" if len(rows) > NAMED else "")
 
 
 def pooled_sentence(t: Analysis) -> str:
@@ -62,11 +76,15 @@ def pooled_sentence(t: Analysis) -> str:
     parts = [f"Averaged over the testable conditions (up to {conditions}; each set's effect pooled, one family of "
              f"{len(rows)}): "]  # fmt: skip
     parts.append(
-        f"{len(up)} raise test accuracy, established ({named(up)})"
+        f"{len(up)} {'raises' if len(up) == 1 else 'raise'} test accuracy, established ({named(up)})"
         if len(up)
         else "none raises test accuracy established"
     )
-    parts.append(f"; {len(down)} lower it ({named(down)})" if len(down) else "; none lowers it established")
+    parts.append(
+        f"; {len(down)} {'lowers' if len(down) == 1 else 'lower'} it, established ({named(down)})"
+        if len(down)
+        else "; none lowers it established"
+    )
     parts.append(f"; {len(sug)} suggestive; {len(rows) - len(est) - len(sug)} not distinguishable from 0")
     return "".join(parts) + " (*Answers per technique*)."
 
@@ -101,16 +119,27 @@ def precision_sentence(t: Analysis) -> str:
     missed = pooled[half > POOLED_TARGET]
     text = (
         f"Precision: pooled effects are known to within ±{100 * half.median():.1f} pp (median 95% half-width; widest "
-        f"**{widest['technique_set']}** ±{100 * half.max():.1f} pp); {len(wide)} of {len(single)} per-condition "
-        f"effects are wider than ±{100 * PER_CONDITION:.0f} pp"
+        f"**{readable(widest['technique_set'])}** ±{100 * half.max():.1f} pp); {len(wide)} of {len(single)} "
+        f"per-condition effects are wider than ±{100 * PER_CONDITION:.0f} pp"
     )
+    if len(wide):
+        # A half-width shrinks as 1/sqrt(seeds): (half-width / target)^2 times the seeds reach the target.
+        needed = ((wide["high"] - wide["low"]) / 2 / PER_CONDITION) ** 2
+        text += f" (about {times(needed)} their seeds would bring them within it)"
     if len(missed):
-        factor = float((half[missed.index] / POOLED_TARGET).max() ** 2)
+        labels = [readable(n) for n in missed["technique_set"]]
+        shown = ", ".join(labels[:NAMED]) + (f" and {len(labels) - NAMED} more" if len(labels) > NAMED else "")
         text += (
-            f". {len(missed)} pooled effects miss ±{100 * POOLED_TARGET:.1f} pp "
-            f"({', '.join(missed['technique_set'])}); about {math.ceil(factor)}x the seeds or conditions would reach it"
+            f". {len(missed)} pooled effects miss ±{100 * POOLED_TARGET:.1f} pp ({shown}); about "
+            f"{times((half[missed.index] / POOLED_TARGET) ** 2)} the seeds or conditions would reach it"
         )
     return text + "."
+
+
+def times(factors: pd.Series) -> str:
+    """'2x' or '2-9x': the range of whole multiples, rounded up."""
+    low, high = math.ceil(float(factors.min())), math.ceil(float(factors.max()))
+    return f"{low}x" if low == high else f"{low}-{high}x"
 
 
 def summary_sentences(t: Analysis) -> list[str]:
