@@ -151,8 +151,22 @@ def test_parallel_jobs_match_a_sequential_run(write_grid, tmp_path):
     assert main(["run", str(grid), "--results", str(tmp_path / "b"), "--out", str(tmp_path / "rb"), "--jobs", "2"]) == 0
     a, b = stored(tmp_path / "a"), stored(tmp_path / "b")
     assert a.keys() == b.keys()
-    # Workers run TensorFlow on cores/jobs threads; with op determinism the numbers do not change.
-    assert {k: numbers(v) for k, v in a.items()} == {k: numbers(v) for k, v in b.items()}
+    # Workers run TensorFlow on cores/jobs threads. With oneDNN (AVX-512 CPUs) the numbers do not
+    # change; without it (TF_ENABLE_ONEDNN_OPTS=0, most AVX2 CPUs) Eigen's reductions split by thread
+    # count, so losses may differ in float32's last digits: accuracies equal, the rest to rounding.
+    flat_a, flat_b = (flat({k: numbers(v) for k, v in side.items()}) for side in (a, b))
+    assert flat_a.keys() == flat_b.keys()
+    assert {k: v for k, v in flat_a.items() if "accuracy" in k} == {k: v for k, v in flat_b.items() if "accuracy" in k}
+    assert flat_a == pytest.approx(flat_b, rel=1e-5, abs=1e-7)
+
+
+def flat(value, key: str = "") -> dict:
+    """{'cell/final/test/loss': 2.03, 'cell/history/val/loss/0': ...}: every number of nested dicts and lists."""
+    if isinstance(value, dict):
+        return {k: v for name, item in value.items() for k, v in flat(item, f"{key}/{name}").items()}
+    if isinstance(value, list | tuple):
+        return {k: v for i, item in enumerate(value) for k, v in flat(item, f"{key}/{i}").items()}
+    return {key: value}
 
 
 @pytest.mark.parametrize("kill_after_files", [0, 2])

@@ -41,13 +41,15 @@ def test_leave_one_out_sets():
 
 
 def test_quick_grid_counts():
-    cells = expand(load_spec("quick")).cells
-    # (datasets x (baseline, 12 alone, the classic four together) x seeds, + transfer on digits
-    # only) x two learning rates
-    assert len(cells) == (3 * 14 * 3 + 3) * 2
+    cells = expand(load_spec("quick")).cells  # nothing stored: the tuning cells, first stage
+    # per condition and tuning seed: 3 rates for baseline, augmentation, batchnorm, early stopping,
+    # label smoothing (and transfer on digits), 6 rate x dose pairs for dropout and l2
+    per_seed = {"digits": 3 * 6 + 6 * 2, "moons": 3 * 5 + 6 * 2, "mnist1d": 3 * 5 + 6 * 2}
+    conditions = {"digits": 2, "moons": 2, "mnist1d": 1}
+    assert len(cells) == sum(2 * per_seed[d] * conditions[d] for d in per_seed) == 282
     assert len({c.cell_id for c in cells}) == len(cells) == len({c.slug for c in cells})
-    # each seed draws its own training subset, shared by every set and rate of that seed
-    assert {(c.seed, c.split_seed) for c in cells} == {(1, 1), (2, 2), (3, 3)}
+    # only the tuning seeds, each drawing its own training subset, shared by every set and candidate
+    assert {(c.seed, c.split_seed) for c in cells} == {(101, 101), (102, 102)}
 
 
 def test_counts_multiply_over_axes(write_grid):
@@ -162,7 +164,9 @@ def test_shipped_fashion_and_standard_grids():
     fashion = expand(load_spec("fashion")).cells
     assert len(fashion) == 30 * 2 * 3 * 2  # (baseline + 14 alone + all on + all on minus each) x sizes x seeds x rates
     standard = expand(load_spec("standard"))
-    assert len(standard.cells) == 30 * 2 * 5 * 3  # ... x sizes x seeds x datasets
+    # the first stage: (2^5 factorial + 6 alone) x 3 rates x 2 tuning seeds x 6 conditions; the 5
+    # evaluation seeds wait for the choice
+    assert len(standard.cells) == (32 + 6) * 3 * 2 * 6
     sources = {dict(c.techniques)["transfer"] for c in standard.cells if "transfer" in c.technique_names}
     assert {dict(params)["source"] for params in sources} == {"imagenet:MobileNetV2"}
 

@@ -12,6 +12,7 @@ from regbench.grid.parse import load_spec
 from regbench.result import Result
 from regbench.run import loop
 from regbench.store import Store
+from regbench.train import compiled
 from regbench.train.options import RunOptions
 from tests.helpers import TINY_GRID
 from tests.synthetic import synthetic_record
@@ -20,7 +21,8 @@ WAIT = 10.0  # s: the longest any step of the test waits for another
 
 
 def test_a_second_run_skips_a_cell_the_first_stored_while_the_first_still_runs(write_grid, tmp_path, monkeypatch):
-    first, second = expand(load_spec(str(write_grid(TINY_GRID)))).cells  # baseline and dropout
+    # baseline and dropout, in the order the run hands them out (cells of a shape back to back)
+    first, second = sorted(expand(load_spec(str(write_grid(TINY_GRID)))).cells, key=compiled.sort_key)
     received = threading.Event()  # the first run holds the first cell's claim
     stored = threading.Event()  # ... may store it now
     finish = threading.Event()  # ... may end (it is busy with its second cell until then)
@@ -111,10 +113,11 @@ def test_a_stored_cell_is_never_claimed_and_a_waiting_claim_sees_it_stored(tmp_p
     mine.release("b")
     thread.join(WAIT)
     assert answer["claimed"] is False  # stored meanwhile by the process that held it: nothing to run
-    # a forced rerun counts only files written after it started
-    written = mine.path("done").stat().st_mtime
-    assert not theirs.claim("done", stored_after=written)  # written exactly then: stored
-    assert theirs.claim("done", stored_after=written + 1)  # older than the rerun: to run again
+    # a forced rerun decided on the file as it was: it runs the cell, unless someone stored it since
+    decided = theirs.version("done")
+    assert theirs.claim("done", seen=decided)  # the file it decided to replace: to run again
     theirs.release_all()
-    assert mine.claim("done", stored_after=written + 1)  # release_all let go of every claim
+    mine.write(record("done"))  # stored anew by another process meanwhile
+    assert not theirs.claim("done", seen=decided)
+    assert mine.claim("done", seen=mine.version("done"))  # release_all let go of every claim
     mine.release_all()
