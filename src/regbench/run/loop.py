@@ -40,10 +40,11 @@ def run_and_store(
     seen: Mapping[str, Version | None] | None = None,
 ) -> Summary:
     """Run `cells`, those that share a compiled model back to back, store each result as it
-    arrives, show progress; returns what ran and failed. Each cell is claimed just before it runs, so processes sharing the results folder divide the
-    cells; then this one waits for the cells others hold and runs any a dead process left. `seen`:
-    each cell's file as the store held it when the run decided to run it (Store.decide; default:
-    as it is now); a cell stored by anyone since is not run again."""
+    arrives, show progress; returns what ran and failed. Each cell is claimed just before it runs,
+    so processes sharing the results folder divide the cells; then this one waits for the cells
+    others hold and runs any a dead process left. `seen`: each cell's file as the store held it
+    when the run decided to run it (Store.decide; default: as it is now); a cell stored by anyone
+    since is not run again."""
     summary, ran = Summary(), set()
     seen = {c.cell_id: store.version(c.cell_id) for c in cells} if seen is None else seen
     outstanding: dict[str, Cell] = {}  # claimed and sent, no record back yet
