@@ -6,6 +6,7 @@ of a SIGKILLed `regbench run --jobs 2` end with it."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,7 +50,10 @@ def test_a_run_that_decided_while_another_was_storing_trains_no_cell_twice(write
     out, _ = first.communicate(timeout=300)
     assert first.returncode == 0 and second.returncode == 0, second.stderr
     assert ran(out) + ran(second.stdout) == 8, (out, second.stdout)  # each cell trained once
-    assert "7 to run" in second.stdout and len(list(cells.glob("*.json"))) == 8
+    # it decided while cells remained (how many the first had stored by then depends on the machine)
+    decided = re.search(r"(\d+) already stored, (\d+) to run", second.stdout)
+    assert decided and int(decided[1]) + int(decided[2]) == 8 and int(decided[2]) >= 1, second.stdout
+    assert len(list(cells.glob("*.json"))) == 8
 
 
 WRITER = """
