@@ -96,10 +96,7 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
     stops = mine[mine[run] < mine[budget]].groupby("technique_set")[run].median()
     sets = sorted(mine["technique_set"].unique(), key=lambda v: (v != BASELINE, v))
     panels = [s for s in sets if s != BASELINE] or sets
-    columns = min(5, len(panels))
-    rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 0.9 + 2.5 * rows), squeeze=False,
-                             sharex=True, sharey=True, layout="constrained")  # fmt: skip
+    fig, axes = panel_grid(len(panels), 5, (3.2, 2.5), extra_height=0.9, sharex=True, sharey=True)
     parts = dict(tuple(curve[curve["metric"] == "xent"].groupby(["technique_set", "split"], sort=True)))
     empty = curve.iloc[:0]
     values = curve.loc[curve["metric"] == "xent", "mean"].to_numpy()
@@ -124,8 +121,6 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
             ax.axvline(stops[technique_set], color=OTHER_COLOR, linestyle=":", linewidth=1.2)
         ax.set_title(wrapped(short_label(technique_set)), fontsize=9)
         ax.set_ylim(0, top)
-    for ax in axes.flat[len(panels) :]:
-        ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("optimizer step" if x == "step" else "epoch")
     for ax in axes[:, 0]:
@@ -134,7 +129,7 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
     fig.suptitle(
         f"Learning curves: {condition} (blue: the set, ±1 sd over seeds; grey: baseline; solid: validation, "
         "dashed: train; dotted: median early stop; a curve ends where its first seed stopped)\n"
-        + textwrap.fill(legend(panels), 40 * columns),
+        + textwrap.fill(legend(panels), 40 * axes.shape[1]),
         fontsize=10,
     )
     return fig
@@ -228,16 +223,26 @@ def annotated_heatmap(
     return mesh
 
 
+def panel_grid(
+    count: int, max_columns: int, panel: tuple[float, float], extra_height: float = 0.0, **shared: bool
+) -> tuple[plt.Figure, np.ndarray]:
+    """A figure of `count` panels of `panel` inches (width, height), at most `max_columns` a row;
+    the grid's unused axes hidden."""
+    columns = min(max_columns, count)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(panel[0] * columns, extra_height + panel[1] * rows),
+                             squeeze=False, layout="constrained", **shared)  # fmt: skip
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
 def train_vs_test(cells: pd.DataFrame) -> plt.Figure:
     """Figure 3: train vs test accuracy, one panel per condition: every cell a faint dot, each
     set's mean a labelled point, the baseline in black; the distance below the diagonal is the gap."""
     data = cells[cells["status"] == "ok"]
     groups = list(data.groupby(CONDITION, sort=True))
-    columns = min(3, len(groups))
-    rows = -(-len(groups) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 4.6 * rows), squeeze=False, layout="constrained")
-    for ax in axes.flat[len(groups) :]:
-        ax.set_visible(False)
+    fig, axes = panel_grid(len(groups), 3, (5.2, 4.6))
     for ax, (condition, part) in zip(axes.flat, groups, strict=False):
         base = part["technique_set"] == BASELINE
         ax.scatter(
@@ -300,11 +305,7 @@ def interaction_heatmap(factorial: pd.DataFrame, metric: str = "test_accuracy") 
     diagonal) on `metric`, in percentage points, one panel per condition."""
     part = factorial[factorial["metric"] == metric]
     groups = list(part.groupby(CONDITION, sort=True))
-    columns = min(4, len(groups))
-    rows = -(-len(groups) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 4.5 * rows), squeeze=False, layout="constrained")
-    for ax in axes.flat[len(groups) :]:
-        ax.set_visible(False)
+    fig, axes = panel_grid(len(groups), 4, (5.5, 4.5))
     matrices = []
     for condition, group in groups:
         names = sorted(group[group["kind"] == "main"]["term"])
