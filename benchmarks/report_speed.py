@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.synthe
 import joblib  # noqa: E402
 
 from regbench.analysis import collect as analysis
+from regbench.analysis.inputs import read_inputs
 from regbench.grid.expand import expand  # noqa: E402
 from regbench.grid.parse import load_spec  # noqa: E402
 from regbench.report import page as markdown  # noqa: E402
@@ -60,7 +61,7 @@ def main() -> int:
         # Where the time goes, step by step in this process (the report itself overlaps them).
         steps = {}
         t = time.perf_counter()
-        tables = analysis.collect(spec, results)
+        tables = analysis.collect(read_inputs(spec, results))
         steps["read results + statistics"] = time.perf_counter() - t
         tasks = report.figure_tasks(tables, reports / "bench")
         t = time.perf_counter()

@@ -14,6 +14,7 @@ import pytest
 from regbench.analysis import claims
 from regbench.analysis.claim_measures import effect_shrinks_with_size, metric_values
 from regbench.analysis.collect import collect
+from regbench.analysis.inputs import read_inputs
 from regbench.analysis.stats import paired_effect
 from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec
@@ -60,7 +61,7 @@ expect = "increase"
         r["final"]["train"]["accuracy"] = 1.0
         r["final"]["test"]["accuracy"] = 0.8 + (0.02 + 0.01 * cell.seed) * (cell.technique_set == "dropout")
         store.write(Result.from_json(r))
-    t = collect(spec, tmp_path / "results")
+    t = collect(read_inputs(spec, tmp_path / "results"))
     row = t.claims.iloc[0]
     effect = t.effects.query("metric == 'test_accuracy' and technique_set == 'dropout'").iloc[0]
     assert row["p (Holm)"] == f"{effect['p_holm']:.3f}" and row["family"] == f"{effect['family']} (3)"

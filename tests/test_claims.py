@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from regbench.analysis.collect import collect
+from regbench.analysis.inputs import read_inputs
 from regbench.cli import main
 from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec
@@ -116,7 +117,7 @@ def test_sections_set_their_own_parameters_and_tag_their_cells(claims_grid):
 
 def test_each_kind_of_claim_gets_its_verdict(claims_grid):
     spec, tmp_path = claims_grid
-    table = collect(spec, tmp_path / "results").claims
+    table = collect(read_inputs(spec, tmp_path / "results")).claims
     verdicts = {claim: list(rows["verdict"]) for claim, rows in table.groupby("claim", sort=False)}
     assert verdicts["dropout shrinks the gap"] == ["supported", "supported"]  # one row per train size
     assert verdicts["l2 shrinks the gap"] == ["contradicted", "contradicted"]
@@ -225,7 +226,7 @@ set = "l2"
     spec = load_spec(str(write_grid(grid, name="halves")))
     cells = [c for c in expand(spec).cells if c.section == "P" or c.technique_set != "l2"]
     write_synthetic(cells, Store(tmp_path / "results", "halves"))
-    tables = collect(spec, tmp_path / "results")
+    tables = collect(read_inputs(spec, tmp_path / "results"))
     # Each section's factors alone: pooled (dropout, l2, batchnorm) no section has every subset.
     terms = set(zip(tables.factorial["section"], tables.factorial["term"], strict=True))
     assert terms == {
@@ -247,7 +248,7 @@ def verdicts_of(write_grid, tmp_path, claims: str, patch) -> pd.DataFrame:
             r = record(cell)
             patch(cell, r)
             store.write(Result.from_json(r))
-    return collect(spec, tmp_path / "results").claims
+    return collect(read_inputs(spec, tmp_path / "results")).claims
 
 
 def test_val_loss_rises_is_zero_centred_under_a_flat_curve(write_grid, tmp_path):

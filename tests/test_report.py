@@ -211,11 +211,12 @@ def test_a_ci_that_excludes_zero_without_the_correction_is_called_suggestive(wri
 def test_learning_curves_are_small_multiples_with_the_baseline_in_every_panel(write_grid, tmp_path):
     from regbench.analysis import aggregate as agg
     from regbench.analysis.collect import collect
+    from regbench.analysis.inputs import read_inputs
     from regbench.report import plots
 
     spec = load_spec(str(write_grid(GRID.replace("[design]", '[design]\nsets = [["early_stopping"]]'), name="curves")))
     write_synthetic(list(expand(spec).cells), Store(tmp_path / "results", "curves"))
-    t = collect(spec, tmp_path / "results")
+    t = collect(read_inputs(spec, tmp_path / "results"))
     condition = ("", "digits", 0.0, 200, "mlp")
     curve = agg.curves(t.history, t.arms).groupby(agg.CONDITION).get_group(condition)
     mine = agg.ok(t.arms).groupby(agg.CONDITION).get_group(condition)

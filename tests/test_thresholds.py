@@ -8,6 +8,7 @@ import pandas as pd
 
 from regbench.analysis import evidence
 from regbench.analysis.collect import collect
+from regbench.analysis.inputs import read_inputs
 from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec
 from regbench.result import Result
@@ -64,7 +65,7 @@ def test_the_analysis_judges_each_section_by_its_own_threshold(write_grid, tmp_p
         record = synthetic_record(cell)
         record["final"]["train"]["accuracy"] = TRAIN[cell.section]
         store.write(Result.from_json(record))
-    regime = collect(spec, tmp_path / "results").regime
+    regime = collect(read_inputs(spec, tmp_path / "results")).regime
     assert dict(zip(regime["section"], regime["testable"], strict=True)) == TESTABLE
     assert dict(zip(regime["section"], regime["threshold"], strict=True)) == {
         "own": 0.6,

@@ -345,9 +345,9 @@ def cmd_run(args) -> int:
     from regbench.report.write import write_if_stale
     from regbench.run.service import run_grid
 
-    start = time.perf_counter()
+    start, request = time.perf_counter(), run_request(args)
     try:
-        outcome = run_grid(run_request(args))
+        outcome = run_grid(request)
     except TerminatedWorkerError as exc:  # killed, or a crash in native code (Dask retries instead)
         first_line = str(exc).strip().splitlines()[0]
         print(

@@ -8,7 +8,6 @@ recomputes it. Paths are made from ids alone."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,7 +20,7 @@ from regbench.disk import atomic_write, first_line, kind, quarantine, read_regul
 from regbench.errors import StoreError
 from regbench.names import NAME_RULE, is_name
 from regbench.result import Result
-from regbench.validate import Damaged, checked
+from regbench.validate import Damaged, record_of
 
 JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
@@ -125,18 +124,11 @@ class Store:
         if cell_id in self._unusable and self.version(cell_id) is None:
             return None  # said once already
         try:
-            data = read_regular(path)
+            return record_of(read_regular(path), cell_id, self._expected.get(cell_id))
         except FileNotFoundError:  # another process moved it aside meanwhile
             return None
-        except OSError as exc:  # not a regular file, permission denied, I/O error
-            self.quarantine(cell_id, exc.strerror or first_line(exc))
-            return None
-        try:
-            return Result.from_json(checked(parse(data), cell_id, self._expected.get(cell_id)))
-        except Damaged as exc:
-            self.quarantine(cell_id, str(exc))
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-            self.quarantine(cell_id, first_line(exc))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            self.quarantine(cell_id, damage(exc))  # not a regular file, unreadable, not a valid record
         return None
 
     def status(self, cell_id: str) -> str | None:
@@ -221,11 +213,9 @@ class Store:
         return remove_stale_temp_files(self.dir)
 
 
-def parse(data: bytes) -> Any:
-    """A record file's JSON; a file that does not end with "}\\n" was cut short (a torn write)."""
-    if data.rstrip(b"\n")[-1:] != b"}":
-        raise Damaged("cut short" if data else "empty")
-    try:  # orjson: reading is most of the time of a report on a large grid
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:  # schema 1 wrote NaN as a bare token, which orjson rejects
-        return json.loads(data)
+def damage(exc: BaseException) -> str:
+    """Why a cell file cannot be used, in one line: Damaged's reason, the system's words for an
+    OSError (permission denied, I/O error), else the exception's first line."""
+    if isinstance(exc, Damaged):
+        return str(exc)
+    return (exc.strerror if isinstance(exc, OSError) else None) or first_line(exc)

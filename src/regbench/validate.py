@@ -12,12 +12,15 @@ report. A failed record may hold NaN (stored as null) in its history.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
+
 from regbench.names import NAME_RULE, canonical_json, cell_id_of, is_name
-from regbench.result import SCHEMA_VERSION, upgrade
+from regbench.result import SCHEMA_VERSION, Result, upgrade
 
 SPLITS = ("train", "val", "test")
 SCORES = ("loss", "accuracy")  # and "objective" where present (schema 3)
@@ -182,6 +185,22 @@ def check_record(record: Any, cell_id: str, expected: Mapping[str, Any] | None =
             expect(check(record[key]), f"{key} is {short(record[key])}")
     expect("slug" in record, "a record without slug")
     check_results(record)
+
+
+def record_of(data: bytes, cell_id: str, expected: Mapping[str, Any] | None = None) -> Result:
+    """The Result a cell file's bytes hold, checked (`checked`); Damaged names the first problem."""
+    record = checked(parse(data), cell_id, expected)
+    return Result.from_json(record)
+
+
+def parse(data: bytes) -> Any:
+    """A record file's JSON; a file that does not end with "}\\n" was cut short (a torn write)."""
+    if data.rstrip(b"\n")[-1:] != b"}":
+        raise Damaged("cut short" if data else "empty")
+    try:  # orjson: reading is most of the time of a report on a large grid
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:  # schema 1 wrote NaN as a bare token, which orjson rejects
+        return json.loads(data)
 
 
 def checked(raw: Any, cell_id: str, expected: Mapping[str, Any] | None = None) -> dict[str, Any]:

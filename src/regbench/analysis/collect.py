@@ -1,4 +1,4 @@
-"""Stored results of a grid -> everything its report shows, computed once (Analysis): the cells,
+"""What was read of a grid (analysis/inputs.Inputs) -> everything its report shows, computed once (Analysis): the cells,
 the tuned arms, learning curves, the regime and trigger checks, effects, factorial and leave-one-out
 analyses, sweeps, rankings, claims and their tallies, the technique overview, and why cells or
 sections are missing. The report only renders this value. Never imports TensorFlow."""
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -16,10 +15,9 @@ import pandas as pd
 from regbench.analysis import aggregate as agg
 from regbench.analysis import arms as arms_of
 from regbench.analysis import claims, effects, evidence, families, pooled
+from regbench.analysis.inputs import Inputs
 from regbench.grid.cell import Cell
-from regbench.grid.expand import expand_stored
 from regbench.grid.spec import GridSpec
-from regbench.store import Store
 
 
 @dataclass(frozen=True)
@@ -50,13 +48,10 @@ class Analysis:
     not_run: dict[str, str]  # section -> why its missing cells are missing ("not run yet", "data missing (...)")
 
 
-def collect(spec: GridSpec, results_root: Path) -> Analysis:
-    """Read the stored results of the grid's cells and compute everything the report shows."""
-    store = Store(results_root, spec.name)  # expand_stored makes it check each record against its grid cell
-    expansion = expand_stored(spec, store)
-    expected = {c.cell_id: c for c in expansion.cells}
-    cells, history, environment = read_results(store, sorted(store.stored_ids() & expected.keys()))
-    stored = store.stored_ids()  # after reading: a damaged file was moved aside and counts as missing
+def collect(inputs: Inputs) -> Analysis:
+    """Everything the report shows, computed from what was read (analysis/inputs.read_inputs)."""
+    spec, cells, history = inputs.spec, inputs.cells, inputs.history
+    expected = {c.cell_id: c for c in inputs.expansion.cells}
     tuning_seeds = {p.section or "": p.tuning.seeds for p in spec.parts()}
     choice = arms_of.choose(cells, tuning_seeds) if len(cells) else pd.DataFrame()
     arms = arms_of.arms(cells, choice)
@@ -66,6 +61,7 @@ def collect(spec: GridSpec, results_root: Path) -> Analysis:
         claims.evaluate(spec, arms, history, judged.regime, judged.engagement, judged.effects)
         if spec.claims else pd.DataFrame()
     )  # fmt: skip
+    stored = inputs.stored
     missing = [expected[i] for i in sorted(expected.keys() - stored)]
     return Analysis(
         cells=cells,
@@ -85,9 +81,9 @@ def collect(spec: GridSpec, results_root: Path) -> Analysis:
         ranking=effects.ranking(arms) if len(arms) else pd.DataFrame(),
         claims=claim_table,
         missing=missing,
-        pending=sum(len(p.seeds) for p in expansion.pending),
+        pending=sum(len(p.seeds) for p in inputs.expansion.pending),
         ignored=len(stored - expected.keys()),
-        environment=environment,
+        environment=inputs.environment,
         trigger_notes=evidence.trigger_notes(judged.engagement) if len(judged.engagement) else {},
         claim_tally=claims.tally(claim_table) if len(claim_table) else "",
         article_tallies={a: claims.tally(rows) for a, rows in claim_table.groupby("article", sort=True)}
@@ -201,11 +197,3 @@ def sweep_points(spec: GridSpec, cells) -> dict[str, tuple[str, Any]]:
             if set(params) == members and dict(params[sweep.technique])[sweep.param] in sweep.values:
                 points[cell.technique_set] = (name, dict(params[sweep.technique])[sweep.param])
     return points
-
-
-def read_results(store: Store, ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """(cells frame, history frame, environment text) of the stored `ids`. The records themselves
-    are dropped on return: millions of small objects slow every later garbage collection."""
-    records = [r for i in ids if (r := store.read(i)) is not None]  # a damaged file is moved aside
-    environment = ", ".join(sorted({f"{k} {v}" for r in records for k, v in r.versions.items()}))
-    return agg.cells_frame(records), agg.history_frame(records), environment or "unknown"

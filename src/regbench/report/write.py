@@ -18,6 +18,7 @@ import pandas as pd
 from joblib.externals.loky import ProcessPoolExecutor
 
 from regbench.analysis.collect import Analysis, collect
+from regbench.analysis.inputs import read_inputs
 from regbench.disk import TEMP_SUFFIX, atomic_write
 from regbench.errors import StoreError
 from regbench.grid.spec import GridSpec
@@ -82,7 +83,8 @@ def write_report(spec: GridSpec, results_root: Path, out_root: Path, jobs: int |
         jobs = joblib.cpu_count() if len(Store(results_root, spec.name).stored_ids()) >= PARALLEL_FROM else 1
     pool = report_workers(jobs)
     try:
-        analysis = collect(spec, results_root)
+        inputs = read_inputs(spec, results_root)
+        analysis = collect(inputs)
         tasks = figure_tasks(analysis, folder)
         calls = [(draw, (figure.plot, drawing.args, path)) for figure, drawing, path in tasks]
         calls.insert(min(2, len(calls)), (write_tables, (analysis, results_root, spec.name)))  # among the slowest
