@@ -351,7 +351,8 @@ def test_tuned_doses_multiply_the_cells_keep_the_set_label_and_show_in_slugs(wri
 
 
 def test_tuning_seeds_run_every_candidate_and_the_evaluation_seeds_wait(write_grid, tmp_path):
-    from regbench.grid.expand import expand, expand_stored
+    from regbench.grid.expand import expand
+    from regbench.grid.stored import expand_stored
     from regbench.result import Result
     from regbench.store import Store
     from tests.synthetic import synthetic_record
@@ -371,6 +372,13 @@ def test_tuning_seeds_run_every_candidate_and_the_evaluation_seeds_wait(write_gr
     resolved = expand_stored(spec, store)
     chosen = {(c.technique_set, c.learning_rate) for c in resolved.cells if c.seed == 1}
     assert chosen == {("baseline", 0.01), ("dropout", 0.001)} and not resolved.pending
+
+    # A damaged tuning record counts as missing: its arm waits until it is rerun, never choosing
+    # on the seeds that happen to be readable.
+    damaged = next(c for c in first.cells if c.technique_names == ("dropout",))
+    store.path(damaged.cell_id).write_text("{cut short")
+    again = expand_stored(spec, Store(tmp_path, spec.name))
+    assert {c.technique_set for c in again.cells if c.seed == 1} == {"baseline"} and len(again.pending) == 1
 
 
 def test_no_parse_step_grows_with_a_value(write_grid):

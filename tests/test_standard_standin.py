@@ -10,8 +10,8 @@ import tomllib
 import pytest
 
 from regbench.cli import main
-from regbench.grid.expand import expand_stored
 from regbench.grid.parse import load_spec, resolve
+from regbench.grid.stored import expand_stored
 from regbench.store import Store
 from regbench.train.datasets import get_dataset
 

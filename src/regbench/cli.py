@@ -243,8 +243,9 @@ def cmd_grids(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from regbench.grid.expand import expand_stored, selected
+    from regbench.grid.expand import selected
     from regbench.grid.parse import load_spec
+    from regbench.grid.stored import expand_stored
     from regbench.store import Store
 
     spec = load_spec(args.grid)

@@ -177,6 +177,10 @@ class Store:
         self._unusable.pop(result.cell_id, None)
         return path
 
+    def records(self, ids: Iterable[str]) -> dict[str, Result]:
+        """{cell_id: Result} of those of `ids` stored with a readable record (damaged ones moved aside)."""
+        return {i: r for i in sorted(set(ids) & self.stored_ids()) if (r := self.read(i)) is not None}
+
     def results(self) -> Iterator[Result]:
         for cell_id in sorted(self.stored_ids()):
             if (result := self.read(cell_id)) is not None:

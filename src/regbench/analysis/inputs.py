@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from regbench.analysis import aggregate as agg
-from regbench.grid.expand import Expansion, expand_stored
+from regbench.grid.expand import Expansion
 from regbench.grid.spec import GridSpec
+from regbench.grid.stored import expand_stored
 from regbench.store import Store
 
 

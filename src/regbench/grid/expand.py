@@ -14,7 +14,7 @@ from regbench.grid.claim_kinds import is_paired
 from regbench.grid.labels import varying_params
 from regbench.grid.spec import Design, GridSpec
 from regbench.grid.tuning import Candidate, best, candidates
-from regbench.store import Store
+from regbench.result import Result
 from regbench.train.datasets import get_dataset
 from regbench.train.models import get_model
 
@@ -114,28 +114,20 @@ def expand(spec: GridSpec, chosen: Mapping[ArmKey, Candidate] | None = None) -> 
     return Expansion(tuple(cells), tuple(excluded), tuple(pending))
 
 
-def expand_stored(spec: GridSpec, store: Store) -> Expansion:
-    """The grid's cells as far as its stored results allow: each pending arm whose tuning cells are
-    all stored gets the candidate with the best mean validation accuracy over its tuning seeds."""
-    expansion = expand(spec)
-    store.expect(expansion.cells)
-    if not expansion.pending:
-        return expansion
-    stored, chosen = store.stored_ids(), {}
-    for arm in expansion.pending:
-        if all(c.cell_id in stored for c in arm.tuning):
+def chosen_candidates(pending: Iterable[Pending], records: Mapping[str, Result]) -> dict[ArmKey, Candidate]:
+    """{arm: its candidate} of the pending arms whose tuning cells all have a readable record (a
+    damaged one runs again first): the best mean validation accuracy over its ok tuning records."""
+    chosen = {}
+    for arm in pending:
+        if all(c.cell_id in records for c in arm.tuning):
             scores: dict[Candidate, list[float]] = {}
             for cell in arm.tuning:
-                record = store.read(cell.cell_id)
-                if record is not None and record.ok and record.final:
+                record = records[cell.cell_id]
+                if record.ok and record.final:
                     scores.setdefault(candidate_of(cell), []).append(record.final["val"]["accuracy"])
             if (pick := best(scores, arm.candidates)) is not None:
                 chosen[arm.key] = pick
-    if not chosen:
-        return expansion
-    resolved = expand(spec, chosen)
-    store.expect(resolved.cells)
-    return resolved
+    return chosen
 
 
 def candidate_of(cell: Cell) -> Candidate:

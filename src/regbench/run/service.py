@@ -12,9 +12,10 @@ from pathlib import Path
 
 from regbench.errors import UsageError
 from regbench.grid.cell import Cell
-from regbench.grid.expand import expand, expand_stored, selected
+from regbench.grid.expand import expand, selected
 from regbench.grid.parse import load_spec, shipped_grids
 from regbench.grid.spec import GridSpec
+from regbench.grid.stored import expand_stored
 from regbench.result import Result
 from regbench.run.answers import accepted
 from regbench.run.devices import detect_gpus
