@@ -17,12 +17,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.synthe
 
 import joblib  # noqa: E402
 
-from regbench.analysis import collect as analysis
-from regbench.analysis.inputs import read_inputs
+from regbench.analysis import collect as analysis  # noqa: E402
+from regbench.analysis.inputs import read_inputs  # noqa: E402
 from regbench.grid.expand import expand  # noqa: E402
 from regbench.grid.parse import load_spec  # noqa: E402
 from regbench.report import page as markdown  # noqa: E402
-from regbench.report import write as report
+from regbench.report import write as report  # noqa: E402
 from regbench.store import Store  # noqa: E402
 from tests.synthetic import write_synthetic  # noqa: E402
 
@@ -65,12 +65,12 @@ def main() -> int:
         steps["read results + statistics"] = time.perf_counter() - t
         tasks = report.figure_tasks(tables, reports / "bench")
         t = time.perf_counter()
-        for _, make, args, path in tasks:
-            report.draw(make, args, path)
+        for figure, drawing, path in tasks:
+            report.draw(figure.plot, drawing.args, path)
         steps[f"{len(tasks)} figures"] = time.perf_counter() - t
         t = time.perf_counter()
         report.write_tables(tables, results, "bench")
-        markdown.render(spec, tables, {name: path.name for name, *_, path in tasks})
+        markdown.render(spec, tables, {(f.name, d.key): f"bench/{path.name}" for f, d, path in tasks})
         steps["CSV tables + markdown"] = time.perf_counter() - t
     print(f"report of {len(cells):,} cells, {len(tables.history):,} history rows, {joblib.cpu_count()} cores")
     print(f"{'step (one process)':32} {'seconds':>8}")
