@@ -145,3 +145,34 @@ def state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "gone"
+
+
+_HELD: list[bytes] = []  # what a worker test task keeps, as a worker keeps its compiled models
+
+
+def grow_and_tell(mb: int, raise_limit: bool) -> int:
+    """In a loky worker: hold `mb` more MB (touched, so resident) and return this process's pid."""
+    if raise_limit:
+        from regbench.run.workers import allow_kept_models
+
+        allow_kept_models()
+    _HELD.append(b"x" * (mb * 1_000_000))
+    time.sleep(1.2)  # loky checks memory at most once a second, after a task
+    return os.getpid()
+
+
+@pytest.mark.filterwarnings("ignore:A worker stopped while some jobs")  # loky's word for the recycle
+@pytest.mark.parametrize("raise_limit", [True, False])
+def test_a_worker_keeping_its_models_is_not_recycled_as_a_leak(raise_limit):
+    """loky replaces a worker that grew by 300 MB since its first task (its leak check); a local
+    worker raises that limit, so the compiled models it keeps survive from one task to the next.
+    The False case shows the check this guards against still exists in the installed loky."""
+    pytest.importorskip("psutil")  # loky checks memory only with psutil
+    from joblib.externals.loky import get_reusable_executor
+
+    executor = get_reusable_executor(max_workers=1, kill_workers=True)  # one worker: every task in it
+    try:
+        pids = [executor.submit(grow_and_tell, mb, raise_limit).result() for mb in (10, 200, 200, 10)]
+    finally:
+        executor.shutdown(wait=True, kill_workers=True)
+    assert (len(set(pids)) == 1) == raise_limit, pids

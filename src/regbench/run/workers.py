@@ -76,7 +76,24 @@ def run_group_tagged(
     it handed out these records answer. The worker ends with the process that started it
     (end_with_parent)."""
     end_with_parent()
+    allow_kept_models()
     return position, [run_in_worker(cell, options, lock_dir, devices) for cell in cells]
+
+
+# What this worker may grow by before loky takes it for a leak: the compiled models it keeps on
+# purpose (train/compiled.KEEP) add ~20 MB each on TensorFlow's CPU backend (measured: +342 MB
+# after 24 shapes of quick). Under loky's own 300 MB, a worker of quick was recycled after ~14
+# shapes, its kept models lost: no evaluation cell reused its tuning cells' model.
+KEPT_MODELS_MEMORY = 2_000_000_000
+
+
+def allow_kept_models() -> None:
+    """In a loky worker: raise loky's memory-leak limit (a private module constant, read at each
+    check; joblib has no option for it) to KEPT_MODELS_MEMORY, so that a worker holding its kept
+    models is not replaced by a fresh one. Beyond it, loky still recycles the worker."""
+    from joblib.externals.loky import process_executor
+
+    process_executor._MAX_MEMORY_LEAK_SIZE = max(process_executor._MAX_MEMORY_LEAK_SIZE, KEPT_MODELS_MEMORY)
 
 
 _WATCHING: list[int] = []  # the parent pid this worker watches, once its watchdog runs
