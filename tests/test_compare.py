@@ -55,3 +55,66 @@ def test_two_intervals_overlap_only_where_both_ends_overlap(write_grid, tmp_path
     assert not overlap(a, b) and not overlap(b, a)
     a, b = folders(write_grid, tmp_path / "close", [0.010, 0.012, 0.014], [0.012, 0.014, 0.016])
     assert overlap(a, b) and overlap(b, a)
+
+
+def test_each_differing_cell_says_where_and_what_else_differs(write_grid, tmp_path):
+    """A differing cell's row: its id and slug, the largest difference and the metric it is in, and
+    the context fields that differ (the CPU in its own words); a cell at exactly the tolerance is
+    no row, nor is a failed cell (no final metrics)."""
+    from regbench.analysis.compare import differing_cells
+
+    gains = [0.01, 0.012, 0.014]
+    a, b = folders(write_grid, tmp_path, gains, gains, shift=0.03)
+    moved = next(i for i in sorted(a) if a[i].final["test"]["accuracy"] != b[i].final["test"]["accuracy"])
+    at_tolerance, failed, *_ = (i for i in sorted(a) if i != moved)
+    a[moved] = a[moved].but(cpu={"model": "Intel Xeon", "flags": ["avx2", "amx_tile"], "onednn": True})
+    b[moved] = b[moved].but(cpu={"model": "AMD EPYC", "flags": ["avx2"], "onednn": False}, numerics={"xla": True})
+    val = b[at_tolerance].final["val"] | {"loss": b[at_tolerance].final["val"]["loss"] + 0.0625}  # exact in binary
+    b[at_tolerance] = b[at_tolerance].but(final=b[at_tolerance].final | {"val": val})
+    b[failed] = b[failed].but(final={}, status="failed")
+    table = differing_cells(a, b, 0.0625)
+    assert list(table.columns) == ["cell_id", "slug", "largest", "metric", "also_differs"]
+    assert table["cell_id"].tolist() == [] and len(differing_cells(a, b, 0.01)) == 2
+    (row,) = differing_cells(a, b, 0.05).itertuples(index=False)  # beyond 0.05: the val loss, 0.0625
+    assert (row.cell_id, row.metric, row.largest) == (at_tolerance, "val_loss", 0.0625)
+    row = differing_cells(a, b, 0.01).set_index("cell_id").loc[moved]
+    assert row["slug"] == a[moved].slug and row["metric"] == "test_accuracy"
+    assert row["largest"] == pytest.approx(0.03)
+    assert (
+        row["also_differs"]
+        == "cpu (A only: amx_tile; model Intel Xeon vs AMD EPYC; oneDNN True in A, False in B), numerics"
+    )
+    assert differing_cells(a, b, 0.01).set_index("cell_id").loc[at_tolerance, "also_differs"] == "nothing recorded"
+
+
+def test_cpu_difference_names_only_what_differs():
+    from regbench.analysis.compare import cpu_difference
+
+    intel = {"model": "Xeon", "flags": ["avx2", "avx512f"], "onednn": True}
+    assert cpu_difference(intel, dict(intel)) == "cpu"
+    assert cpu_difference(intel, None) == "cpu (A only: avx2, avx512f; model Xeon vs None; oneDNN True in A, None in B)"
+    assert cpu_difference(intel, intel | {"flags": ["avx2", "amx_tile"]}) == "cpu (A only: avx512f; B only: amx_tile)"
+
+
+def test_the_text_lists_the_largest_differences_first(write_grid, tmp_path, monkeypatch):
+    """The text a user reads: the counts, the differing cells largest first (SHOWN of them unless
+    every one is asked for, and how many more), and the tally of what else differs."""
+    from regbench.analysis import compare as cmp
+
+    a, b = folders(write_grid, tmp_path, [0.010, 0.012, 0.014], [0.050, 0.060, 0.070])
+    found = {
+        "only_a": ["x"], "only_b": [], "both": len(a),
+        "differing": cmp.differing_cells(a, b, 0.005), "effects": cmp.effect_overlap(a, b),
+    }  # fmt: skip
+    lines = cmp.text(found, tmp_path / "a", tmp_path / "b", 0.005).splitlines()
+    assert lines[1] == f"cells: {len(a)} in both, 1 only in A, 0 only in B"
+    assert lines[2].endswith(f"differ by more than 0.005 in 3 of {len(a)} cells")
+    rows = [line.split() for line in lines if line.split() and line.split()[0] in a]
+    assert [float(r[2]) for r in rows] == [0.056, 0.048, 0.04]  # dropout's seeds 3, 2, 1
+    assert "what else differs in those records: nothing recorded: 3 cells" in lines
+    assert any("4 with an interval in both; their 95% CIs overlap in 3;" in line for line in lines)
+    assert lines[-1].split() == ["test_accuracy", "digits", "n=60", "mlp", "dropout", "0.012", "0.06", "False", "True"]
+    monkeypatch.setattr(cmp, "SHOWN", 2)
+    cut = cmp.text(found, tmp_path / "a", tmp_path / "b", 0.005)
+    every = cmp.text(found, tmp_path / "a", tmp_path / "b", 0.005, every=True)
+    assert "...and 1 more (the 2 largest shown; --all lists every one)" in cut and "more (the" not in every
