@@ -355,3 +355,126 @@ def test_a_report_never_loads_a_dataset(claims_grid, monkeypatch):
     spec, tmp_path = claims_grid
     text = build_report(spec, tmp_path / "results", tmp_path / "reports").read_text()
     assert "data missing (cifar10 not on this machine)" in text
+
+
+def curve_frames(curves: dict[tuple[str, int, str], list[float]], split: str = "val", metric: str = "xent"):
+    """(cells, history) frames as aggregate makes them, for {(set, train_size, seed-id): curve}."""
+    cells = pd.DataFrame(
+        [{"section": "S", "dataset": "digits", "imbalance": 0.0, "train_size": n, "model": "mlp",
+          "technique_set": t, "cell_id": cid} for t, n, cid in curves]
+    )  # fmt: skip
+    history = pd.DataFrame(
+        [{"cell_id": cid, "split": split, "metric": metric, "epoch": e + 1, "step": 10 * (e + 1), "value": v}
+         for (_, _, cid), curve in curves.items() for e, v in enumerate(curve)]
+    )  # fmt: skip
+    return cells, history
+
+
+def test_val_loss_rises_measures_last_minus_the_other_seeds_lowest_point():
+    """Worked by hand: each seed's loss at the last evaluation (curves cut to the shortest) minus
+    at the evaluation where the other seeds' mean is lowest; only the claim's set counts; a
+    condition with one seed is no row. Seeds a, b, c: the others' minima are at evaluations 3, 2,
+    3, so the rises are 0.9 - 0.5, 0.8 - 0.7 and 1.0 - 0.62."""
+    from regbench.analysis.claim_measures import val_loss_rises
+    from regbench.grid.spec import Claim
+
+    cells, history = curve_frames({
+        ("dropout", 50, "a"): [1.0, 0.6, 0.5, 0.7, 0.9],
+        ("dropout", 50, "b"): [1.0, 0.7, 0.4, 0.6, 0.8],
+        ("dropout", 50, "c"): [1.0, 0.5, 0.62, 0.7, 1.0, 5.0],  # one more evaluation: cut
+        ("baseline", 50, "d"): [1.0, 0.2, 0.2, 0.2, 0.2],
+        ("baseline", 50, "e"): [1.0, 0.3, 0.3, 0.3, 0.3],
+        ("dropout", 200, "f"): [0.9, 0.5, 0.6],
+        ("dropout", 200, "g"): [0.9, 0.4, 0.8],
+        ("dropout", 400, "h"): [0.9, 0.4, 0.8],
+    })  # fmt: skip
+    claim = Claim(
+        article="A", claim="the loss rises", kind="val_loss_rises", set="dropout", metric="val_loss", expect="increase"
+    )
+    rows = list(val_loss_rises(claim, cells, history))
+    assert [r["condition"] for r in rows] == ["digits n=50 mlp", "digits n=200 mlp"] and [r["n"] for r in rows] == [
+        3,
+        2,
+    ]
+    first, second = rows
+    assert "(evaluation 3, median, of 5)" in first["measured"] and "+0.293" in first["measured"], first["measured"]
+    # two seeds: each one's lowest point is the other's (evaluation 2): rises 0.6 - 0.5 and 0.8 - 0.4
+    assert "(evaluation 2, median, of 3)" in second["measured"] and "+0.250" in second["measured"], second["measured"]
+
+
+def final_frame(values: dict[tuple[str, int], list[float]], metric: str = "test_accuracy") -> pd.DataFrame:
+    """A cells frame as aggregate makes it: {(set, train_size): the metric per seed 1, 2, ...}."""
+    return pd.DataFrame(
+        [{"section": "S", "dataset": "digits", "imbalance": 0.0, "train_size": n, "model": "mlp", "technique_set": t,
+          "seed": seed, "cell_id": f"{t}-{n}-{seed}", metric: v}
+         for (t, n), per_seed in values.items() for seed, v in enumerate(per_seed, start=1)]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "verdict"),
+    [
+        (0.70, 0.90, "supported"),  # the CI [78.5, 83.5] lies inside
+        (0.90, 1.00, "contradicted"),  # below the range
+        (0.60, 0.78, "contradicted"),  # above it
+        (0.80, 0.90, "not supported (consistent with the range: the mean lies inside, the CI reaches outside)"),
+        (0.82, 0.90, "not supported (CI overlaps the range, mean outside)"),  # the mean below it
+        (0.70, 0.805, "not supported (CI overlaps the range, mean outside)"),  # the mean above it
+    ],
+)
+def test_a_level_claim_is_judged_by_where_its_interval_lies(low, high, verdict):
+    """Seeds at 80, 81, 82%: mean 81.0% [78.5, 83.5] against each range; one seed: not measured."""
+    from regbench.analysis.claim_measures import level
+    from regbench.grid.spec import Claim
+
+    cells = final_frame({("dropout", 50): [0.80, 0.81, 0.82], ("dropout", 200): [0.9], ("baseline", 50): [0.5] * 3})
+    claim = Claim(article="A", claim="reaches", kind="level", set="dropout", metric="test_accuracy", low=low, high=high)
+    rows = list(level(claim, cells, pd.DataFrame()))
+    assert [(r["condition"], r["n"]) for r in rows] == [("digits n=50 mlp", 3), ("digits n=200 mlp", 1)]
+    assert rows[0]["verdict"] == verdict and rows[0]["measured"].endswith("81.0% [78.5, 83.5]")
+    assert rows[1]["verdict"].startswith("not measured: one seed")
+
+
+@pytest.mark.parametrize(
+    ("small", "large", "verdict"),
+    [
+        ([0.05, 0.06, 0.07], [0.01, 0.01, 0.02], "supported"),
+        ([0.05, 0.06, 0.07], [0.06, 0.08, 0.07], "not supported"),  # helps, but no more when scarce
+        (
+            [-0.01, 0.01, 0.0],
+            [-0.05, -0.04, -0.06],
+            "not supported: larger at n=50 than at n=200, but no increase at n=50 itself",
+        ),
+    ],
+)
+def test_an_effect_shrinks_with_size_only_if_it_helps_at_the_smallest_size_and_more_there(small, large, verdict):
+    """The smallest and largest sizes are compared (n=100 between them is not), seeds paired by
+    number; supported needs both the difference and the effect at the smallest size, so the
+    row's p is the larger of their two."""
+    from regbench.analysis.claim_measures import effect_shrinks_with_size
+    from regbench.analysis.stats import paired_effect
+    from regbench.grid.spec import Claim
+
+    base = [0.8, 0.81, 0.82]
+    cells = final_frame({
+        ("baseline", 50): base, ("dropout", 50): [b + d for b, d in zip(base, small, strict=True)],
+        ("baseline", 100): base, ("dropout", 100): [b - 0.5 for b in base],
+        ("baseline", 200): base, ("dropout", 200): [b + d for b, d in zip(base, large, strict=True)],
+    })  # fmt: skip
+    claim = Claim(
+        article="A",
+        claim="scarce",
+        kind="effect_shrinks_with_size",
+        set="dropout",
+        metric="test_accuracy",
+        expect="increase",
+    )
+    (row,) = effect_shrinks_with_size(claim, cells, pd.DataFrame())
+    assert row["condition"] == "digits n=50 vs n=200 mlp" and row["n"] == 3
+    assert row["verdict"].startswith(verdict)
+    if verdict == "not supported":
+        assert "larger at" not in row["verdict"]
+    diff = np.array(small) - np.array(large)
+    assert row["p"] == pytest.approx(max(paired_effect(diff).p, paired_effect(np.array(small)).p))
+    mean_small = 100 * np.mean(small)
+    assert f"{mean_small:+.1f} pp" in row["measured"] and f"difference {100 * diff.mean():+.1f} pp" in row["measured"]

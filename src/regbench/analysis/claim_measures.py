@@ -188,7 +188,7 @@ def effect_shrinks_with_size(claim: Claim, cells: pd.DataFrame, history: pd.Data
         # "Helps most when scarce" needs both: it helps at the smallest size, and more there than at
         # the largest. Both must hold, so the row's p is the larger of the two (an intersection-union test).
         both = [verdict(mean, low, high, n, claim.expect), verdict(*at_small[:4], claim.expect)]
-        text = both[0] if both[0] != "supported" else both[1] if both[1] != "supported" else "supported"
+        text = both[0]
         if both[0] == "supported" and both[1] != "supported":
             text = f"not supported: larger at n={small} than at n={large}, but no {claim.expect} at n={small} itself"
         yield {
