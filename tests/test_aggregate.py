@@ -87,6 +87,32 @@ def test_factorial_main_effect_and_interaction_by_hand():
     assert out.loc["a x b", "mean"] == pytest.approx(-1.5) and out.loc["a x b", "kind"] == "interaction"
 
 
+def test_factorial_effects_are_per_seed_contrasts_within_each_condition():
+    """Each term is a contrast per seed, so its interval comes from the seeds' spread: main effect
+    of a per seed is mean(y(a), y(a+b)) - mean(y(0), y(b)). A factor named by the design but in no
+    set of a condition is no term there; a condition missing one of the 2^k sets has no terms."""
+    import pandas as pd
+
+    cells = pd.concat([
+        frame({"baseline": [0.0, 0.0, 0.0], "a": [1.0, 2.0, 3.0], "b": [0.0, 0.3, 0.6], "a+b": [1.0, 2.3, 3.6]}),
+        frame({"baseline": [0.0, 0.0], "a": [1.0, 1.0], "b": [0.5, 0.5]}, train_size=200),  # no a+b
+    ])  # fmt: skip
+    out = effects.factorial_effects(cells, ["a", "b", "c"]).query("metric == 'accuracy_gap'").set_index("term")
+    assert sorted(out.index) == ["a", "a x b", "b"] and set(out["train_size"]) == {100}
+    main = out.loc["a"]
+    assert (main["n"], main["mean"], main["kind"]) == (
+        3,
+        pytest.approx(2.0),
+        "main",
+    )  # per seed 1, 2, 3 (b adds 0, 0.3, 0.6 to both sides)
+    half = T_975_DF2 * 1.0 / math.sqrt(3)  # their sd is 1
+    assert main["low"] == pytest.approx(2.0 - half) and main["high"] == pytest.approx(2.0 + half)
+    assert out.loc["b", "mean"] == pytest.approx(0.3) and out.loc["a x b", "mean"] == pytest.approx(0.0)
+    assert effects.factorial_effects(
+        frame({"baseline": [0.0, 0.0], "a": [1.0, 1.0], "b": [0.5, 0.5]}), ["a", "b"]
+    ).empty
+
+
 def test_leave_one_out_contributions():
     cells = frame({"a+b": [0.05, 0.06, 0.07], "b": [0.10, 0.10, 0.10], "a": [0.06, 0.06, 0.06]})
     out = effects.leave_one_out(cells, ["a", "b"]).query("metric == 'accuracy_gap'").set_index("technique")
