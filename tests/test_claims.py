@@ -478,3 +478,27 @@ def test_an_effect_shrinks_with_size_only_if_it_helps_at_the_smallest_size_and_m
     assert row["p"] == pytest.approx(max(paired_effect(diff).p, paired_effect(np.array(small)).p))
     mean_small = 100 * np.mean(small)
     assert f"{mean_small:+.1f} pp" in row["measured"] and f"difference {100 * diff.mean():+.1f} pp" in row["measured"]
+
+
+@pytest.mark.parametrize(
+    ("mean", "low", "high", "n", "expect", "verdict"),
+    [
+        (0.02, 0.01, 0.03, 2, "increase", "supported"),  # two seeds are enough for an interval
+        (0.02, 0.01, 0.03, 2, "decrease", "contradicted"),
+        (-0.02, -0.03, -0.01, 3, "decrease", "supported"),
+        (-0.02, -0.03, -0.01, 3, "increase", "contradicted"),
+        (0.01, 0.0, 0.02, 3, "increase", "not supported (CI includes 0)"),  # touching 0 is not above it
+        (-0.01, -0.02, 0.0, 3, "decrease", "not supported (CI includes 0)"),
+        (0.01, 0.0, 0.02, 3, "decrease", "not supported (CI includes 0)"),
+        (-0.01, -0.02, 0.0, 3, "increase", "not supported (CI includes 0)"),
+        (0.02, 0.01, 0.03, 1, "increase", "not measured: one seed, no confidence interval"),
+        (0.02, float("nan"), float("nan"), 3, "increase", "not measured: one seed, no confidence interval"),
+        (0.02, 0.02, 0.02, 3, "increase", "not supported (every seed gave the same difference: no interval to judge)"),
+    ],
+)
+def test_a_claims_verdict_by_its_interval_and_direction(mean, low, high, n, expect, verdict):
+    from regbench.analysis.claim_measures import SAME, verdict as judge
+
+    assert judge(mean, low, high, n, expect) == verdict
+    # an interval of width SAME is no interval; one just wider is judged
+    assert judge(SAME / 2, 0.0, SAME, n, expect).startswith("not supported (every seed" if n > 1 else "not measured")
