@@ -497,7 +497,8 @@ def test_an_effect_shrinks_with_size_only_if_it_helps_at_the_smallest_size_and_m
     ],
 )
 def test_a_claims_verdict_by_its_interval_and_direction(mean, low, high, n, expect, verdict):
-    from regbench.analysis.claim_measures import SAME, verdict as judge
+    from regbench.analysis.claim_measures import SAME
+    from regbench.analysis.claim_measures import verdict as judge
 
     assert judge(mean, low, high, n, expect) == verdict
     # an interval of width SAME is no interval; one just wider is judged

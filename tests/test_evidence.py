@@ -140,3 +140,27 @@ def test_families_are_fixed_by_the_question():
     assert set(both["family_size"]) == {2} and both["family"].nunique() == 2
     gap = effects.effects(cells).query("metric == 'accuracy_gap'")
     assert (families.assign(gap.assign(testable=True, outside=""), families.condition_family)["family"] == "").all()
+
+
+def test_a_design_family_holds_its_testable_test_accuracy_terms_of_one_condition():
+    """A factorial term or leave-one-out contribution joins its design's family on the condition
+    it was measured in, on test accuracy only and only where that condition is testable; a row
+    without the testable column counts as testable."""
+    family = families.design_family("factorial")
+    row = {
+        "metric": "test_accuracy",
+        "section": "",
+        "dataset": "digits",
+        "imbalance": 0.0,
+        "train_size": 100,
+        "model": "mlp",
+    }
+    assert family(pd.Series(row)) == "factorial on digits n=100 mlp"
+    assert family(pd.Series(row | {"testable": True})) == "factorial on digits n=100 mlp"
+    assert family(pd.Series(row | {"testable": False})) is None
+    assert family(pd.Series(row | {"metric": "accuracy_gap"})) is None
+    assert family(pd.Series(row | {"metric": "accuracy_gap", "testable": True})) is None
+    assert (
+        families.design_family("leave one out")(pd.Series(row | {"train_size": 200}))
+        == "leave one out on digits n=200 mlp"
+    )
