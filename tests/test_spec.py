@@ -280,6 +280,26 @@ BOUNDS = {
 }  # fmt: skip
 CASES |= BOUNDS
 
+SWEEPS = '[[design.sweeps]]\ntechnique = "dropout"\nparam = "rate"\nvalues = [0.1, 0.2]\n'
+CASES |= {  # every way a [[design.sweeps]] table can be wrong, each named by its key
+    "sweep without values": (TINY_GRID + SWEEPS.replace("values = [0.1, 0.2]\n", ""), "design.sweeps[0].values: missing", "a sweep needs technique, param and values"),
+    "sweep without a technique": (TINY_GRID + SWEEPS.replace('technique = "dropout"\n', ""), "design.sweeps[0].technique: missing", "a sweep needs technique, param and values"),
+    "sweep of an unknown technique": (TINY_GRID + SWEEPS.replace('"dropout"', '"dropuot"'), "design.sweeps[0].technique", "allowed: augmentation"),
+    "sweep param not a string": (TINY_GRID + SWEEPS.replace('param = "rate"', "param = 3"), "design.sweeps[0].param: 3 has the wrong type", "allowed: str"),
+    "sweep with an unknown key": (TINY_GRID + SWEEPS + "step = 2\n", "design.sweeps[0].step: unknown key", "allowed: param, technique, values, with"),
+    "sweep with itself": (TINY_GRID + SWEEPS + 'with = ["dropout"]\n', "design.sweeps[0].with: lists the swept technique dropout", "allowed: other techniques"),
+    "sweep with an unknown technique": (TINY_GRID + SWEEPS + 'with = ["nope"]\n', "design.sweeps[0].with", "allowed: augmentation"),
+    "sweep of repeated values": (TINY_GRID + SWEEPS.replace("[0.1, 0.2]", "[0.1, 0.1]"), "design.sweeps[0].values", "at least two distinct values (at most 1000)"),
+    "sweep of 1,001 values": (TINY_GRID + SWEEPS.replace("[0.1, 0.2]", str([i / 1001 for i in range(1001)])), "design.sweeps[0].values", "(at most 1000)"),
+}  # fmt: skip
+
+
+def test_a_sweep_of_1000_values_is_allowed(write_grid):
+    """MAX_LIST values are the most a sweep may list: exactly that many parse."""
+    text = TINY_GRID + SWEEPS.replace("[0.1, 0.2]", str([i / 1000 for i in range(1000)]))
+    (part,) = load_spec(str(write_grid(text))).parts()
+    assert len(part.design.sweeps[0].values) == 1000
+
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("command", ["run", "list"])
