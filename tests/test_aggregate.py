@@ -274,3 +274,22 @@ def test_the_significance_rule():
     # mean 5 pp, sd 2 pp: 8 seeds give 80% power at 0.05/51 (the power of a paired t-test)
     assert seeds_needed(0.05, 0.02, 51) == 8 and seeds_needed(0.05, 0.02, 1) == 4
     assert math.isnan(seeds_needed(0.05, 0.0, 5)) and math.isnan(seeds_needed(0.0, 0.02, 5))
+
+
+def test_sweep_effects_are_the_sweeps_sets_keyed_by_value():
+    """The effects of a sweep's sets only, with the sweep's name and the swept value in front, in
+    the order sweep, metric, condition, value (a lower value first whatever the set's name)."""
+    cells = pd.concat([
+        frame({"baseline": [0.10, 0.12, 0.14], "dropout(rate=0.5)": [0.05, 0.06, 0.07],
+               "dropout(rate=0.25)": [0.08, 0.09, 0.10], "l2": [0.09, 0.1, 0.11]}),
+        frame({"baseline": [0.2, 0.2, 0.2], "dropout(rate=0.5)": [0.1, 0.1, 0.1]}, train_size=50),
+    ])  # fmt: skip
+    table = effects.effects(cells)
+    points = {"dropout(rate=0.5)": ("dropout.rate", 0.5), "dropout(rate=0.25)": ("dropout.rate", 0.25)}
+    out = effects.sweep_effects(table, points)
+    assert list(out.columns[:2]) == ["sweep", "value"] and list(out.columns[2:]) == list(table.columns)
+    assert set(out["technique_set"]) == set(points) and set(out["sweep"]) == {"dropout.rate"}
+    gap = out[out["metric"] == "accuracy_gap"]
+    assert gap[["train_size", "value"]].values.tolist() == [[50, 0.5], [100, 0.25], [100, 0.5]]
+    assert gap["mean"].tolist() == pytest.approx([-0.1, -0.03, -0.06]) and out.index.tolist() == list(range(len(out)))
+    assert effects.sweep_effects(table, {}).empty and effects.sweep_effects(table.iloc[:0], points).empty

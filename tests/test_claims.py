@@ -503,3 +503,17 @@ def test_a_claims_verdict_by_its_interval_and_direction(mean, low, high, n, expe
     assert judge(mean, low, high, n, expect) == verdict
     # an interval of width SAME is no interval; one just wider is judged
     assert judge(SAME / 2, 0.0, SAME, n, expect).startswith("not supported (every seed" if n > 1 else "not measured")
+
+
+def test_a_claims_tally_counts_each_verdict_by_its_first_words():
+    from regbench.analysis.claims import tally
+
+    verdicts = ["supported", "supported; larger than claimed", "suggestive: CI only", "not supported (CI includes 0)",
+                "not supported: the gap shrank by underfitting", "contradicted", "not testable: baseline underfits",
+                "not measured: one seed"]  # fmt: skip
+    assert tally(pd.DataFrame({"verdict": verdicts})) == (
+        "2 supported, 1 suggestive, 2 not supported, 1 contradicted, 1 not testable, 1 not measured"
+    )
+    assert tally(pd.DataFrame({"verdict": ["contradicted"]})) == (
+        "0 supported, 0 suggestive, 0 not supported, 1 contradicted, 0 not testable, 0 not measured"
+    )
