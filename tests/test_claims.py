@@ -517,3 +517,53 @@ def test_a_claims_tally_counts_each_verdict_by_its_first_words():
     assert tally(pd.DataFrame({"verdict": ["contradicted"]})) == (
         "0 supported, 0 suggestive, 0 not supported, 1 contradicted, 0 not testable, 0 not measured"
     )
+
+
+def test_a_claim_row_is_not_testable_where_its_condition_underfits_or_a_compared_trigger_never_fired():
+    """claims.judged: the reason is the regime's (an underfitting baseline) or the never-fired
+    trigger of either compared set; a trigger that fired in some seeds only is noted beside the
+    measurement; a row resting on a sound condition is testable."""
+    from regbench.analysis.claims import judged
+    from regbench.grid.spec import Claim
+
+    good, bad = ("S", "digits", 0.0, 50, "mlp"), ("S", "digits", 0.0, 200, "mlp")
+    regime = pd.DataFrame([dict(zip(["section", "dataset", "imbalance", "train_size", "model"], c, strict=True))
+                           | {"testable": c == good, "reason": "" if c == good else "baseline underfits (train 80%)"}
+                           for c in (good, bad)])  # fmt: skip
+    engagement = pd.DataFrame(
+        [(*good, "early_stopping", "early_stopping", 2, 3), (*good, "es+l2", "early_stopping", 0, 3)],
+        columns=[
+            "section",
+            "dataset",
+            "imbalance",
+            "train_size",
+            "model",
+            "technique_set",
+            "technique",
+            "triggered",
+            "n",
+        ],
+    )
+    paired = Claim(article="A", claim="c", kind="effect", set="es+l2", against="early_stopping")
+    alone = Claim(article="A", claim="c", kind="level", set="early_stopping", metric="test_accuracy")
+
+    def row(*keys):
+        return {"keys": list(keys), "measured": "+1.0 pp", "verdict": "supported"}
+
+    assert judged(row(bad), alone, regime, engagement) | {} == {
+        "measured": "+1.0 pp",
+        "verdict": "not testable: baseline underfits (train 80%)",
+        "testable": "no: baseline underfits (train 80%)",
+    }
+    assert (
+        judged(row(good), paired, regime, engagement)["verdict"]
+        == "not testable: early_stopping never triggered (0/3 seeds)"
+    )
+    sound = judged(row(good), alone, regime, engagement)
+    assert sound == {
+        "measured": "+1.0 pp (es: early_stopping never triggered in 1/3 seeds)",
+        "verdict": "supported",
+        "testable": "yes",
+    }
+    assert judged(row(good), alone, None, None) == {"measured": "+1.0 pp", "verdict": "supported", "testable": "yes"}
+    assert judged(row(bad, good), alone, regime, pd.DataFrame())["testable"] == "no: baseline underfits (train 80%)"
