@@ -559,6 +559,10 @@ def test_a_claim_row_is_not_testable_where_its_condition_underfits_or_a_compared
         judged(row(good), paired, regime, engagement)["verdict"]
         == "not testable: early_stopping never triggered (0/3 seeds)"
     )
+    against = Claim(article="A", claim="c", kind="effect", set="l2", against="es+l2")  # the compared set's trigger
+    assert (
+        judged(row(good), against, regime, engagement)["testable"] == "no: early_stopping never triggered (0/3 seeds)"
+    )
     sound = judged(row(good), alone, regime, engagement)
     assert sound == {
         "measured": "+1.0 pp (es: early_stopping never triggered in 1/3 seeds)",
