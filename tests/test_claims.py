@@ -571,3 +571,42 @@ def test_a_claim_row_is_not_testable_where_its_condition_underfits_or_a_compared
     }
     assert judged(row(good), alone, None, None) == {"measured": "+1.0 pp", "verdict": "supported", "testable": "yes"}
     assert judged(row(bad, good), alone, regime, pd.DataFrame())["testable"] == "no: baseline underfits (train 80%)"
+
+
+def test_the_claims_family_is_its_testable_unlent_rows_with_a_p():
+    """claims.corrected by hand: rows 1-3 are testable with a p (one family of 3: Holm 0.001 x 3,
+    0.02 x 2, 0.04 x 1 -> 0.003, 0.04, 0.04); an untestable row and a level row (no p) are
+    outside it; a row lent an effects row keeps that row's p, family and evidence."""
+    from regbench.analysis.claims import COLUMNS, corrected
+
+    def claim_row(verdict, p, testable="yes", **more):
+        return (
+            {c: "-" for c in COLUMNS} | {"verdict": verdict, "p": p, "testable": testable, "expect": "increase"} | more
+        )
+
+    lent = {"p_holm": 0.2, "family": "digits n=50 mlp", "family_size": 6, "evidence": "suggestive", "mean": 0.01}
+    table = pd.DataFrame([
+        claim_row("supported", 0.001),
+        claim_row("contradicted", 0.02),
+        claim_row("supported", 0.04),
+        claim_row("not testable: baseline underfits", 0.0001, testable="no: baseline underfits"),
+        claim_row("supported", np.nan),  # a level: a range, no p
+        claim_row("supported", 0.0001, lent=lent),
+    ])  # fmt: skip
+    out = corrected(table)
+    assert list(out.columns) == COLUMNS
+    assert out["p (Holm)"].tolist() == ["0.003", "0.040", "0.040", "-", "-", "0.200"]
+    assert out["family"].tolist() == ["claims (3)", "claims (3)", "claims (3)", "-", "-", "digits n=50 mlp (6)"]
+    assert out["verdict"].tolist() == [
+        "supported",
+        "contradicted",
+        "supported",
+        "not testable: baseline underfits",
+        "supported",
+        "suggestive: supported by the CI alone (Holm p 0.20 in its condition's family)",
+    ]
+    table.loc[0, "p"] = 0.03  # now 0.02 x 3, 0.03 x 2: 0.06, above 0.05: the CI alone says so
+    assert corrected(table)["verdict"][0] == "suggestive: supported by the CI alone (Holm p 0.06 across 3 claim rows)"
+    table.loc[0, "p"] = 0.0001
+    assert corrected(table)["p (Holm)"][0] == "<0.001"
+    assert corrected(table.iloc[:0]).columns.tolist() == COLUMNS
