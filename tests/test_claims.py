@@ -653,3 +653,24 @@ def test_rises_after_lr_drop_by_hand():
     assert (
         second["n"] == 0 and second["verdict"] == "not measured: the learning rate was never reduced within the budget"
     )
+
+
+def test_a_claimed_magnitude_is_met_missed_or_exceeded():
+    """magnitude_text: the claimed size inside the CI (its ends included) is as large as claimed;
+    above it, smaller; below it, larger; no claimed size, no effect, or no interval: nothing."""
+    from regbench.analysis.claims import magnitude_text
+    from regbench.analysis.stats import paired_effect
+
+    effect = paired_effect(np.array([0.02, 0.03, 0.04]))  # +3.0 pp [+0.5, +5.5]
+    row = {"metric": "test_accuracy", "effect": effect}
+    assert magnitude_text(row | {"magnitude": 0.05}) == "; as large as claimed (+5.0 pp)"
+    assert (
+        magnitude_text(row | {"magnitude": float(effect.low)}) == f"; as large as claimed ({100 * effect.low:+.1f} pp)"
+    )
+    assert magnitude_text(row | {"magnitude": float(effect.high)}).startswith("; as large as claimed")
+    assert magnitude_text(row | {"magnitude": 0.10}) == "; smaller than claimed: +3.0 pp [+0.5, +5.5] vs +10.0 pp"
+    assert magnitude_text(row | {"magnitude": 0.001}) == "; larger than claimed: +3.0 pp [+0.5, +5.5] vs +0.1 pp"
+    assert magnitude_text(row | {"magnitude": float("nan")}) == "" and magnitude_text(row) == ""
+    assert magnitude_text({"metric": "test_accuracy", "magnitude": 0.05}) == ""
+    one = paired_effect(np.array([0.03]))
+    assert magnitude_text({"metric": "test_accuracy", "magnitude": 0.05, "effect": one}) == ""
