@@ -98,3 +98,14 @@ def test_a_large_product_is_a_fixed_quasi_random_subset():
     every = list(itertools.product((0.001, 0.003, 0.01), (0.1, 0.2, 0.3, 0.4), (1e-5, 1e-4, 1e-3)))
     assert {(c.learning_rate, c.doses[0][2], c.doses[1][2]) for c in chosen} < set(every)
     assert {c.learning_rate for c in chosen} == {0.001, 0.003, 0.01}  # spread over every axis
+
+
+def test_a_lone_seed_can_only_choose_on_itself_and_says_so():
+    """With one seed there are no other seeds: it is judged at its own best validation candidate,
+    and the choice says how it was made."""
+    frame = cells({
+        ("baseline", 0.001, None): {1: (0.80, 0.70)},
+        ("baseline", 0.01, None): {1: (0.90, 0.60)},  # best on validation, worse on test
+    }, seeds=(1,))  # fmt: skip
+    (row,) = arms.choose(frame, {}).to_dict("records")
+    assert (row["candidate"], row["how"]) == ("lr 0.01", "one seed: chosen on itself")

@@ -674,3 +674,17 @@ def test_a_claimed_magnitude_is_met_missed_or_exceeded():
     assert magnitude_text({"metric": "test_accuracy", "magnitude": 0.05}) == ""
     one = paired_effect(np.array([0.03]))
     assert magnitude_text({"metric": "test_accuracy", "magnitude": 0.05, "effect": one}) == ""
+
+
+def test_a_claim_kind_declared_without_a_measure_fails_at_import(monkeypatch):
+    """check_measures names the kinds without a measure and the measures without a kind."""
+    from regbench.analysis import claim_measures
+
+    claim_measures.check_measures()  # as shipped: one measure per declared kind
+    kept = claim_measures.MEASURES
+    monkeypatch.setattr(claim_measures, "MEASURES", {k: v for k, v in kept.items() if k != "level"} | {"novel": len})
+    with pytest.raises(
+        RuntimeError,
+        match=re.escape("without a measure: ['level']; measures without a kind in grid/claim_kinds.py: ['novel']"),
+    ):
+        claim_measures.check_measures()
