@@ -3,6 +3,8 @@ where each one's low end lies below the other's high end (analysis/compare.py)."
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from regbench.analysis.compare import effect_overlap
@@ -118,3 +120,26 @@ def test_the_text_lists_the_largest_differences_first(write_grid, tmp_path, monk
     cut = cmp.text(found, tmp_path / "a", tmp_path / "b", 0.005)
     every = cmp.text(found, tmp_path / "a", tmp_path / "b", 0.005, every=True)
     assert "...and 1 more (the 2 largest shown; --all lists every one)" in cut and "more (the" not in every
+
+
+def test_a_missing_or_non_finite_metric_differs_from_everything():
+    from regbench.analysis.compare import difference
+
+    assert difference(0.5, 0.25) == 0.25 and difference(1, 1) == 0
+    assert all(
+        math.isinf(difference(a, b))
+        for a, b in [(None, 0.5), (0.5, None), (float("nan"), float("nan")), (0.5, float("inf")), ("0.5", 0.5)]
+    )
+
+
+def test_an_effect_is_signed_where_either_folders_interval_excludes_zero(write_grid, tmp_path):
+    """Dropout's effect is indistinguishable from 0 in A and +6 pp in B: signed (B's CI excludes 0),
+    and the signs are compared; a folder without records (an empty cells/) has no effects to
+    compare, and `regbench compare` says its counts instead of a traceback."""
+    a, b = folders(write_grid, tmp_path, [-0.01, 0.001, 0.01], [0.05, 0.06, 0.07])
+    row = effect_overlap(a, b).query("metric == 'test_accuracy'").iloc[0]
+    assert row["low_a"] < 0 < row["high_a"] and row["low_b"] > 0
+    assert row["signed"] and row["same_sign"] and row["overlap"] is not None
+    assert effect_overlap(a, {}).empty and effect_overlap({}, b).empty
+    (tmp_path / "empty" / "tiny" / "cells").mkdir(parents=True)
+    assert main(["compare", str(tmp_path / "a" / "tiny"), str(tmp_path / "empty" / "tiny")]) == 0

@@ -80,7 +80,10 @@ def cpu_difference(a: dict | None, b: dict | None) -> str:
 
 
 def effects_of(records: dict[str, Result], tuning_seeds: dict[str, tuple[int, ...]]) -> pd.DataFrame:
-    """The effects against the baseline of a folder's records, each seed at its own arm."""
+    """The effects against the baseline of a folder's records, each seed at its own arm (none for
+    a folder without records)."""
+    if not records:
+        return pd.DataFrame()
     cells = agg.cells_frame(records.values())
     return effects.effects(arms.arms(cells, arms.choose(cells, tuning_seeds)))
 
