@@ -1,7 +1,8 @@
-"""What was read of a grid (analysis/inputs.Inputs) -> everything its report shows, computed once (Analysis): the cells,
-the tuned arms, learning curves, the regime and trigger checks, effects, factorial and leave-one-out
-analyses, sweeps, rankings, claims and their tallies, the technique overview, and why cells or
-sections are missing. The report only renders this value. Never imports TensorFlow."""
+"""What was read of a grid (analysis/inputs.Inputs) -> everything its report shows, computed once
+(Analysis): the cells, the tuned arms, learning curves, the regime and trigger checks, effects,
+factorial and leave-one-out analyses, sweeps, rankings, claims and their tallies, the technique
+overview, and why cells or sections are missing. The report only renders this value; nothing here
+opens a file. Never imports TensorFlow."""
 
 from __future__ import annotations
 
