@@ -415,3 +415,35 @@ def test_no_parse_step_grows_with_a_value(write_grid):
     start = time.perf_counter()
     spec = load_spec(str(write_grid(TINY_GRID.replace("epochs = 3", f"steps = {MAX_STEPS}"))))
     assert spec.datasets[0].budget.eval_every == MAX_STEPS // 25 and time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "allowed"),
+    [
+        ({"kind": "levell"}, "kind", "level"),
+        ({"epoch": 3}, "metric", "(a learning curve)"),  # a claim at an epoch reads a curve
+        ({"kind": "rises_after_lr_drop"}, "metric", "(a learning curve)"),  # so does a curve-only kind
+        ({"metric": "val_accuracy", "epoch": -1}, "epoch", "0 <= epoch <="),
+        ({"metric": "val_accuracy", "step": -1}, "step", "0 <= step <="),
+        ({"metric": "val_accuracy", "epoch": 2, "step": 10}, "step", "epoch or step, not both"),
+        ({"window": 0}, "window", "1 <= window <="),
+        ({"low": 0.9, "high": 0.8}, "high", "high >= low"),
+    ],
+)
+def test_a_bad_claim_names_its_key_and_what_is_allowed(changes, key, allowed):
+    from regbench.grid.spec import Claim
+    from regbench.train.techniques.base import ParamError
+
+    with pytest.raises(ParamError) as caught:
+        Claim(article="A", claim="c", **changes).check()
+    assert caught.value.key == key and allowed in caught.value.allowed
+
+
+def test_a_claim_at_the_largest_epoch_or_step_is_allowed():
+    from regbench.grid.budget import MAX_STEPS
+    from regbench.grid.spec import Claim
+    from regbench.train.techniques import MAX_EPOCHS
+
+    Claim(article="A", claim="c", metric="val_accuracy", epoch=MAX_EPOCHS, window=MAX_EPOCHS).check()
+    Claim(article="A", claim="c", metric="val_accuracy", step=MAX_STEPS).check()
+    Claim(article="A", claim="c", low=0.5, high=0.5).check()
