@@ -164,3 +164,34 @@ def test_a_design_family_holds_its_testable_test_accuracy_terms_of_one_condition
         families.design_family("leave one out")(pd.Series(row | {"train_size": 200}))
         == "leave one out on digits n=200 mlp"
     )
+
+
+def test_families_assign_by_hand():
+    """Two rows in family F (p 0.01 and 0.04: Holm 0.02, 0.04), one row in G, one outside every
+    family: its family is "" and its evidence "", with no size, p or interval; a row without a p
+    counts in no family's size. The simultaneous interval is Bonferroni at the family's size."""
+    from regbench.analysis.stats import simultaneous_ci
+
+    rows = pd.DataFrame([
+        {"name": "a", "mean": 0.05, "low": 0.02, "high": 0.08, "sd": 0.01, "n": 3, "p": 0.01},
+        {"name": "b", "mean": 0.03, "low": 0.01, "high": 0.05, "sd": 0.01, "n": 3, "p": 0.04},
+        {"name": "c", "mean": 0.01, "low": -0.01, "high": 0.03, "sd": 0.01, "n": 3, "p": 0.3},
+        {"name": "d", "mean": 0.05, "low": 0.02, "high": 0.08, "sd": 0.01, "n": 3, "p": 0.001},
+        {"name": "e", "mean": 0.02, "low": 0.01, "high": 0.03, "sd": 0.01, "n": 3, "p": float("nan")},
+    ])  # fmt: skip
+    out = families.assign(rows, lambda r: {"a": "F", "b": "F", "e": "F", "c": "G"}.get(r["name"])).set_index("name")
+    assert list(out.columns[-len(families.FAMILY_COLUMNS) :]) == families.FAMILY_COLUMNS
+    assert out["family"].tolist() == ["F", "F", "G", "", "F"]
+    assert out.loc["a", "family_size"] == 2 and out.loc["c", "family_size"] == 1
+    assert out.loc["a", "p_holm"] == pytest.approx(0.02) and out.loc["b", "p_holm"] == pytest.approx(0.04)
+    assert (
+        out["evidence"].tolist() == ["established", "established", "none", "", "suggestive"]
+        or out.loc["e", "evidence"] != ""
+    )
+    assert out.loc["d", "evidence"] == "" and out.loc["d", ["family_size", "p_holm", "sim_low"]].isna().all()
+    low, high = simultaneous_ci(0.05, 0.01, 3, 2)
+    assert (out.loc["a", "sim_low"], out.loc["a", "sim_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert (
+        list(families.assign(rows.iloc[:0], lambda r: "F").columns[-len(families.FAMILY_COLUMNS) :])
+        == families.FAMILY_COLUMNS
+    )
