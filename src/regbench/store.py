@@ -1,7 +1,7 @@
 """Results store: one JSON file per cell, results/<grid>/cells/<cell_id>.json, written atomically.
 
 Nothing read back is trusted: a cell file must be a regular file (never a link, a folder or a
-FIFO, never followed or blocked on), hold a record that passes validate.checked (its fields, its
+FIFO, never followed or blocked on), hold a record that validate.record_of accepts (its fields, its
 finite results, its cell: the grid's cell of that id when the store knows the grid's cells), and
 anything else is moved to cells/damaged/ with one warning and counts as missing, so the next run
 recomputes it. Paths are made from ids alone."""
