@@ -32,8 +32,7 @@ def read_inputs(spec: GridSpec, results_root: Path) -> Inputs:
     millions of small objects slow every later garbage collection."""
     store = Store(results_root, spec.name)  # expand_stored makes it check each record against its grid cell
     expansion = expand_stored(spec, store)
-    expected = {c.cell_id for c in expansion.cells}
-    records = [r for i in sorted(store.stored_ids() & expected) if (r := store.read(i)) is not None]
+    records = list(store.records(c.cell_id for c in expansion.cells).values())
     environment = ", ".join(sorted({f"{k} {v}" for r in records for k, v in r.versions.items()}))
     cells, history = agg.cells_frame(records), agg.history_frame(records)
     return Inputs(spec, expansion, frozenset(store.stored_ids()), cells, history, environment or "unknown")
