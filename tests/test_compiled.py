@@ -72,6 +72,24 @@ def test_a_cell_after_another_of_its_shape_gives_the_fresh_record(case):
     assert comparable(again) == comparable(fresh)
 
 
+CALLBACK_ONLY = ("early_stopping_steps", "early_stopping_epochs", "reduce_lr_on_plateau")
+
+
+@pytest.mark.parametrize("case", CALLBACK_ONLY)
+def test_a_callback_only_set_trains_the_baselines_compiled_model_and_gives_the_fresh_record(case):
+    cell = CASES[case]
+    baseline = replace(neighbour(cell), techniques=())
+    compiled.forget()
+    fresh = run_cell(cell, RunOptions(reuse=False))
+    assert not run_cell(baseline).timing["reused"] and compiled.kept_count() == 1
+    again = run_cell(cell)
+    assert again.timing["reused"] and compiled.kept_count() == 1, "the set did not start from the baseline's model"
+    assert comparable(again) == comparable(fresh)
+    # and back: the baseline after it starts from the model the callbacks stopped, restored or
+    # slowed, with nothing of theirs carried over
+    assert comparable(run_cell(baseline)) == comparable(run_cell(baseline, RunOptions(reuse=False)))
+
+
 def test_the_first_cell_of_a_shape_is_the_fresh_path_and_the_neighbour_is_repeatable():
     cell = CASES["dropout"]
     compiled.forget()
@@ -105,6 +123,14 @@ def test_the_shape_key_holds_what_the_compiled_model_depends_on_and_nothing_else
     assert all(compiled.shape_key(c) != key for c in other)
     assert compiled.shape_key(cell, precision="mixed_bfloat16") != key
     assert compiled.shape_key(cell, xla=True) != key
+    # techniques that only add callbacks, whatever their parameters, share the set's model
+    plain = compiled.shape_key(tiny_cell("digits", "small_cnn", {}))
+    for callbacks in ({"early_stopping": {}}, {"early_stopping": {"patience": 9}, "reduce_lr_on_plateau": {}},
+                      {"best_checkpoint": {}}):  # fmt: skip
+        assert compiled.shape_key(tiny_cell("digits", "small_cnn", callbacks)) == plain
+        assert compiled.shape_key(tiny_cell("digits", "small_cnn", {**callbacks, "dropout": {}})) == key
+    changing = ({"class_weights": {}}, {"label_smoothing": {}}, {"weight_decay": {}}, {"l2": {}}, {"capacity": {}})
+    assert all(compiled.shape_key(tiny_cell("digits", "small_cnn", t)) != plain for t in changing)
 
 
 def test_sorting_by_the_key_puts_cells_of_a_shape_together():

@@ -45,6 +45,14 @@ KEEP_WEIGHTS = 25_000_000  # all kept models' weights together (~100 MB as float
 # Hooks that change a model or its training outside building and compiling it: a set with any of
 # them is built and compiled fresh for every cell.
 ONE_OFF_HOOKS = ("setup", "prepare", "body", "fine_tune")
+# Hooks that leave the compiled model, its loss and optimizer and what fit is fed as they are. A
+# technique that overrides none but these (early stopping, the plateau schedule, the best
+# checkpoint: callbacks) trains the compiled model of the set without it, which restart() resets as
+# for any cell (weights a callback restored, a rate it cut; fit clears the stop flag itself). Any
+# other hook, one added later included, counts as changing what is compiled.
+CALLBACK_HOOKS = frozenset(
+    {"check", "skip_reason", "params", "needs_datasets", "missing_here", "callbacks", "engagement"}
+)
 
 
 @dataclass
@@ -57,24 +65,36 @@ class Kept:
 _kept: OrderedDict[tuple, Kept] = OrderedDict()  # this process's, least recently used first
 
 
+def overridden(technique: Technique) -> set[str]:
+    """The hooks (public methods of the baseline) the technique overrides."""
+    hooks = (name for name in dir(Technique) if not name.startswith("_") and callable(getattr(Technique, name)))
+    return {hook for hook in hooks if getattr(type(technique), hook) is not getattr(Technique, hook)}
+
+
 def reusable(hooks: SetHooks) -> bool:
     """Whether a compiled model of this set can serve another cell: no technique of it overrides
     a one-off hook (ONE_OFF_HOOKS)."""
-    return not any(
-        getattr(type(t), hook) is not getattr(Technique, hook) for t in hooks.techniques for hook in ONE_OFF_HOOKS
-    )
+    return not any(overridden(t) & set(ONE_OFF_HOOKS) for t in hooks.techniques)
+
+
+def compiled_techniques(cell: Cell) -> tuple:
+    """The cell's techniques (name, parameters) that change what is compiled or fed to fit: those
+    that only add callbacks (CALLBACK_HOOKS) are left out."""
+    objects = cell.technique_objects()
+    return tuple(named for named, t in zip(cell.techniques, objects, strict=True) if overridden(t) - CALLBACK_HOOKS)
 
 
 def shape_key(cell: Cell, precision: str = "float32", xla: bool = False) -> tuple | None:
-    """What the cells that can share a compiled model have in common (the architecture, the set
-    with every parameter, the data's shape, classes and kind, batch size, optimizer and momentum,
-    numerics), or None for a cell that never reuses one. Plain Python (the run stage sorts cells
-    by it without starting a backend)."""
+    """What the cells that can share a compiled model have in common (the architecture, the set's
+    techniques that change what is compiled, with every parameter, the data's shape, classes and
+    kind, batch size, optimizer and momentum, numerics), or None for a cell that never reuses one.
+    Plain Python (the run stage sorts cells by it without starting a backend)."""
     if not reusable(SetHooks.of(cell.technique_objects())):
         return None
     info = datasets.get_dataset(cell.dataset)
     data = (tuple(info.input_shape), info.num_classes, info.kind, info.mirror_ok)
-    return (cell.model, cell.techniques, data, cell.batch_size, cell.optimizer, cell.momentum, precision, xla)
+    techniques = compiled_techniques(cell)
+    return (cell.model, techniques, data, cell.batch_size, cell.optimizer, cell.momentum, precision, xla)
 
 
 def sort_key(cell: Cell, precision: str = "float32", xla: bool = False) -> tuple[bool, str, bool, int]:
