@@ -39,8 +39,9 @@ def fit_inputs(
 
     train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=cell.seed, reshuffle_each_iteration=True)
     train = train.repeat().batch(size) if cell.steps else train.batch(size)
-    # Batches are made ahead in tf.data's threads while the device trains (order unchanged).
-    train = train.prefetch(tf.data.AUTOTUNE)
+    # Batches are made ahead in tf.data's threads while the device trains (order unchanged); a
+    # fixed buffer: autotuning is off (without_autotune).
+    train = without_autotune(train.prefetch(2))
     # Shuffled above (Keras warns about shuffle=True). A steps budget: each Keras "epoch" is one
     # evaluation interval of the endless stream; an epochs budget: the finite dataset once.
     steps = cell.eval_every if cell.steps else None
@@ -55,7 +56,21 @@ def evaluation_data(x: np.ndarray, y: np.ndarray, batch_size: int) -> dict[str, 
         return {"x": x, "y": y, "batch_size": batch_size}
     import tensorflow as tf
 
-    return {"x": tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)}
+    return {"x": without_autotune(tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size))}
+
+
+def without_autotune(dataset: Any) -> Any:
+    """The tf.data pipeline with autotuning off. Its tuning thread sleeps for a period that
+    doubles from 10 ms to 60 s, and an iterator's destructor waits for it to wake: fit returned
+    only at the next of 1.3, 2.6, 5.1, ... s after it started, whenever training had ended (28-56 s
+    late in Fashion-MNIST cells), and the thread's work competed with training on a worker of one
+    thread. Measured (benchmarks/pipeline_stall.py): 256 cells of quick with --jobs 2, 409 s -> 277 s,
+    records identical. The pipelines are a shuffle, batching and a prefetch: nothing to tune."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def evaluation_batch_size(model: Any, batch_size: int) -> int:
