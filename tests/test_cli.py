@@ -14,7 +14,8 @@ import pytest
 
 from regbench.cli import main
 from regbench.train.datasets import files, load_raw
-from tests.helpers import TINY_GRID, numbers
+from regbench.train.options import RunOptions
+from tests.helpers import TINY_GRID, numbers, tiny_cell
 
 # TINY_GRID plus moons trained with a learning rate that turns the loss into NaN.
 WITH_FAILURE = (
@@ -142,6 +143,22 @@ def test_missing_data_is_one_line_and_nothing_is_written(write_grid, tmp_path, m
     assert err[0].startswith("regbench: error: fashion_mnist: data not found") and "dataset-fashion-mnist" in err[0]
     assert not list((tmp_path / "results").rglob("*.json"))
     load_raw.cache_clear()
+
+
+def test_the_data_check_reads_only_datasets_that_come_from_files(monkeypatch):
+    from regbench.run import service
+    from regbench.train import datasets
+
+    loaded = []
+    monkeypatch.setattr(datasets, "load_raw", lambda name, *args: loaded.append(name))
+    cells = [
+        tiny_cell("digits", "small_cnn", {"transfer": {}}),  # its source: printed digits, generated
+        tiny_cell("mnist1d", "mlp"),
+        tiny_cell("moons", "mlp"),
+        tiny_cell("fashion_mnist", "small_cnn"),
+    ]
+    assert service.check_data(cells, RunOptions()) == set()
+    assert loaded == ["fashion_mnist"]  # generated ones cannot be missing: the workers make them
 
 
 @pytest.mark.backend
