@@ -36,6 +36,7 @@ CELLS = {
 
 
 def cell(seed: int, **budget) -> Cell:
+    """The condition's baseline at `seed` (its own training subset)."""
     return Cell(split_seed=seed, techniques=(), seed=seed, epochs=None, batch_size=32, optimizer="adam", **budget)
 
 
