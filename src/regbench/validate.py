@@ -1,6 +1,6 @@
 """What a record must hold before anything uses it: a record read from the store (a file's bytes
-parsed here, record_of), or returned by a worker, is checked here field by field (every field the analysis and the report read, with its
-type), its numbers finite where a result needs them, and its cell equal to the cell it is stored
+parsed here, record_of), or returned by a worker, is checked here field by field (every field the
+analysis and the report read, with its type), its numbers finite where a result needs them, and its cell equal to the cell it is stored
 as (its own id, and the grid's cell where the grid is known). A record that fails is Damaged: the
 store moves it aside and counts its cell as missing; a worker's is stored as a failed cell.
 

@@ -65,10 +65,12 @@ class Kept:
 _kept: OrderedDict[tuple, Kept] = OrderedDict()  # this process's, least recently used first
 
 
+HOOKS = tuple(name for name, value in vars(Technique).items() if callable(value) and not name.startswith("_"))
+
+
 def overridden(technique: Technique) -> set[str]:
     """The hooks (public methods of the baseline) the technique overrides."""
-    hooks = (name for name in dir(Technique) if not name.startswith("_") and callable(getattr(Technique, name)))
-    return {hook for hook in hooks if getattr(type(technique), hook) is not getattr(Technique, hook)}
+    return {hook for hook in HOOKS if getattr(type(technique), hook) is not getattr(Technique, hook)}
 
 
 def reusable(hooks: SetHooks) -> bool:
@@ -77,23 +79,20 @@ def reusable(hooks: SetHooks) -> bool:
     return not any(overridden(t) & set(ONE_OFF_HOOKS) for t in hooks.techniques)
 
 
-def compiled_techniques(cell: Cell) -> tuple:
-    """The cell's techniques (name, parameters) that change what is compiled or fed to fit: those
-    that only add callbacks (CALLBACK_HOOKS) are left out."""
-    objects = cell.technique_objects()
-    return tuple(named for named, t in zip(cell.techniques, objects, strict=True) if overridden(t) - CALLBACK_HOOKS)
-
-
 def shape_key(cell: Cell, precision: str = "float32", xla: bool = False) -> tuple | None:
     """What the cells that can share a compiled model have in common (the architecture, the set's
     techniques that change what is compiled, with every parameter, the data's shape, classes and
     kind, batch size, optimizer and momentum, numerics), or None for a cell that never reuses one.
     Plain Python (the run stage sorts cells by it without starting a backend)."""
-    if not reusable(SetHooks.of(cell.technique_objects())):
+    objects = cell.technique_objects()
+    if not reusable(SetHooks.of(objects)):
         return None
     info = datasets.get_dataset(cell.dataset)
     data = (tuple(info.input_shape), info.num_classes, info.kind, info.mirror_ok)
-    techniques = compiled_techniques(cell)
+    # callback-only techniques (CALLBACK_HOOKS) leave the compiled model as it is: not in the key
+    techniques = tuple(
+        named for named, t in zip(cell.techniques, objects, strict=True) if overridden(t) - CALLBACK_HOOKS
+    )
     return (cell.model, techniques, data, cell.batch_size, cell.optimizer, cell.momentum, precision, xla)
 
 
