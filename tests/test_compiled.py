@@ -198,4 +198,7 @@ def test_a_task_holds_about_task_seconds_of_its_shape_as_the_last_cell_took():
     pace.saw(key, None)  # a malformed answer says nothing about the pace
     pace.saw(key, SimpleNamespace(wall_time_s=TASK_SECONDS / 100))
     assert next(groups) == cells[4 : 4 + GROUP]
-    assert pace.size(shape_of(tiny_cell("digits", "small_cnn"), RunOptions())) == 1  # another shape
+    another = shape_of(tiny_cell("digits", "small_cnn"), RunOptions())
+    assert pace.size(another) == GROUP  # none of its cells came back: the last cell's pace
+    pace.saw(another, SimpleNamespace(wall_time_s=TASK_SECONDS * 2))
+    assert pace.size(another) == 1 and pace.size(key) == GROUP  # each its own pace from then on
