@@ -182,3 +182,23 @@ def test_local_workers_get_the_cells_of_a_shape_as_one_task_of_at_most_a_group()
     transfer = [tiny_cell("digits", "small_cnn", {"transfer": {}}, seed=seed) for seed in (1, 2)]
     groups = list(shape_groups([*plain, *dropout, *transfer], RunOptions(), size=3))
     assert groups == [plain, dropout[:3], dropout[3:], transfer[:1], transfer[1:]]
+
+
+def test_a_task_holds_about_task_seconds_of_its_shape_as_the_last_cell_took():
+    from types import SimpleNamespace
+
+    from regbench.run.local import GROUP, TASK_SECONDS, Pace, shape_groups, shape_of
+
+    cells = [tiny_cell(techniques={"dropout": {}}, seed=seed) for seed in range(1, 13)]
+    pace, key = Pace(), shape_of(cells[0], RunOptions())
+    groups = shape_groups(cells, RunOptions(), limit=pace.size)
+    assert next(groups) == cells[:1]  # nothing came back yet: one cell
+    pace.saw(key, SimpleNamespace(wall_time_s=TASK_SECONDS / 3))
+    assert next(groups) == cells[1:4]
+    pace.saw(key, None)  # a malformed answer says nothing about the pace
+    pace.saw(key, SimpleNamespace(wall_time_s=TASK_SECONDS / 100))
+    assert next(groups) == cells[4 : 4 + GROUP]
+    another = shape_of(tiny_cell("digits", "small_cnn"), RunOptions())
+    assert pace.size(another) == GROUP  # none of its cells came back: the last cell's pace
+    pace.saw(another, SimpleNamespace(wall_time_s=TASK_SECONDS * 2))
+    assert pace.size(another) == 1 and pace.size(key) == GROUP  # each its own pace from then on

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from regbench.cli import main
 from regbench.grid.expand import expand
@@ -122,14 +123,15 @@ def test_report_of_empty_results_says_so(write_grid, tmp_path, capsys):
     assert "No effects against a baseline could be computed yet" in text and "Missing (not run yet" in text
 
 
-def test_committed_quick_report_regenerates_identically(tmp_path):
-    committed = ROOT / "reports" / "reference" / "quick.md"
+@pytest.mark.parametrize("grid", ["quick", "fashion"])  # articles: tests/test_claims.py
+def test_committed_report_regenerates_identically(tmp_path, grid):
+    committed = ROOT / "reports" / "reference" / f"{grid}.md"
     results = tmp_path / "results"
-    shutil.copytree(ROOT / "results" / "reference" / "quick", results / "quick")
-    path = build_report(load_spec("quick"), results, tmp_path / "reports")
+    shutil.copytree(ROOT / "results" / "reference" / grid, results / grid)
+    path = build_report(load_spec(grid), results, tmp_path / "reports")
     assert path.read_text() == committed.read_text()
-    assert sorted(p.name for p in (tmp_path / "reports" / "quick").glob("*.png")) == sorted(
-        p.name for p in (ROOT / "reports" / "reference" / "quick").glob("*.png")
+    assert sorted(p.name for p in (tmp_path / "reports" / grid).glob("*.png")) == sorted(
+        p.name for p in (ROOT / "reports" / "reference" / grid).glob("*.png")
     )
 
 
