@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -18,6 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.collections import QuadMesh  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from regbench.analysis.aggregate import BASELINE, CONDITION, METRICS, SETTING, dataset_labels  # noqa: E402
 from regbench.disk import atomic_write  # noqa: E402
@@ -279,7 +281,16 @@ def effect_vs_train_size(effects: pd.DataFrame) -> plt.Figure:
     section's dataset and model)."""
     part = effects[effects["metric"] == "accuracy_gap"]
     groups = list(part.groupby(SETTING, sort=True))
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False, layout="constrained")
+    sets = sorted(part["technique_set"].unique())
+    # The legend beside the panels, in short labels: inside the last panel, fashion's 26 full set
+    # labels covered its lines and collapsed the layout.
+    columns = 1 + (len(sets) - 1) // 16
+    width = 0.6 + 0.06 * max((len(short_label(s)) for s in sets), default=10)  # inches per legend column
+    room = max(width * columns, 2.8)  # and for the names the short labels stand for, above them
+    colours = dict(zip(sets, sns.color_palette("husl", len(sets)), strict=True))  # a set's colour in every panel
+    fig, axes = plt.subplots(
+        1, len(groups), figsize=(5.5 * len(groups) + room, 4.5), squeeze=False, layout="constrained"
+    )
     for ax, ((section, dataset, imbalance, model), group) in zip(axes[0], groups, strict=True):
         for technique_set, line in group.groupby("technique_set", sort=True):
             line = line.sort_values("train_size")
@@ -289,14 +300,32 @@ def effect_vs_train_size(effects: pd.DataFrame) -> plt.Figure:
                 yerr=np.nan_to_num(np.vstack([line["mean"] - line["low"], line["high"] - line["mean"]]) * 100),
                 marker="o",
                 capsize=3,
-                label=technique_set,
+                color=colours[technique_set],
+                label=short_label(technique_set),
             )
         ax.axhline(0, color=BASELINE_COLOR, linewidth=1)
         ax.set_xscale("log")
+        sizes = sorted(group["train_size"].unique())
+        ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+        ax.xaxis.set_minor_formatter(NullFormatter())  # 2x10^3, 3x10^3 ... ran together
         ax.set_xlabel("train size (examples, log scale)")
         ax.set_ylabel("change in accuracy gap vs baseline (pp)")
         ax.set_title(f"{dataset_label(section, dataset, imbalance)} {model}")
-    axes[0, -1].legend(fontsize=8)
+    handles: dict[str, Any] = {}  # every set once, whichever panels have it
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    labels = [label for label in map(short_label, sets) if label in handles]
+    title = textwrap.fill(legend(sets), int(room * 14)) or None
+    fig.legend(
+        [handles[label] for label in labels],
+        labels,
+        loc="outside right upper",
+        fontsize=7,
+        ncols=columns,
+        title=title,
+        title_fontsize=7,
+    )
     return fig
 
 

@@ -87,7 +87,7 @@ def shape_groups(
     cells: Iterable[Cell], options: RunOptions, size: int = GROUP, limit: Callable[[tuple], int] | None = None
 ) -> Iterator[list[Cell]]:
     """Runs of consecutive cells that share a compiled model (train/compiled.sort_key), at most
-    `size` each and at most `limit(key)` as it says when the run starts; a cell that never shares
+    `size` each and at most what `limit(key)` says as the group starts; a cell that never shares
     one alone. Takes each cell from `cells` only when the group before it is complete, but one:
     the cell that ends a group starts the next."""
     group: list[Cell] = []
