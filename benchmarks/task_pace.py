@@ -1,7 +1,7 @@
 """How often a `--jobs 2` run stores its records, and so what stopping it loses: the same cells of
 one shape run twice with two local workers (warmed up first: both keep the shape's compiled
-model), once with tasks of up to 8 cells whatever they take (how regbench ran before) and once with tasks of about `--seconds` of cells
-as the shape's last cell took (run/local.py). Prints a table: tasks' pace, wall time, how many
+model), once with tasks of up to 8 cells whatever they take (how regbench ran before) and once
+with tasks of about `--seconds` of cells as the shape's last cell took (run/local.py). Prints a table: tasks' pace, wall time, how many
 times records arrived, the most cells and the most seconds of training that arrived at once (a
 run stopped just before that moment loses them), and the longest wait between two arrivals.
 
@@ -67,7 +67,7 @@ def row(label: str, seen: list[tuple[float, float]]) -> str:
     times = [0.0] + [m[0][0] for m in moments]
     waits = max(b - a for a, b in zip(times, times[1:], strict=False))
     return (
-        f"| {label} | {seen and max(t for t, _ in seen):.1f} s | {len(moments)} | {max(len(m) for m in moments)} "
+        f"| {label} | {max(t for t, _ in seen):.1f} s | {len(moments)} | {max(len(m) for m in moments)} "
         f"| {max(sum(w for _, w in m) for m in moments):.1f} s | {waits:.1f} s |"
     )
 

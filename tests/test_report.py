@@ -263,3 +263,25 @@ def test_a_patience_is_stated_as_its_share_of_each_budget(write_grid):
     tables = setup_tables(load_spec(str(grid)))
     assert "patience=4 (4 evaluations: 10% to 20% of the budget)" in tables  # 4 of 40 and 4 of 20
     assert "rate=" in tables and "evaluations:" not in tables.split("dropout", 1)[1].split("\n", 1)[0]
+
+
+def test_effect_against_train_size_gives_a_set_one_colour_and_one_legend_entry_across_panels():
+    from regbench.report import plots
+
+    rows = [
+        {"section": section, "dataset": dataset, "imbalance": 0.0, "model": "mlp", "train_size": size,
+         "technique_set": technique_set, "metric": "accuracy_gap", "mean": 0.01, "low": 0.0, "high": 0.02}
+        for section, dataset, sets in (("A", "moons", ["dropout", "l2"]), ("B", "digits", ["augmentation", "l2"]))
+        for technique_set in sets
+        for size in (100, 300)
+    ]  # fmt: skip
+    fig = plots.effect_vs_train_size(pd.DataFrame(rows))
+    colour = {}
+    for ax in fig.axes:
+        for container in ax.containers:
+            label, line = container.get_label(), container.lines[0]
+            assert colour.setdefault(label, line.get_color()) == line.get_color()  # the same in both panels
+    assert len(set(colour.values())) == 3
+    (legend,) = fig.legends  # beside the panels, not inside one
+    assert [t.get_text() for t in legend.get_texts()] == ["aug", "do", "l2"]
+    assert fig.axes[0].get_legend() is None and "aug = augmentation" in legend.get_title().get_text()
