@@ -161,8 +161,11 @@ def test_imbalanced_entry_is_its_own_condition(write_grid):
 
 
 def test_shipped_fashion_and_standard_grids():
-    fashion = expand(load_spec("fashion")).cells
-    assert len(fashion) == 30 * 2 * 3 * 2  # (baseline + 14 alone + all on + all on minus each) x sizes x seeds x rates
+    fashion = expand(load_spec("fashion"))
+    # the first stage: (baseline + 10 alone) x 3 rates + (dropout, l2) x 6 rate x dose pairs, x 2
+    # tuning seeds x 2 sizes; the 5 evaluation seeds of each of the 13 sets wait for the choice
+    assert len(fashion.cells) == (11 * 3 + 2 * 6) * 2 * 2
+    assert len(fashion.pending) == 13 * 2
     standard = expand(load_spec("standard"))
     # the first stage: (2^5 factorial + 6 alone) x 3 rates x 2 tuning seeds x 6 conditions; the 5
     # evaluation seeds wait for the choice
