@@ -1,9 +1,10 @@
-"""How often a `--jobs 2` run stores its records, and so what stopping it loses: the same cells of
-one shape run twice with two local workers (warmed up first: both keep the shape's compiled
+"""How often a `--jobs 2` run stores its records, and so what stopping it loses: the same cells
+of one shape run twice with two local workers (warmed up first: both keep the shape's compiled
 model), once with tasks of up to 8 cells whatever they take (how regbench ran before) and once
-with tasks of about `--seconds` of cells as the shape's last cell took (run/local.py). Prints a table: tasks' pace, wall time, how many
-times records arrived, the most cells and the most seconds of training that arrived at once (a
-run stopped just before that moment loses them), and the longest wait between two arrivals.
+with tasks of about `--seconds` of cells as the shape's last cell took (run/local.py). Prints a
+table: tasks' pace, wall time, how many times records arrived, the most cells and the most
+seconds of training that arrived at once (a run stopped just before that moment loses them), and
+the longest wait between two arrivals.
 
     python benchmarks/task_pace.py [--cells 16] [--steps 1500] [--seconds 10]
 """

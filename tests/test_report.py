@@ -13,6 +13,7 @@ import pytest
 from regbench.cli import main
 from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec
+from regbench.report import plots
 from regbench.report.write import build_report
 from regbench.result import Result
 from regbench.store import Store
@@ -214,7 +215,6 @@ def test_learning_curves_are_small_multiples_with_the_baseline_in_every_panel(wr
     from regbench.analysis import aggregate as agg
     from regbench.analysis.collect import collect
     from regbench.analysis.inputs import read_inputs
-    from regbench.report import plots
 
     spec = load_spec(str(write_grid(GRID.replace("[design]", '[design]\nsets = [["early_stopping"]]'), name="curves")))
     write_synthetic(list(expand(spec).cells), Store(tmp_path / "results", "curves"))
@@ -266,8 +266,6 @@ def test_a_patience_is_stated_as_its_share_of_each_budget(write_grid):
 
 
 def test_effect_against_train_size_gives_a_set_one_colour_and_one_legend_entry_across_panels():
-    from regbench.report import plots
-
     rows = [
         {"section": section, "dataset": dataset, "imbalance": 0.0, "model": "mlp", "train_size": size,
          "technique_set": technique_set, "metric": "accuracy_gap", "mean": 0.01, "low": 0.0, "high": 0.02}
