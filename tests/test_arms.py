@@ -41,6 +41,8 @@ def test_each_seed_is_judged_at_the_candidate_the_other_seeds_choose():
     assert choice.loc[3, "optimism"] == pytest.approx(0.85 - 0.70) and choice.loc[1, "optimism"] == 0
     table = arms.tuning_table(frame, arms.choose(frame, {}), {})
     assert table["changed"].iloc[0] == 1 and table["chosen"].iloc[0] == "lr 0.01 (2/3 seeds); lr 0.001 (1/3 seeds)"
+    # both rates are edges of two candidates: each end says its own seeds (not 3/3 at the first one's)
+    assert table["edge"].iloc[0] == "2/3 seeds at the largest rate; 1/3 seeds at the smallest rate"
 
 
 def test_a_dose_is_chosen_on_validation_even_when_test_disagrees():

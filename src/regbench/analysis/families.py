@@ -2,7 +2,8 @@
 fixed by the question a table answers, never by whatever else the grid holds, and a comparison has
 one p and one verdict wherever it appears:
 
-- **pooled**: each technique set's effect averaged over the grid's testable conditions (one family);
+- **pooled**: each technique set's effect averaged over the grid's testable conditions (one family,
+  one per section in a grid of sections);
 - **per condition**: within one condition, each technique set against the baseline (many-to-one);
 - **per factorial** (and per leave-one-out design), within one condition: its terms;
 - **claims**: every testable claim row that is not already one of the comparisons above.

@@ -73,8 +73,13 @@ def pooled_sentence(t: Analysis) -> str:
     conditions = int(rows["conditions"].max())
     est, sug = rows[rows["evidence"] == "established"], rows[rows["evidence"] == "suggestive"]
     up, down = est[est["mean"] > 0], est[est["mean"] < 0]
-    parts = [f"Averaged over the testable conditions (up to {conditions}; each set's effect pooled, one family of "
-             f"{len(rows)}): "]  # fmt: skip
+    sizes = rows.groupby("family")["family_size"].first().astype(int)  # one pooled family per section
+    family = (
+        f"one family of {len(rows)}"
+        if len(sizes) < 2
+        else f"{len(sizes)} families, one per section, of {sizes.min()}-{sizes.max()}"
+    )
+    parts = [f"Averaged over the testable conditions (up to {conditions}; each set's effect pooled, {family}): "]
     parts.append(
         f"{len(up)} {'raises' if len(up) == 1 else 'raise'} test accuracy, established ({named(up)})"
         if len(up)
