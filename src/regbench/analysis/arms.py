@@ -100,9 +100,9 @@ def tuning_table(
     or one entry per candidate chosen, with its seeds), edge ("4/5 seeds at the largest rate; 1/5
     seeds at the smallest rate": seeds whose choice lies at an edge, per edge), same_seed, changed
     (seeds whose choice differs from same-seed selection), optimism (mean over seeds, test
-    accuracy), tried ("lr 0.001: 91.2%, lr 0.003: 92.0%": mean validation
-    accuracy per candidate over the seeds that chose: the tuning seeds where the grid has them,
-    else every seed). `tuning_seeds`: {section: seeds}."""
+    accuracy), tried ("lr 0.001: 91.2%, lr 0.003: 92.0%": mean validation accuracy per candidate
+    over the seeds that chose: the tuning seeds where the grid has them, else every seed).
+    `tuning_seeds`: {section: seeds}."""
     columns = [*CONDITION, "technique_set", "candidates", "how", "chosen", "edge", "same_seed", "changed",
                "optimism", "tried"]  # fmt: skip
     rows = []
