@@ -16,7 +16,7 @@ from regbench.grid.spec import GridSpec
 from regbench.report.figures import Links, figures_in
 from regbench.report.summary import answers_section, summary_sentences
 from regbench.report.tables import effects_table, regime_section, results_section, tuning_section
-from regbench.report.text import anchor, md_table
+from regbench.report.text import anchor, family_sizes, md_table
 from regbench.train.datasets import get_dataset
 
 
@@ -256,9 +256,8 @@ def families_line(t: Analysis) -> str:
     parts = []
     for name, frame in (("pooled", t.pooled), ("condition", t.effects), ("factorial", t.factorial),
                         ("leave-one-out", t.leave_one_out)):  # fmt: skip
-        judged = frame[frame["family"] != ""] if len(frame) and "family" in frame else frame
-        if len(judged):
-            sizes = judged.groupby("family")["family_size"].first().astype(int)
+        sizes = family_sizes(frame)
+        if len(sizes):
             parts.append(
                 f"{name} {sizes.iloc[0]}"
                 if len(sizes) == 1

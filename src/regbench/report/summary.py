@@ -10,7 +10,7 @@ import pandas as pd
 from regbench.analysis.collect import Analysis
 from regbench.grid.labels import legend, short_label
 from regbench.report.figures import reference
-from regbench.report.text import cond, interval, md_table, p_text, pp, seeds_range, signed
+from regbench.report.text import cond, family_sizes, interval, md_table, p_text, pp, seeds_range, signed
 
 RULE = (
     "**Significance rule** (every table and claim here): an effect is *established* when its 95% CI excludes 0 "
@@ -73,7 +73,7 @@ def pooled_sentence(t: Analysis) -> str:
     conditions = int(rows["conditions"].max())
     est, sug = rows[rows["evidence"] == "established"], rows[rows["evidence"] == "suggestive"]
     up, down = est[est["mean"] > 0], est[est["mean"] < 0]
-    sizes = rows.groupby("family")["family_size"].first().astype(int)  # one pooled family per section
+    sizes = family_sizes(rows)  # one pooled family per section
     family = (
         f"one family of {len(rows)}"
         if len(sizes) < 2

@@ -11,6 +11,12 @@ from regbench.analysis import aggregate as agg
 from regbench.grid.labels import condition_label
 
 
+def family_sizes(frame: pd.DataFrame) -> pd.Series:
+    """{family: its size} of the judged rows (family != "") of a table with the family columns."""
+    judged = frame[frame["family"] != ""] if len(frame) and "family" in frame else frame.iloc[:0]
+    return judged.groupby("family")["family_size"].first().astype(int) if len(judged) else pd.Series(dtype=int)
+
+
 def pp(mean: float, low: float, high: float) -> str:
     """'-3.1 pp [-5.0, -1.2]' (percentage points, 95% CI); the CI is omitted when undefined."""
     if not math.isfinite(mean):
