@@ -81,7 +81,8 @@ def gap_by_set(table: pd.DataFrame) -> plt.Figure:
     labels = table["technique_set"].unique()
     fig.suptitle(
         "Generalization gap per technique set (mean, 95% CI across seeds; shaded, dashed: baseline)\n"
-        + textwrap.fill(legend(labels), 110)
+        + textwrap.fill(legend(labels), 110),
+        wrap=True,
     )
     return fig
 
@@ -133,6 +134,7 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
         "dashed: train; dotted: median early stop; a curve ends where its first seed stopped)\n"
         + textwrap.fill(legend(panels), 40 * axes.shape[1]),
         fontsize=10,
+        wrap=True,  # to the figure's width: one line ran past both edges of a figure of three panels
     )
     return fig
 
@@ -182,14 +184,16 @@ def effect_heatmap(effects: pd.DataFrame) -> plt.Figure:
         limit = float(np.percentile(finite, 90)) if finite.size else 1.0
         annotated_heatmap(ax, values, annot, cmap, limit, "pp vs baseline (colour clipped)", row_labels=ax is axes[0])
         ax.set_title(
-            f"change in {METRICS[metric]}, pp" + (" (negative: a smaller gap)" if metric == "accuracy_gap" else "")
+            f"change in {METRICS[metric]}, pp" + (" (negative: a smaller gap)" if metric == "accuracy_gap" else ""),
+            wrap=True,  # a narrow figure (two conditions) clipped it on the left
         )
         ax.set_xlabel("")
         ax.set_ylabel("")
     fig.suptitle(
         "Effect against baseline, paired by seed (on test accuracy, the primary endpoint: * established, CI excludes 0 "
         "and Holm p < 0.05 within the condition; ~ suggestive)\n"
-        + textwrap.fill(legend(effects["technique_set"].unique()), int(9 * size[0]))
+        + textwrap.fill(legend(effects["technique_set"].unique()), int(9 * size[0])),
+        wrap=True,
     )
     return fig
 
@@ -272,6 +276,7 @@ def train_vs_test(cells: pd.DataFrame) -> plt.Figure:
         "Where overfitting lives: every cell (dots) and each set's mean (labelled), baseline in black; dashed: "
         "train = test\n" + textwrap.fill(legend(sets), 150),
         fontsize=9,
+        wrap=True,
     )
     return fig
 
@@ -352,7 +357,7 @@ def interaction_heatmap(factorial: pd.DataFrame, metric: str = "test_accuracy") 
         mesh = annotated_heatmap(ax, matrix, annot, "RdBu_r", limit, xrotation=30)
         ax.set_title(condition_label(*condition), fontsize=10)
     fig.colorbar(mesh, ax=axes, label="pp", shrink=0.6)
-    fig.suptitle(f"Factorial: main effects (diagonal) and interactions on {METRICS[metric]}, pp")
+    fig.suptitle(f"Factorial: main effects (diagonal) and interactions on {METRICS[metric]}, pp", wrap=True)
     return fig
 
 
