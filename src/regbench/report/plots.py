@@ -134,7 +134,7 @@ def learning_curves(curve: pd.DataFrame, mine: pd.DataFrame) -> plt.Figure:
         "dashed: train; dotted: median early stop; a curve ends where its first seed stopped)\n"
         + textwrap.fill(legend(panels), 40 * axes.shape[1]),
         fontsize=10,
-        wrap=True,  # to the figure's width: one line ran past both edges of a figure of three panels
+        wrap=True,  # to the figure's width: one line ran past both edges of a figure of four panels or fewer
     )
     return fig
 
