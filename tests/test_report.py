@@ -235,7 +235,7 @@ def test_learning_curves_are_small_multiples_with_the_baseline_in_every_panel(wr
     stopped = [ax for ax in panels if "es" in ax.get_title().split("+")]
     assert stopped and all(any(line.get_linestyle() == ":" for line in ax.get_lines()) for ax in stopped)
     fig.canvas.draw()  # the title fits the figure, however few its panels (these four clipped it on both sides)
-    title = fig._suptitle.get_window_extent()
+    title = next(t for t in fig.texts if t.get_text() == fig.get_suptitle()).get_window_extent()
     assert len(panels) < 5 and 0 <= title.x0 and title.x1 <= fig.bbox.width
 
 
