@@ -21,9 +21,9 @@ from regbench.analysis import collect as analysis  # noqa: E402
 from regbench.analysis.inputs import read_inputs  # noqa: E402
 from regbench.grid.expand import expand  # noqa: E402
 from regbench.grid.parse import load_spec  # noqa: E402
+from regbench.records.store import Store  # noqa: E402
 from regbench.report import page as markdown  # noqa: E402
 from regbench.report import write as report  # noqa: E402
-from regbench.store import Store  # noqa: E402
 from tests.synthetic import write_synthetic  # noqa: E402
 
 GRID = """

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.synthe
 from benchmarks.regbench_run import timed_run  # noqa: E402
 from regbench.grid.expand import expand  # noqa: E402
 from regbench.grid.parse import load_spec  # noqa: E402
-from regbench.store import Store  # noqa: E402
+from regbench.records.store import Store  # noqa: E402
 from tests.synthetic import write_synthetic  # noqa: E402
 
 # 4 datasets x 3 sizes x 16 factorial sets x seeds: 1,056 cells at 11 seeds (datasets that need no download).

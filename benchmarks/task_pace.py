@@ -20,10 +20,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from regbench.grid.cell import Cell  # noqa: E402
+from regbench.records.store import Store  # noqa: E402
 from regbench.run import local  # noqa: E402
 from regbench.run.loop import run_and_store  # noqa: E402
 from regbench.run.workers import Plan  # noqa: E402
-from regbench.store import Store  # noqa: E402
 from regbench.train.options import RunOptions  # noqa: E402
 
 

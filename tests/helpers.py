@@ -4,7 +4,7 @@ record that must repeat exactly."""
 from __future__ import annotations
 
 from regbench.grid.cell import Cell, freeze_techniques
-from regbench.result import Result
+from regbench.records.result import Result
 from regbench.train.datasets import get_dataset
 from regbench.train.techniques import get_technique
 

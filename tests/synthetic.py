@@ -8,8 +8,8 @@ import hashlib
 import numpy as np
 
 from regbench.grid.cell import Cell
-from regbench.result import SCHEMA_VERSION, Result
-from regbench.store import Store
+from regbench.records.result import SCHEMA_VERSION, Result
+from regbench.records.store import Store
 
 # Made-up effect of each technique on (test accuracy, accuracy gap), for plausible tables.
 EFFECT = {"dropout": (0.01, -0.03), "batchnorm": (0.02, -0.01), "l2": (0.005, -0.01), "early_stopping": (-0.01, -0.04)}

@@ -12,7 +12,7 @@ import scipy.stats
 from regbench.analysis import aggregate as agg
 from regbench.analysis import effects
 from regbench.analysis.stats import crosses_zero, holm, mean_ci, paired_p
-from regbench.result import Result
+from regbench.records.result import Result
 
 T_975_DF2 = 4.302652729911275  # Student t, 97.5th percentile, 2 degrees of freedom
 

@@ -14,10 +14,10 @@ import pytest
 from regbench.cli import main
 from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec
-from regbench.result import Result
+from regbench.records.result import Result
+from regbench.records.store import Store
 from regbench.run.answers import accepted
 from regbench.run.loop import run_and_store
-from regbench.store import Store
 from regbench.train.options import RunOptions
 from tests.helpers import TINY_GRID
 from tests.synthetic import synthetic_record

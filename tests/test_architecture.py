@@ -15,8 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # Bottom to top: a module may import its own layer and those below, never one above. train/ knows
 # nothing of grids (it trains one described run); grid/ checks names against train/'s registries.
 LAYERS = [
-    ("foundation", ("regbench", "regbench.errors", "regbench.registry", "regbench.disk", "regbench.steps",
-                    "regbench.names", "regbench.result", "regbench.validate", "regbench.store")),
+    ("foundation", ("regbench", "regbench.errors", "regbench.registry", "regbench.names", "regbench.records")),
     ("train", ("regbench.train",)),
     ("grid", ("regbench.grid",)),
     ("run", ("regbench.run",)),
@@ -128,7 +127,7 @@ def upward(edges: dict[str, set[str]]) -> list[str]:
 
 def test_the_layer_check_finds_an_upward_import():
     edges = {
-        "regbench.train.runner": {"regbench.grid.cell", "regbench.result"},
+        "regbench.train.runner": {"regbench.grid.cell", "regbench.records.result"},
         "regbench.report.page": {"regbench.grid"},
     }
     assert upward(edges) == ["regbench.train.runner (train) imports regbench.grid.cell (grid)"]

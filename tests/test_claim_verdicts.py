@@ -19,8 +19,8 @@ from regbench.analysis.stats import paired_effect
 from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec
 from regbench.grid.spec import Claim
-from regbench.result import Result
-from regbench.store import Store
+from regbench.records.result import Result
+from regbench.records.store import Store
 from tests.synthetic import synthetic_record
 
 CONDITION = {"section": "", "dataset": "digits", "imbalance": 0.0, "model": "mlp"}

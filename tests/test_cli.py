@@ -264,8 +264,8 @@ def test_list_into_a_reader_that_stops_early_exits_quietly(write_grid):
 
 
 def test_the_store_decides_what_to_run(tmp_path):
-    from regbench.result import Result
-    from regbench.store import Store
+    from regbench.records.result import Result
+    from regbench.records.store import Store
     from tests.helpers import tiny_cell
     from tests.synthetic import synthetic_record
 

@@ -43,7 +43,7 @@ def test_local_cluster_gives_the_same_results_as_local_workers(write_grid, tmp_p
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_cell_is_replaced_and_every_cell_is_stored_once(write_grid, tmp_path, monkeypatch):
-    from regbench.store import Store
+    from regbench.records.store import Store
 
     writes: list[str] = []
     write = Store.write

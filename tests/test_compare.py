@@ -11,8 +11,8 @@ from regbench.analysis.compare import effect_overlap
 from regbench.cli import main
 from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec
-from regbench.result import Result
-from regbench.store import Store
+from regbench.records.result import Result
+from regbench.records.store import Store
 from tests.helpers import TINY_GRID
 from tests.synthetic import synthetic_record
 

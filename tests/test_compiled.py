@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from regbench.result import Result
+from regbench.records.result import Result
 from regbench.train import compiled
 from regbench.train.options import RunOptions
 from regbench.train.runner import run_cell
@@ -148,10 +148,10 @@ def test_sorting_by_the_key_puts_cells_of_a_shape_together():
 
 
 def test_the_run_loop_hands_cells_to_its_workers_sorted_by_shape_and_stores_each(tmp_path, monkeypatch):
+    from regbench.records.store import Store
     from regbench.run.executors import EXECUTORS
     from regbench.run.loop import run_and_store
     from regbench.run.workers import Plan
-    from regbench.store import Store
 
     handed = []
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from regbench.cli import main
-from regbench.store import Store
+from regbench.records.store import Store
 
 GRID = """
 seeds = [1, 2]
@@ -146,7 +146,7 @@ def damaged_copy(kind: str, stored, tmp_path: Path, monkeypatch) -> tuple[Path, 
     path = store.path(victim)
     DAMAGE[kind](path, json.loads(store.path(other).read_text()))
     if kind == "an unreadable file" and os.geteuid() == 0:  # root ignores mode 000: refuse as the kernel would
-        from regbench import disk
+        from regbench.records import disk
 
         real, inode = disk.os.open, path.stat().st_ino
 
@@ -205,7 +205,7 @@ def test_run_recomputes_a_damaged_cell(kind, stored, tmp_path, monkeypatch, caps
 def test_nan_in_both_folders_counts_as_differing(stored, tmp_path, capsys):
     """compare: a NaN metric is never equal to anything, NaN included (it is not read as ok either)."""
     from regbench.analysis.compare import differing_cells
-    from regbench.result import Result
+    from regbench.records.result import Result
 
     _, results, victim, _ = stored
     record = Result.from_json(json.loads(Store(results, "tiny").path(victim).read_text()))

@@ -191,7 +191,7 @@ def test_a_sweep_is_an_axis_of_technique_parameters_with_labels(write_grid):
 def test_sweep_labels_do_not_change_ids_and_the_aggregate_uses_the_same_labels(write_grid):
     from regbench.analysis.aggregate import cells_frame
     from regbench.grid.cell import Cell
-    from regbench.result import Result
+    from regbench.records.result import Result
     from tests.synthetic import synthetic_record
 
     cells = expand(load_spec(str(write_grid(SWEEP_GRID)))).cells

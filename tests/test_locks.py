@@ -9,9 +9,9 @@ import time
 
 from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec
-from regbench.result import Result
+from regbench.records.result import Result
+from regbench.records.store import Store
 from regbench.run import loop
-from regbench.store import Store
 from regbench.train import compiled
 from regbench.train.options import RunOptions
 from tests.helpers import TINY_GRID

@@ -59,7 +59,7 @@ def test_a_run_that_decided_while_another_was_storing_trains_no_cell_twice(write
 WRITER = """
 import os, sys, time
 from pathlib import Path
-from regbench import disk
+from regbench.records import disk
 fsync = os.fsync
 def slow(fd):
     print("writing", flush=True)
@@ -72,7 +72,7 @@ print("written", flush=True)
 
 
 def test_a_cleanup_never_removes_a_live_writers_temporary_file(tmp_path):
-    from regbench.disk import TEMP_SUFFIX, remove_stale_temp_files
+    from regbench.records.disk import TEMP_SUFFIX, remove_stale_temp_files
 
     target = tmp_path / "abc.json"
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target), "3"], stdout=subprocess.PIPE, text=True)

@@ -13,10 +13,10 @@ import pytest
 from regbench.cli import main
 from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec
+from regbench.records.result import Result
+from regbench.records.store import Store
 from regbench.report import plots
 from regbench.report.write import build_report
-from regbench.result import Result
-from regbench.store import Store
 from tests.synthetic import write_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from regbench.result import Result
+from regbench.records.result import Result
 from regbench.train.runner import run_cell
 from tests.helpers import numbers, tiny_cell
 

@@ -373,8 +373,8 @@ def test_tuned_doses_multiply_the_cells_keep_the_set_label_and_show_in_slugs(wri
 def test_tuning_seeds_run_every_candidate_and_the_evaluation_seeds_wait(write_grid, tmp_path):
     from regbench.grid.expand import expand
     from regbench.grid.stored import expand_stored
-    from regbench.result import Result
-    from regbench.store import Store
+    from regbench.records.result import Result
+    from regbench.records.store import Store
     from tests.synthetic import synthetic_record
 
     text = TINY_GRID.replace("epochs = 3", "epochs = 3\nlearning_rates = [0.001, 0.01]") + "[tuning]\nseeds = [7, 8]\n"

@@ -12,7 +12,7 @@ import pytest
 from regbench.cli import main
 from regbench.grid.parse import load_spec, resolve
 from regbench.grid.stored import expand_stored
-from regbench.store import Store
+from regbench.records.store import Store
 from regbench.train.datasets import get_dataset
 
 STANDIN = """

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from regbench.cli import main
-from regbench.store import Store
+from regbench.records.store import Store
 
 DAMAGE = {
     "cut short": lambda text: text[: len(text) // 2],
@@ -110,7 +110,7 @@ def test_a_damaged_backbone_is_moved_aside_and_pretrained_again(tmp_path, capsys
 
 
 def test_store_reads_its_own_records_back(tmp_path):
-    from regbench.result import Result
+    from regbench.records.result import Result
     from tests.helpers import tiny_cell
 
     store, cell = Store(tmp_path, "g"), tiny_cell()
@@ -144,7 +144,7 @@ def test_the_claim_of_a_killed_process_is_taken_over(tmp_path):
     import signal
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from regbench.store import Store; "
+        [sys.executable, "-c", "import sys, time; from regbench.records.store import Store; "
          f"s = Store({str(tmp_path)!r}, 'g'); assert s.claim('abc'); print('held', flush=True); time.sleep(600)"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -160,7 +160,7 @@ def test_the_claim_of_a_killed_process_is_taken_over(tmp_path):
 def test_a_full_disk_ends_the_run_with_one_line_and_a_rerun_resumes(write_grid, tmp_path, monkeypatch, capsys):
     import errno
 
-    from regbench import store as store_module
+    from regbench.records import store as store_module
     from tests.helpers import TINY_GRID
 
     grid = write_grid(TINY_GRID.replace("seeds = [1]", "seeds = [1, 2]"))
@@ -187,7 +187,7 @@ def test_a_full_disk_ends_the_run_with_one_line_and_a_rerun_resumes(write_grid, 
 def test_compare_names_what_differs_and_why(write_grid, tmp_path, capsys):
     from regbench.grid.expand import expand
     from regbench.grid.parse import load_spec
-    from regbench.result import Result
+    from regbench.records.result import Result
     from tests.helpers import TINY_GRID
     from tests.synthetic import synthetic_record
 

@@ -11,8 +11,8 @@ from regbench.analysis.collect import collect
 from regbench.analysis.inputs import read_inputs
 from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec
-from regbench.result import Result
-from regbench.store import Store
+from regbench.records.result import Result
+from regbench.records.store import Store
 from tests.synthetic import synthetic_record
 
 SECTION = """

@@ -16,7 +16,7 @@ import pytest
 from regbench.cli import main
 from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec
-from regbench.store import Store
+from regbench.records.store import Store
 from tests.helpers import TINY_GRID, obey_permissions, permissions_apply
 from tests.synthetic import write_synthetic
 

@@ -246,7 +246,7 @@ def cmd_list(args) -> int:
     from regbench.grid.expand import selected
     from regbench.grid.parse import load_spec
     from regbench.grid.stored import expand_stored
-    from regbench.store import Store
+    from regbench.records.store import Store
 
     spec = load_spec(args.grid)
     store = Store(args.results, spec.name)
@@ -402,8 +402,8 @@ def run_request(args):
 
 
 def cmd_cell(args) -> int:
+    from regbench.records.store import Store
     from regbench.run.service import find_cell, run_one
-    from regbench.store import Store
 
     spec, cell = find_cell(args.grid, args.cell, args.results)
     print(f"{cell.cell_id}  {cell.slug}")

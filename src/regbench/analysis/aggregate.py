@@ -19,7 +19,7 @@ import pandas as pd
 from regbench.analysis.stats import mean_ci
 from regbench.grid.labels import condition_label, dataset_label, set_label, varying_params
 from regbench.grid.tuning import Candidate
-from regbench.result import Result
+from regbench.records.result import Result
 
 CONDITION = ["section", "dataset", "imbalance", "train_size", "model"]
 SETTING = ["section", "dataset", "imbalance", "model"]  # a condition but for its train size

@@ -17,7 +17,7 @@ from regbench.analysis.stats import SAME, mean_ci, paired_effect
 from regbench.grid.claim_kinds import CLAIM_KINDS, is_paired
 from regbench.grid.labels import condition_label, data_label, short_label
 from regbench.grid.spec import Claim
-from regbench.steps import steps_per_epoch
+from regbench.records.steps import steps_per_epoch
 
 # A claim's metric -> (split, name) in the learning curves; losses are the data cross-entropy.
 CURVES = {"val_accuracy": ("val", "accuracy"), "val_loss": ("val", "xent"),

@@ -15,8 +15,8 @@ from regbench.analysis import aggregate as agg
 from regbench.analysis import arms, effects
 from regbench.errors import UsageError
 from regbench.grid.parse import load_spec
-from regbench.result import Result
-from regbench.store import Store
+from regbench.records.result import Result
+from regbench.records.store import Store
 
 CONTEXT = ("git_revision", "versions", "device", "cpu", "numerics")  # what may explain a difference
 

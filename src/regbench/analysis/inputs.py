@@ -13,7 +13,7 @@ from regbench.analysis import aggregate as agg
 from regbench.grid.expand import Expansion
 from regbench.grid.spec import GridSpec
 from regbench.grid.stored import expand_stored
-from regbench.store import Store
+from regbench.records.store import Store
 
 
 @dataclass(frozen=True)

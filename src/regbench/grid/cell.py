@@ -8,7 +8,7 @@ from typing import Any
 
 from regbench.grid.labels import data_label, set_label, value_text
 from regbench.names import cell_id_of
-from regbench.steps import steps_per_epoch
+from regbench.records.steps import steps_per_epoch
 from regbench.train.techniques import Technique, make_technique
 
 TechniqueParams = tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]  # ((name, ((key, value), ...)), ...)

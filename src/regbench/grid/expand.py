@@ -14,7 +14,7 @@ from regbench.grid.claim_kinds import is_paired
 from regbench.grid.labels import varying_params
 from regbench.grid.spec import Design, GridSpec
 from regbench.grid.tuning import Candidate, best, candidates
-from regbench.result import Result
+from regbench.records.result import Result
 from regbench.train.datasets import get_dataset
 from regbench.train.models import get_model
 

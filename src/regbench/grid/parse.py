@@ -18,10 +18,10 @@ from regbench.grid.checks import check_keys, make_dataclass, names, table, typed
 from regbench.grid.claim_kinds import CLAIM_KINDS
 from regbench.grid.spec import Claim, DatasetEntry, Design, GridSpec, Sweep, Tune, Tuning
 from regbench.names import NAME_RULE, is_name
+from regbench.records.validate import is_int
 from regbench.train.datasets import DATASETS, get_dataset
 from regbench.train.models import MODELS
 from regbench.train.techniques import TECHNIQUES, get_technique
-from regbench.validate import is_int
 
 TOP_KEYS = (
     "budget",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from regbench.grid.expand import Expansion, chosen_candidates, expand
 from regbench.grid.spec import GridSpec
-from regbench.store import Store
+from regbench.records.store import Store
 
 
 def expand_stored(spec: GridSpec, store: Store) -> Expansion:

@@ -19,15 +19,15 @@ from joblib.externals.loky import ProcessPoolExecutor
 
 from regbench.analysis.collect import Analysis, collect
 from regbench.analysis.inputs import read_inputs
-from regbench.disk import TEMP_SUFFIX, atomic_write
 from regbench.errors import StoreError
 from regbench.grid.spec import GridSpec
 from regbench.names import file_part
+from regbench.records.disk import TEMP_SUFFIX, atomic_write
+from regbench.records.store import Store
 from regbench.report import figures as figure_list
 from regbench.report import plots
 from regbench.report.figures import Drawing, Figure
 from regbench.report.page import render
-from regbench.store import Store
 
 
 def write_tables(tables: Analysis, results_root: Path, grid: str) -> None:

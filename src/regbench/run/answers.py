@@ -10,11 +10,11 @@ from typing import Any
 import orjson
 
 from regbench.grid.cell import Cell
-from regbench.result import Result
-from regbench.store import JSON_OPTIONS
+from regbench.records.result import Result
+from regbench.records.store import JSON_OPTIONS
+from regbench.records.validate import Damaged, check_record, expect, short
 from regbench.train.options import RunOptions
 from regbench.train.runner import empty_record
-from regbench.validate import Damaged, check_record, expect, short
 
 
 def accepted(cell: Cell, record: Any, options: RunOptions) -> Result:

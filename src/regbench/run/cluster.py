@@ -16,7 +16,7 @@ from typing import Any
 
 from regbench.errors import UsageError
 from regbench.grid.cell import Cell
-from regbench.result import Result
+from regbench.records.result import Result
 from regbench.run.answers import accepted
 from regbench.run.workers import Plan, run_in_worker, threads_per_worker
 from regbench.train.options import RunOptions

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from regbench.grid.cell import Cell
+from regbench.records.result import Result
 from regbench.registry import Registry
-from regbench.result import Result
 from regbench.run.cluster import dask_results
 from regbench.run.local import local_results
 from regbench.run.workers import Plan

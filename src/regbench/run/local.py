@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from regbench.grid.cell import Cell
-from regbench.result import Result
+from regbench.records.result import Result
 from regbench.run.answers import accepted
 from regbench.run.workers import Plan, run_group_tagged, run_in_worker, threads_per_worker
 from regbench.train import compiled

@@ -14,14 +14,14 @@ from typing import Any
 from tqdm import tqdm
 
 from regbench.grid.cell import Cell
-from regbench.result import Result
+from regbench.records.result import Result
+from regbench.records.store import Store, Version
+from regbench.records.validate import short
 from regbench.run.answers import accepted
 from regbench.run.executors import results
 from regbench.run.workers import Plan
-from regbench.store import Store, Version
 from regbench.train import compiled
 from regbench.train.options import RunOptions
-from regbench.validate import short
 
 
 @dataclass

@@ -16,12 +16,12 @@ from regbench.grid.expand import expand, selected
 from regbench.grid.parse import load_spec, shipped_grids
 from regbench.grid.spec import GridSpec
 from regbench.grid.stored import expand_stored
-from regbench.result import Result
+from regbench.records.result import Result
+from regbench.records.store import Store
 from regbench.run.answers import accepted
 from regbench.run.devices import detect_gpus
 from regbench.run.loop import Summary, run_and_store
 from regbench.run.workers import Plan, plan_run
-from regbench.store import Store
 from regbench.train.options import RunOptions
 
 

@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from regbench.disk import atomic_folder, first_line, quarantine
 from regbench.errors import UsageError
+from regbench.records.disk import atomic_folder, first_line, quarantine
 from regbench.train import datasets
 from regbench.train.hooks import SetHooks
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from regbench.errors import UsageError
-from regbench.result import Result
+from regbench.records.result import Result
 from regbench.train import compiled, datasets, models
 from regbench.train.backend import start_backend
 from regbench.train.batches import evaluation_batch_size, fit_inputs

@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 
-from regbench.disk import atomic_write, first_line, kind, quarantine, read_regular, remove_stale_temp_files
 from regbench.errors import StoreError
 from regbench.names import NAME_RULE, is_name
-from regbench.result import Result
-from regbench.validate import Damaged, record_of
+from regbench.records.disk import atomic_write, first_line, kind, quarantine, read_regular, remove_stale_temp_files
+from regbench.records.result import Result
+from regbench.records.validate import Damaged, record_of
 
 JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
 

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from regbench.names import NAME_RULE, canonical_json, cell_id_of, is_name
-from regbench.result import SCHEMA_VERSION, Result, upgrade
+from regbench.records.result import SCHEMA_VERSION, Result, upgrade
 
 SPLITS = ("train", "val", "test")
 SCORES = ("loss", "accuracy")  # and "objective" where present (schema 3)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
-from regbench.steps import steps_per_epoch
+from regbench.records.steps import steps_per_epoch
 
 SCHEMA_VERSION = 3
 
