@@ -25,7 +25,7 @@ SLOW_DATA = """
 import sys, time
 import regbench.run.service as service
 check_data = service.check_data
-service.check_data = lambda cells, options: (time.sleep(float(sys.argv[1])), check_data(cells, options))[1]
+service.check_data = lambda *args: (time.sleep(float(sys.argv[1])), check_data(*args))[1]
 from regbench.cli import main
 sys.exit(main(sys.argv[2:]))
 """

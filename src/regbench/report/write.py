@@ -64,8 +64,8 @@ def build_report(spec: GridSpec, results_root: Path, out_root: Path, jobs: int |
     """Write reports/<grid>.md, its figures in reports/<grid>/, and the tidy CSV tables.
 
     Figures and tables are written by `jobs` worker processes (default: one per core from
-    PARALLEL_FROM stored cells on, else 1 = all in this process). The workers start first, so
-    their imports overlap with reading the results. A place that cannot be written (a read-only
+    PARALLEL_FROM stored cells on, else 1 = all in this process). The workers start once the
+    results are read, so their imports overlap with the analysis. A place that cannot be written (a read-only
     folder, a full disk) is a StoreError naming it; the stored cells are untouched."""
     try:
         return write_report(spec, results_root, out_root, jobs)
@@ -79,11 +79,11 @@ def build_report(spec: GridSpec, results_root: Path, out_root: Path, jobs: int |
 def write_report(spec: GridSpec, results_root: Path, out_root: Path, jobs: int | None) -> Path:
     """build_report's work."""
     folder = Path(out_root) / spec.name
+    inputs = read_inputs(spec, results_root)
     if jobs is None:
-        jobs = joblib.cpu_count() if len(Store(results_root, spec.name).stored_ids()) >= PARALLEL_FROM else 1
+        jobs = joblib.cpu_count() if len(inputs.stored) >= PARALLEL_FROM else 1
     pool = report_workers(jobs)
     try:
-        inputs = read_inputs(spec, results_root)
         analysis = collect(inputs)
         tasks = figure_tasks(analysis, folder)
         calls = [(draw, (figure.plot, drawing.args, path)) for figure, drawing, path in tasks]

@@ -80,15 +80,17 @@ def missing_here(cell: Cell, data_dir: Path | None = None) -> list[str]:
     return absent + [line for t in cell.technique_objects() for line in t.missing_here()]
 
 
-def check_data(cells: Sequence[Cell], options: RunOptions) -> set[str]:
-    """Load each dataset the cells need that is read from files once (downloading if allowed); the
-    names of those missing, each said in one line on stderr. Datasets generated or shipped with a
+def check_data(cells: Sequence[Cell], options: RunOptions, missing: set[str]) -> tuple[list[Cell], set[str]]:
+    """(the cells whose data is here, the datasets missing: `missing` and those found missing
+    now). Each dataset the cells need that is read from files is loaded once (downloading if
+    allowed); one missing is said in one line on stderr. Datasets generated or shipped with a
     dependency cannot be missing and are left to the workers: generating MNIST-1D and the printed
     digits here took quick ~30 s before any worker started."""
     from regbench.train.datasets import get_dataset, load_raw
 
-    missing = set()
-    for name in sorted(set().union(*(needed_datasets(c) for c in cells))):
+    needs = [needed_datasets(c) for c in cells]
+    missing = set(missing)
+    for name in sorted(set().union(*needs) - missing):
         if get_dataset(name).present is None:
             continue
         try:
@@ -96,7 +98,7 @@ def check_data(cells: Sequence[Cell], options: RunOptions) -> set[str]:
         except UsageError as exc:
             print(f"regbench: error: {exc}", file=sys.stderr)
             missing.add(name)
-    return missing
+    return [c for c, need in zip(cells, needs, strict=True) if not need & missing], missing
 
 
 def plan_for(request: RunRequest) -> Plan:
@@ -132,8 +134,7 @@ def run_grid(request: RunRequest) -> Outcome:
         # again (the claim is checked against it), however long loading the data takes.
         todo, seen = store.decide(cells, force=request.force, retry_failed=request.retry_failed)
         todo = [c for c in todo if c.cell_id not in done]
-        missing |= check_data(todo, request.options) if todo else set()
-        todo = [c for c in todo if not needed_datasets(c) & missing]
+        todo, missing = check_data(todo, request.options, missing) if todo else (todo, missing)
         stage = "" if not (expansion.pending or done) else " (tuning first)" if not done else " (after tuning)"
         print(
             f"{spec.name}{stage}: {len(cells)} cells, {len(cells) - len(todo)} already stored, {len(todo)} to run -> {store.dir}"
