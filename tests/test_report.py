@@ -225,7 +225,7 @@ def test_learning_curves_are_small_multiples_with_the_baseline_in_every_panel(wr
     fig = plots.learning_curves(curve, mine)
     panels = [ax for ax in fig.axes if ax.get_visible()]
     sets = sorted(set(mine["technique_set"]) - {"baseline"})
-    from regbench.grid.labels import short_label
+    from regbench.analysis.labels import short_label
 
     assert sorted(ax.get_title() for ax in panels) == sorted(plots.wrapped(short_label(s)) for s in sets)  # one a set
     for ax in panels:

@@ -370,9 +370,10 @@ def test_tuned_doses_multiply_the_cells_keep_the_set_label_and_show_in_slugs(wri
     assert {c.cell_id for c in plain} <= {c.cell_id for c in cells}  # lr 0.001 and dropout 0.5 are the old cells
 
 
-def test_tuning_seeds_run_every_candidate_and_the_evaluation_seeds_wait(write_grid, tmp_path):
+def test_tuning_seeds_run_every_candidate_and_the_evaluation_seeds_wait(write_grid, tmp_path, monkeypatch):
     from regbench.grid.expand import expand
     from regbench.grid.stored import expand_stored
+    from regbench.records import validate
     from regbench.records.result import Result
     from regbench.records.store import Store
     from tests.synthetic import synthetic_record
@@ -399,6 +400,18 @@ def test_tuning_seeds_run_every_candidate_and_the_evaluation_seeds_wait(write_gr
     store.path(damaged.cell_id).write_text("{cut short")
     again = expand_stored(spec, Store(tmp_path, spec.name))
     assert {c.technique_set for c in again.cells if c.seed == 1} == {"baseline"} and len(again.pending) == 1
+
+    # `only` selects cells (as `run --only` does); the store still checks every cell's record
+    # against its grid cell. A record of the baseline's evaluation cell that holds the dropout one
+    # under an id that matches (a 48-bit id can be made to collide) is damaged all the same.
+    picked = expand_stored(spec, fresh := Store(tmp_path, spec.name), ("*dropout*",))
+    assert {c.technique_set for c in picked.cells} == {"dropout"} and len(picked.cells) == 4  # its tuning cells
+    baseline, dropout = (
+        next(c for c in resolved.cells if c.seed == 1 and c.technique_set == s) for s in ("baseline", "dropout")
+    )
+    store.write(Result.from_json(synthetic_record(dropout) | {"cell_id": baseline.cell_id}))
+    monkeypatch.setattr(validate, "cell_id_of", lambda cell: baseline.cell_id)
+    assert fresh.read(baseline.cell_id) is None and not fresh.path(baseline.cell_id).exists()  # moved aside
 
 
 def test_no_parse_step_grows_with_a_value(write_grid):

@@ -243,15 +243,14 @@ def cmd_grids(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from regbench.grid.expand import selected
     from regbench.grid.parse import load_spec
     from regbench.grid.stored import expand_stored
     from regbench.records.store import Store
 
     spec = load_spec(args.grid)
     store = Store(args.results, spec.name)
-    expansion = expand_stored(spec, store)  # the store then checks records against their grid cells
-    cells = selected(expansion.cells, args.only or ())
+    expansion = expand_stored(spec, store, args.only or ())  # the store then checks records against their grid cells
+    cells = expansion.cells
     stored = store.statuses(c.cell_id for c in cells)  # read and checked: a damaged record is todo
     failed = sum(status == "failed" for status in stored.values())
     print(f"{spec.name}: {len(cells)} cells; {len(stored)} stored in {store.dir} ({failed} failed)")

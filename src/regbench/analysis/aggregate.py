@@ -4,7 +4,7 @@ A *condition* is (section, dataset, imbalance, train_size, model): effects are p
 baseline cell of the same condition and seed; each section of a grid is a setting of its own. The
 parts stay columns of their own from the records to the report (section "" outside sections,
 imbalance 0 for a stratified training subset: pandas drops None from groups); labels are made
-for display only, by cell.condition_label.
+for display only, by labels.condition_label.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from regbench.analysis.labels import condition_label, dataset_label
 from regbench.analysis.stats import mean_ci
-from regbench.grid.labels import condition_label, dataset_label, set_label, varying_params
+from regbench.grid.labels import set_label, varying_params
 from regbench.grid.tuning import Candidate
 from regbench.records.result import Result
 
@@ -38,12 +39,12 @@ METRICS = {
 
 
 def condition_labels(frame: pd.DataFrame) -> list[str]:
-    """Each row's condition for display (cell.condition_label), from the CONDITION columns."""
+    """Each row's condition for display (labels.condition_label), from the CONDITION columns."""
     return [condition_label(*c) for c in frame[CONDITION].itertuples(index=False)]
 
 
 def dataset_labels(frame: pd.DataFrame) -> list[str]:
-    """Each row's data for display, with its section (cell.dataset_label)."""
+    """Each row's data for display, with its section (labels.dataset_label)."""
     return [dataset_label(*k) for k in frame[SETTING[:3]].itertuples(index=False)]
 
 

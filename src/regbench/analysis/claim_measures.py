@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from regbench.analysis import aggregate as agg
+from regbench.analysis.labels import condition_label, short_label
 from regbench.analysis.stats import SAME, mean_ci, paired_effect
 from regbench.grid.claim_kinds import CLAIM_KINDS, is_paired
-from regbench.grid.labels import condition_label, data_label, short_label
+from regbench.grid.labels import data_label
 from regbench.grid.spec import Claim
 from regbench.records.steps import steps_per_epoch
 

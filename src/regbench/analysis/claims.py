@@ -28,9 +28,9 @@ import pandas as pd
 from regbench.analysis import aggregate as agg
 from regbench.analysis import evidence
 from regbench.analysis.claim_measures import MEASURES, compared, value_text
+from regbench.analysis.labels import short_label
 from regbench.analysis.stats import ALPHA, holm, simultaneous_ci
 from regbench.grid.claim_kinds import is_paired
-from regbench.grid.labels import short_label
 from regbench.grid.spec import Claim, GridSpec
 
 COLUMNS = [

@@ -36,7 +36,7 @@ class Analysis:
     pooled: pd.DataFrame  # each set's effect over the testable conditions (pooled), with the family columns
     factorial: pd.DataFrame
     leave_one_out: pd.DataFrame
-    ranking: pd.DataFrame
+    ranking: pd.DataFrame  # effects.ranking, with `data`: each condition's data for display
     sweeps: pd.DataFrame  # effects of the sets of each [[design.sweeps]], keyed by the swept value
     claims: pd.DataFrame  # each [[claims]] row tested: measured effect, n, verdict (claims.evaluate)
     missing: list[Cell]  # grid cells without a stored result, by id
@@ -79,7 +79,7 @@ def collect(inputs: Inputs) -> Analysis:
         sweeps=effects.sweep_effects(judged.effects, sweep_points(spec, expected.values())),
         factorial=judged.factorial,
         leave_one_out=judged.leave_one_out,
-        ranking=effects.ranking(arms) if len(arms) else pd.DataFrame(),
+        ranking=ranking(arms),
         claims=claim_table,
         missing=missing,
         pending=sum(len(p.seeds) for p in inputs.expansion.pending),
@@ -159,6 +159,15 @@ def pool(table: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
     return families.assign(
         frame, lambda r: f"pooled {r['section']}".strip() if r["metric"] == effects.PRIMARY else None
     )
+
+
+def ranking(arms: pd.DataFrame) -> pd.DataFrame:
+    """effects.ranking of the arms, with each condition's data for display (aggregate.dataset_labels)
+    in a last column, `data`."""
+    if arms.empty:
+        return pd.DataFrame()
+    table = effects.ranking(arms)
+    return table.assign(data=agg.dataset_labels(table)) if len(table) else table
 
 
 def not_run(spec: GridSpec, cells: pd.DataFrame, missing: list[Cell]) -> dict[str, str]:

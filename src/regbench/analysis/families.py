@@ -27,8 +27,8 @@ import pandas as pd
 from scipy import stats
 
 from regbench.analysis.aggregate import CONDITION
+from regbench.analysis.labels import condition_label
 from regbench.analysis.stats import ALPHA, evidence, holm, seeds_needed_range, simultaneous_ci
-from regbench.grid.labels import condition_label
 
 FAMILY_COLUMNS = ["family", "family_size", "p_holm", "evidence", "sim_low", "sim_high", "seeds_low", "seeds_high"]
 

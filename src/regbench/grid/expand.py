@@ -13,8 +13,7 @@ from regbench.grid.cell import Cell
 from regbench.grid.claim_kinds import is_paired
 from regbench.grid.labels import varying_params
 from regbench.grid.spec import Design, GridSpec
-from regbench.grid.tuning import Candidate, best, candidates
-from regbench.records.result import Result
+from regbench.grid.tuning import Candidate, set_candidates
 from regbench.train.datasets import get_dataset
 from regbench.train.models import get_model
 
@@ -114,27 +113,6 @@ def expand(spec: GridSpec, chosen: Mapping[ArmKey, Candidate] | None = None) -> 
     return Expansion(tuple(cells), tuple(excluded), tuple(pending))
 
 
-def chosen_candidates(pending: Iterable[Pending], records: Mapping[str, Result]) -> dict[ArmKey, Candidate]:
-    """{arm: its candidate} of the pending arms whose tuning cells all have a readable record (a
-    damaged one runs again first): the best mean validation accuracy over its ok tuning records."""
-    chosen = {}
-    for arm in pending:
-        if all(c.cell_id in records for c in arm.tuning):
-            scores: dict[Candidate, list[float]] = {}
-            for cell in arm.tuning:
-                record = records[cell.cell_id]
-                if record.ok and record.final:
-                    scores.setdefault(candidate_of(cell), []).append(record.final["val"]["accuracy"])
-            if (pick := best(scores, arm.candidates)) is not None:
-                chosen[arm.key] = pick
-    return chosen
-
-
-def candidate_of(cell: Cell) -> Candidate:
-    """The candidate a cell was trained at."""
-    return Candidate(cell.learning_rate, tuple(cell.tuned_values()))
-
-
 def check_claims(spec: GridSpec, cells: list[Cell]) -> None:
     """Every [[claims]] `set` (and `against`) is the label of a technique set in each of its sections."""
     for i, claim in enumerate(spec.claims):
@@ -176,7 +154,7 @@ def expand_part(spec: GridSpec, chosen: Mapping[ArmKey, Candidate]) -> Expansion
             for size in entry.train_sizes:
                 for members in unique(applicable):
                     key = (spec.section, entry.name, entry.imbalance, size, model, members)
-                    order = arm_candidates(spec, entry, members)
+                    order = set_candidates(entry.budget.rates, spec.tune, members, spec.tuning.max_candidates)
                     made = arm_cells(spec, entry, size, model, members, order, chosen.get(key))
                     for cell in made.cells:
                         cells.setdefault(cell.cell_id, cell)
@@ -190,14 +168,6 @@ def expand_part(spec: GridSpec, chosen: Mapping[ArmKey, Candidate]) -> Expansion
     labels = {c.cell_id: c for c in labelled(list(cells.values()))}
     pending = [replace(p, tuning=tuple(labels[c.cell_id] for c in p.tuning)) for p in pending]
     return Expansion(tuple(labels.values()), tuple(excluded), tuple(pending))
-
-
-def arm_candidates(spec: GridSpec, entry, members: TechniqueSet) -> list[Candidate]:
-    """The candidates of a set in a dataset entry: its learning rates times the [tune.*] doses of
-    its techniques (a quasi-random subset above [tuning] max_candidates)."""
-    names = {name for name, _ in members}
-    dims = [(t.technique, t.param, t.values) for t in spec.tune if t.technique in names]
-    return candidates(entry.budget.rates, dims, spec.tuning.max_candidates)
 
 
 class ArmCells(NamedTuple):

@@ -4,21 +4,48 @@ meets the store; the store then checks every record it reads against its grid ce
 
 from __future__ import annotations
 
-from regbench.grid.expand import Expansion, chosen_candidates, expand
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+
+from regbench.grid.cell import Cell
+from regbench.grid.expand import ArmKey, Expansion, Pending, expand, selected
 from regbench.grid.spec import GridSpec
+from regbench.grid.tuning import Candidate, best
+from regbench.records.result import Result
 from regbench.records.store import Store
 
 
-def expand_stored(spec: GridSpec, store: Store) -> Expansion:
-    """The grid's cells as far as its stored results allow (grid/expand.chosen_candidates)."""
+def expand_stored(spec: GridSpec, store: Store, only: Sequence[str] = ()) -> Expansion:
+    """The grid's cells as far as its stored results allow (chosen_candidates); with `only`
+    (grid/expand.selected's patterns), the cells selected. The store knows every cell of the grid
+    either way."""
     expansion = expand(spec)
+    if expansion.pending:
+        store.expect(expansion.cells)
+        tuning = store.records(c.cell_id for arm in expansion.pending for c in arm.tuning)
+        if chosen := chosen_candidates(expansion.pending, tuning):
+            expansion = expand(spec, chosen)
+    kept = replace(expansion, cells=tuple(selected(expansion.cells, only))) if only else expansion
     store.expect(expansion.cells)
-    if not expansion.pending:
-        return expansion
-    tuning = store.records(c.cell_id for arm in expansion.pending for c in arm.tuning)
-    chosen = chosen_candidates(expansion.pending, tuning)
-    if not chosen:
-        return expansion
-    resolved = expand(spec, chosen)
-    store.expect(resolved.cells)
-    return resolved
+    return kept
+
+
+def chosen_candidates(pending: Iterable[Pending], records: Mapping[str, Result]) -> dict[ArmKey, Candidate]:
+    """{arm: its candidate} of the pending arms whose tuning cells all have a readable record (a
+    damaged one runs again first): the best mean validation accuracy over its ok tuning records."""
+    chosen = {}
+    for arm in pending:
+        if all(c.cell_id in records for c in arm.tuning):
+            scores: dict[Candidate, list[float]] = {}
+            for cell in arm.tuning:
+                record = records[cell.cell_id]
+                if record.ok and record.final:
+                    scores.setdefault(candidate_of(cell), []).append(record.final["val"]["accuracy"])
+            if (pick := best(scores, arm.candidates)) is not None:
+                chosen[arm.key] = pick
+    return chosen
+
+
+def candidate_of(cell: Cell) -> Candidate:
+    """The candidate a cell was trained at."""
+    return Candidate(cell.learning_rate, tuple(cell.tuned_values()))

@@ -8,7 +8,10 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from regbench.grid.spec import Tune
 
 Dose = tuple[str, str, Any]  # (technique, param, value)
 
@@ -40,6 +43,15 @@ def candidates(rates: Sequence[float], dims: Sequence[tuple[str, str, Sequence[A
         Candidate(axes[0][i[0]], tuple((t, p, axes[k + 1][i[k + 1]]) for k, (t, p, _) in enumerate(dims)))
         for i in indices
     ]
+
+
+def set_candidates(
+    rates: Sequence[float], tune: Iterable[Tune], members: Iterable[tuple[str, Any]], limit: int
+) -> list[Candidate]:
+    """The candidates of a technique set (its `members`, (name, params) pairs): the `rates` times
+    the doses of the `tune` entries ([tune.*]: technique, param, values) of its techniques."""
+    names = {name for name, _ in members}
+    return candidates(rates, [(t.technique, t.param, t.values) for t in tune if t.technique in names], limit)
 
 
 def halton_indices(sizes: Sequence[int], count: int) -> set[tuple[int, ...]]:

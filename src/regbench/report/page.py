@@ -11,7 +11,7 @@ import pandas as pd
 
 from regbench.analysis import aggregate as agg
 from regbench.analysis.collect import Analysis
-from regbench.grid.labels import dataset_label, legend
+from regbench.analysis.labels import dataset_label, legend
 from regbench.grid.spec import GridSpec
 from regbench.report.figures import Links, figures_in
 from regbench.report.summary import answers_section, summary_sentences
@@ -329,8 +329,7 @@ def render(spec: GridSpec, t: Analysis, links: Links) -> str:
     if len(t.ranking):
         names = {"best_test_accuracy": "best test accuracy", "tied_test_accuracy": "tied (paired CI includes 0)",
                  "smallest_gap": "smallest accuracy gap", "tied_gap": "tied (paired CI includes 0) "}  # fmt: skip
-        shown = t.ranking.drop(columns=agg.SETTING[:3]).assign(dataset=agg.dataset_labels(t.ranking))
-        shown = shown.rename(columns=names)
+        shown = t.ranking.drop(columns=agg.SETTING[:3]).rename(columns={"data": "dataset"} | names)
         sections.append(("Ranking", md_table(shown[["dataset", *shown.columns[:-1]]]), True))
     sections.append(("Method", METHOD.replace("FAMILIES_LINE", families_line(t)), True))
     sections.append(("Failed and missing cells", failures_section(spec, t), False))

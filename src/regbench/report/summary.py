@@ -8,7 +8,7 @@ import math
 import pandas as pd
 
 from regbench.analysis.collect import Analysis
-from regbench.grid.labels import legend, short_label
+from regbench.analysis.labels import legend, short_label
 from regbench.report.figures import reference
 from regbench.report.text import cond, family_sizes, interval, md_table, p_text, pp, seeds_range, signed
 

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 
 from regbench.analysis import aggregate as agg
-from regbench.grid.labels import condition_label
+from regbench.analysis.labels import condition_label
 
 
 def family_sizes(frame: pd.DataFrame) -> pd.Series:

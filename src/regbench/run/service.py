@@ -12,7 +12,7 @@ from pathlib import Path
 
 from regbench.errors import UsageError
 from regbench.grid.cell import Cell
-from regbench.grid.expand import expand, selected
+from regbench.grid.expand import expand
 from regbench.grid.parse import load_spec, shipped_grids
 from regbench.grid.spec import GridSpec
 from regbench.grid.stored import expand_stored
@@ -124,8 +124,8 @@ def run_grid(request: RunRequest) -> Outcome:
     done: set[str] = set()  # cells this run has run (a --force run recomputes each once)
     summary, missing, cells = None, set(), []
     while True:
-        expansion = expand_stored(spec, store)
-        cells = selected(expansion.cells, request.only)
+        expansion = expand_stored(spec, store, request.only)
+        cells = expansion.cells
         if not cells and not expansion.pending:
             raise UsageError(
                 f"--only {' '.join(request.only)}: no cell of grid '{spec.name}' matches; see `regbench list {request.grid}`"
