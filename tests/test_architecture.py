@@ -1,8 +1,8 @@
 """The structure the README's Architecture section draws: the stages are layers and imports only
-point down them (a stage never imports one above it), with no cycle among modules (counting
-imports inside functions: a lazy import that dodges a cycle is still one; type-only imports under
-`if TYPE_CHECKING:` never run and are not counted), and listing a grid or building a report never
-imports TensorFlow."""
+point down them (a stage never imports one above it, not even for annotations), with no cycle among
+modules (counting imports inside functions: a lazy import that dodges a cycle is still one;
+type-only imports under `if TYPE_CHECKING:` never run and are not counted there), and listing a
+grid or building a report never imports TensorFlow."""
 
 from __future__ import annotations
 
@@ -40,12 +40,12 @@ def type_only(tree: ast.AST) -> set[ast.AST]:
     return {inner for block in blocks for stmt in block.body for inner in ast.walk(stmt)}
 
 
-def imports(path: Path, known: dict[str, Path]) -> set[str]:
+def imports(path: Path, known: dict[str, Path], annotations: bool = False) -> set[str]:
     """The regbench modules `path` imports anywhere in it (top level or inside functions), but for
-    type-only imports."""
+    type-only imports (with `annotations`, those too)."""
     found = set()
     tree = ast.parse(path.read_text())
-    skipped = type_only(tree)
+    skipped = set() if annotations else type_only(tree)
     for node in ast.walk(tree):
         if node in skipped:
             continue
@@ -57,11 +57,12 @@ def imports(path: Path, known: dict[str, Path]) -> set[str]:
     return found & known.keys()
 
 
-def graph() -> dict[str, set[str]]:
-    """Edges between regbench modules; a submodule needs its package anyway, so that edge is left out."""
+def graph(annotations: bool = False) -> dict[str, set[str]]:
+    """Edges between regbench modules (with `annotations`, type-only imports too); a submodule
+    needs its package anyway, so that edge is left out."""
     known = modules()
     return {
-        name: {m for m in imports(path, known) if not (name == m or name.startswith(m + "."))}
+        name: {m for m in imports(path, known, annotations) if not (name == m or name.startswith(m + "."))}
         for name, path in known.items()
     }
 
@@ -135,6 +136,12 @@ def test_the_layer_check_finds_an_upward_import():
 
 def test_imports_only_point_down_the_layers():
     assert upward(graph()) == []
+
+
+def test_even_annotations_point_down_the_layers():
+    """A type-only import never runs, but a reader follows it like any other: train/ names what it
+    reads of a cell in its own Protocol (train/described_run.py) instead of importing grid/."""
+    assert upward(graph(annotations=True)) == []
 
 
 def test_listing_and_reporting_never_import_tensorflow():

@@ -13,11 +13,11 @@ import numpy as np
 from regbench.train import backend
 
 if TYPE_CHECKING:
-    from regbench.grid.cell import Cell
+    from regbench.train.described_run import DescribedRun
 
 
 def fit_inputs(
-    keras, data, cell: Cell, weights: dict[int, float] | None = None, eval_batch: int | None = None
+    keras, data, cell: DescribedRun, weights: dict[int, float] | None = None, eval_batch: int | None = None
 ) -> tuple[dict[str, Any], Any]:
     """(fit's data arguments, validation_data); `weights` per class (class_weight); validation
     in batches of `eval_batch` (default: the cell's batch size), as `evaluation_data` makes them,
@@ -123,7 +123,7 @@ def shuffled_batches(
         yield batch_of(index)
 
 
-def steps_per_call(cell: Cell) -> int:
+def steps_per_call(cell: DescribedRun) -> int:
     """Optimizer steps per compiled call: 32 cuts per-step Python overhead on tiny data (the
     numbers are unchanged). A divisor of the steps between evaluations wherever batches come from
     an endless stream (a steps budget; every budget outside TensorFlow), since Keras then runs

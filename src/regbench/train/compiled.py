@@ -34,7 +34,7 @@ from regbench.train.objective import compile_model
 from regbench.train.techniques import Technique
 
 if TYPE_CHECKING:
-    from regbench.grid.cell import Cell
+    from regbench.train.described_run import DescribedRun
     from regbench.train.options import RunOptions
 
 # Compiled models a worker keeps, least recently used dropped first. Cells arrive sorted by shape,
@@ -79,7 +79,7 @@ def reusable(hooks: SetHooks) -> bool:
     return not any(overridden(t) & set(ONE_OFF_HOOKS) for t in hooks.techniques)
 
 
-def shape_key(cell: Cell, precision: str = "float32", xla: bool = False) -> tuple | None:
+def shape_key(cell: DescribedRun, precision: str = "float32", xla: bool = False) -> tuple | None:
     """What the cells that can share a compiled model have in common (the architecture, the set's
     techniques that change what is compiled, with every parameter, the data's shape, classes and
     kind, batch size, optimizer and momentum, numerics), or None for a cell that never reuses one.
@@ -96,27 +96,27 @@ def shape_key(cell: Cell, precision: str = "float32", xla: bool = False) -> tupl
     return (cell.model, techniques, data, cell.batch_size, cell.optimizer, cell.momentum, precision, xla)
 
 
-def sort_key(cell: Cell, precision: str = "float32", xla: bool = False) -> tuple[bool, str, bool, int]:
+def sort_key(cell: DescribedRun, precision: str = "float32", xla: bool = False) -> tuple[bool, str, bool, int]:
     """Cells sorted by this run those that share a compiled model back to back (cells that never
     reuse one last); comparable whatever the key holds."""
     key = shape_key(cell, precision, xla)
     return (key is None, repr(key), cell.steps is None, cell.steps_per_evaluation)
 
 
-def cache_key(cell: Cell, options: RunOptions) -> tuple | None:
+def cache_key(cell: DescribedRun, options: RunOptions) -> tuple | None:
     """The shape key with what this process adds: optimizer steps per compiled call and the
     backend; None where the cell is not to reuse a model."""
     key = shape_key(cell, options.precision, options.xla) if options.reuse else None
     return None if key is None else (*key, steps_per_call(cell), backend.name())
 
 
-def kept_for(cell: Cell, options: RunOptions) -> bool:
+def kept_for(cell: DescribedRun, options: RunOptions) -> bool:
     """Whether this process keeps a compiled model the cell can start from."""
     key = cache_key(cell, options)
     return key is not None and key in _kept
 
 
-def ready(keras, fresh, cell: Cell, hooks: SetHooks, info, options: RunOptions) -> tuple[Any, bool]:
+def ready(keras, fresh, cell: DescribedRun, hooks: SetHooks, info, options: RunOptions) -> tuple[Any, bool]:
     """(the compiled model to train, whether it was kept from an earlier cell), given `fresh`: the
     cell's model just built under its seed. A kept model of the cell's key takes fresh's state and
     a restarted optimizer at the cell's learning rate; otherwise fresh is compiled (and kept when

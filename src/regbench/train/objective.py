@@ -10,10 +10,12 @@ from regbench.train.batches import steps_per_call
 from regbench.train.hooks import SetHooks
 
 if TYPE_CHECKING:
-    from regbench.grid.cell import Cell
+    from regbench.train.described_run import DescribedRun
 
 
-def compile_model(keras, model, cell: Cell, hooks: SetHooks, info, learning_rate: float, xla: bool = False) -> None:
+def compile_model(
+    keras, model, cell: DescribedRun, hooks: SetHooks, info, learning_rate: float, xla: bool = False
+) -> None:
     """Compile with the cell's optimizer at `learning_rate`, the (smoothed) cross-entropy, and
     the metrics every record holds: accuracy and xent; XLA as backend.jit_compile decides."""
     binary = info.num_classes == 2
@@ -28,7 +30,7 @@ def compile_model(keras, model, cell: Cell, hooks: SetHooks, info, learning_rate
     )
 
 
-def make_optimizer(keras, cell: Cell, hooks: SetHooks, learning_rate: float | None = None) -> Any:
+def make_optimizer(keras, cell: DescribedRun, hooks: SetHooks, learning_rate: float | None = None) -> Any:
     """The cell's optimizer with the set's arguments (e.g. decoupled weight_decay), at the
     cell's learning rate unless another is given (a fine-tuning phase)."""
     extra = hooks.optimizer_kwargs

@@ -14,7 +14,7 @@ from regbench.train.batches import evaluation_data
 from regbench.train.hooks import SetHooks
 
 if TYPE_CHECKING:
-    from regbench.grid.cell import Cell
+    from regbench.train.described_run import DescribedRun
 
 
 class Fitted(NamedTuple):
@@ -38,7 +38,7 @@ class Fitted(NamedTuple):
     reused: bool = False  # whether the compiled model was kept from an earlier cell
 
 
-def record_fields(cell: Cell, f: Fitted) -> dict[str, Any]:
+def record_fields(cell: DescribedRun, f: Fitted) -> dict[str, Any]:
     """The Result fields of a fitted cell: history, the clean evaluation of each split, the gaps,
     the best evaluation, test accuracy at the best validation accuracy, and triggers."""
     model, history, eval_steps = f.model, f.history, f.eval_steps
@@ -226,7 +226,7 @@ def split_history(history: dict[str, list[float]], clock) -> dict[str, dict[str,
     return out
 
 
-def progress(keras, cell: Cell, options) -> list:
+def progress(keras, cell: DescribedRun, options) -> list:
     """With `options.verbose`, a callback printing one line per evaluation: the optimizer step of
     the budget (or the epoch), train and validation loss and accuracy, and the learning rate."""
     if not options.verbose:

@@ -23,11 +23,11 @@ from regbench.train.recording import Fitted, best_validation, end_weights, epoch
 from regbench.train.seeding import seeded_keras
 from regbench.train.techniques import Context
 
-if TYPE_CHECKING:  # the runner trains any cell-like value; it never needs the grid stage itself
-    from regbench.grid.cell import Cell
+if TYPE_CHECKING:
+    from regbench.train.described_run import DescribedRun
 
 
-def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> Result:
+def run_cell(cell: DescribedRun, options: RunOptions = RunOptions()) -> Result:
     """Train one cell and return its Result (status 'ok' or 'failed', never raises for a training
     error; missing data raises UsageError). Running out of memory fails the cell with an error
     starting "out of memory"."""
@@ -45,19 +45,19 @@ def run_cell(cell: Cell, options: RunOptions = RunOptions()) -> Result:
     return record.but(wall_time_s=round(time.perf_counter() - start, 3), **environment())
 
 
-def empty_record(cell: Cell, options: RunOptions, status: str = "ok", error: str | None = None) -> Result:
+def empty_record(cell: DescribedRun, options: RunOptions, status: str = "ok", error: str | None = None) -> Result:
     """A record with the cell and no results: what a cell that failed before training holds."""
     numerics = {"dtype_policy": options.precision, "jit_compile": options.xla}
     tuned = {name: list(params) for name, params in cell.tuned}
     return Result(cell.cell_id, cell.slug, cell.canonical(), status, error, numerics=numerics, tuned=tuned)
 
 
-def train(cell: Cell, options: RunOptions) -> dict[str, Any]:
+def train(cell: DescribedRun, options: RunOptions) -> dict[str, Any]:
     """The Result fields of a training run (everything but the cell and where it ran)."""
     return record_fields(cell, fit_cell(cell, options))
 
 
-def fit_cell(cell: Cell, options: RunOptions = RunOptions()) -> Fitted:
+def fit_cell(cell: DescribedRun, options: RunOptions = RunOptions()) -> Fitted:
     """Load the cell's data, set up, seed, build, compile (or restart a compiled model this worker
     keeps: train/compiled.py) and fit it (with a fine-tuning phase where a technique asks for one)."""
     started = time.perf_counter()
@@ -111,7 +111,7 @@ def fit_cell(cell: Cell, options: RunOptions = RunOptions()) -> Fitted:
                   setup, class_counts, end, eval_batch, seconds["setup"], seconds["fit"], reused)  # fmt: skip
 
 
-def load_data(cell: Cell, info: Any, options: RunOptions) -> tuple[Any, list[int]]:
+def load_data(cell: DescribedRun, info: Any, options: RunOptions) -> tuple[Any, list[int]]:
     """(the cell's splits, training examples per class); two classes: labels of shape (N, 1),
     like the one sigmoid unit that predicts them."""
     data = datasets.load(

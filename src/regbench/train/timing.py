@@ -16,12 +16,12 @@ from regbench.train.objective import compile_model
 from regbench.train.seeding import seeded_keras
 
 if TYPE_CHECKING:
-    from regbench.grid.cell import Cell
+    from regbench.train.described_run import DescribedRun
 
 STEPS = 64  # steps timed, in one pass, after a first pass that traces and compiles
 
 
-def seconds_per_step(cell: Cell, threads: int | None = None) -> float:
+def seconds_per_step(cell: DescribedRun, threads: int | None = None) -> float:
     """Steady-state seconds of one optimizer step of `cell`'s model, technique set, batch and
     optimizer here. A backbone pretrained by regbench has the architecture's own layers, so it is
     timed without its weights; an ImageNet network needs its weights in the Keras cache
