@@ -249,7 +249,8 @@ def cmd_list(args) -> int:
 
     spec = load_spec(args.grid)
     store = Store(args.results, spec.name)
-    expansion = expand_stored(spec, store, args.only or ())  # the store then checks records against their grid cells
+    # the store then checks each record it reads against its grid cell, selected or not
+    expansion = expand_stored(spec, store, args.only or ())
     cells = expansion.cells
     stored = store.statuses(c.cell_id for c in cells)  # read and checked: a damaged record is todo
     failed = sum(status == "failed" for status in stored.values())

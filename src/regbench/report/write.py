@@ -65,8 +65,8 @@ def build_report(spec: GridSpec, results_root: Path, out_root: Path, jobs: int |
 
     Figures and tables are written by `jobs` worker processes (default: one per core from
     PARALLEL_FROM stored cells on, else 1 = all in this process). The workers start once the
-    results are read, so their imports overlap with the analysis. A place that cannot be written (a read-only
-    folder, a full disk) is a StoreError naming it; the stored cells are untouched."""
+    results are read, so their imports overlap with the analysis. A place that cannot be written
+    (a read-only folder, a full disk) is a StoreError naming it; the stored cells are untouched."""
     try:
         return write_report(spec, results_root, out_root, jobs)
     except OSError as exc:

@@ -82,10 +82,10 @@ def missing_here(cell: Cell, data_dir: Path | None = None) -> list[str]:
 
 def check_data(cells: Sequence[Cell], options: RunOptions, missing: set[str]) -> tuple[list[Cell], set[str]]:
     """(the cells whose data is here, the datasets missing: `missing` and those found missing
-    now). Each dataset the cells need that is read from files is loaded once (downloading if
-    allowed); one missing is said in one line on stderr. Datasets generated or shipped with a
-    dependency cannot be missing and are left to the workers: generating MNIST-1D and the printed
-    digits here took quick ~30 s before any worker started."""
+    now). Each other dataset the cells need that is read from files is loaded once (downloading
+    if allowed); each one found missing is said in one line on stderr. Datasets generated or
+    shipped with a dependency cannot be missing and are left to the workers: generating MNIST-1D
+    and the printed digits here took quick ~30 s before any worker started."""
     from regbench.train.datasets import get_dataset, load_raw
 
     needs = [needed_datasets(c) for c in cells]
