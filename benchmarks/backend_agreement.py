@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for benchmarks.r
 
 from benchmarks.regbench_run import timed_run  # noqa: E402
 from regbench.analysis import compare  # noqa: E402
-from regbench.analysis.aggregate import condition_labels  # noqa: E402
+from regbench.analysis.labels import condition_labels  # noqa: E402
 
 BACKENDS = ("tensorflow", "jax")
 

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from regbench.analysis.labels import condition_label, dataset_label
 from regbench.analysis.stats import mean_ci
 from regbench.grid.labels import set_label, varying_params
 from regbench.grid.tuning import Candidate
@@ -36,16 +35,6 @@ METRICS = {
     "steps_run": "optimizer steps run",
     "time_per_epoch_s": "time per epoch (s)",
 }
-
-
-def condition_labels(frame: pd.DataFrame) -> list[str]:
-    """Each row's condition for display (labels.condition_label), from the CONDITION columns."""
-    return [condition_label(*c) for c in frame[CONDITION].itertuples(index=False)]
-
-
-def dataset_labels(frame: pd.DataFrame) -> list[str]:
-    """Each row's data for display, with its section (labels.dataset_label)."""
-    return [dataset_label(*k) for k in frame[SETTING[:3]].itertuples(index=False)]
 
 
 def cells_frame(records: Iterable[Result]) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from regbench.analysis import aggregate as agg
 from regbench.analysis import arms as arms_of
 from regbench.analysis import claims, effects, evidence, families, pooled
 from regbench.analysis.inputs import Inputs
+from regbench.analysis.labels import dataset_labels
 from regbench.grid.cell import Cell
 from regbench.grid.spec import GridSpec
 
@@ -162,12 +163,12 @@ def pool(table: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
 
 
 def ranking(arms: pd.DataFrame) -> pd.DataFrame:
-    """effects.ranking of the arms, with each condition's data for display (aggregate.dataset_labels)
+    """effects.ranking of the arms, with each condition's data for display (labels.dataset_labels)
     in a last column, `data`."""
     if arms.empty:
         return pd.DataFrame()
     table = effects.ranking(arms)
-    return table.assign(data=agg.dataset_labels(table)) if len(table) else table
+    return table.assign(data=dataset_labels(table)) if len(table) else table
 
 
 def not_run(spec: GridSpec, cells: pd.DataFrame, missing: list[Cell]) -> dict[str, str]:

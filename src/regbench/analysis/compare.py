@@ -13,6 +13,7 @@ import pandas as pd
 
 from regbench.analysis import aggregate as agg
 from regbench.analysis import arms, effects
+from regbench.analysis.labels import condition_labels
 from regbench.errors import UsageError
 from regbench.grid.parse import load_spec
 from regbench.records.result import Result
@@ -165,7 +166,7 @@ def text(found: dict[str, Any], path_a: Path, path_b: Path, tolerance: float, ev
             f"{int(signed['same_sign'].sum())}",
         ]
         if len(bad):
-            bad = bad.assign(condition=agg.condition_labels(bad))
+            bad = bad.assign(condition=condition_labels(bad))
             columns = ["metric", "condition", "technique_set", "mean_a", "mean_b", "overlap", "same_sign"]
             lines += ["", bad[columns].round(4).to_string(index=False)]
     return "\n".join(lines)

@@ -7,6 +7,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import pandas as pd
+
+from regbench.analysis.aggregate import CONDITION, SETTING
 from regbench.grid.labels import data_label
 from regbench.train.techniques import TECHNIQUES, get_technique
 
@@ -20,6 +23,16 @@ def condition_label(section: str | None, dataset: str, imbalance: float | None, 
     """A condition for display: 'digits n=200 small_cnn', 'A-cpu/fashion_mnist n=1000 vgg_cnn'. Its
     parts stay columns of their own everywhere else (aggregate.CONDITION, in this order)."""
     return f"{dataset_label(section, dataset, imbalance)} n={train_size} {model}"
+
+
+def condition_labels(frame: pd.DataFrame) -> list[str]:
+    """Each row's condition for display (condition_label), from the CONDITION columns."""
+    return [condition_label(*c) for c in frame[CONDITION].itertuples(index=False)]
+
+
+def dataset_labels(frame: pd.DataFrame) -> list[str]:
+    """Each row's data for display, with its section (dataset_label)."""
+    return [dataset_label(*k) for k in frame[SETTING[:3]].itertuples(index=False)]
 
 
 def short_names() -> dict[str, str]:

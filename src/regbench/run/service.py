@@ -134,7 +134,7 @@ def run_grid(request: RunRequest) -> Outcome:
         # again (the claim is checked against it), however long loading the data takes.
         todo, seen = store.decide(cells, force=request.force, retry_failed=request.retry_failed)
         todo = [c for c in todo if c.cell_id not in done]
-        todo, missing = check_data(todo, request.options, missing) if todo else (todo, missing)
+        todo, missing = check_data(todo, request.options, missing)
         stage = "" if not (expansion.pending or done) else " (tuning first)" if not done else " (after tuning)"
         print(
             f"{spec.name}{stage}: {len(cells)} cells, {len(cells) - len(todo)} already stored, {len(todo)} to run -> {store.dir}"
