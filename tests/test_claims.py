@@ -193,7 +193,7 @@ def test_committed_articles_report_regenerates_identically(tmp_path):
     """reports/reference/articles.md comes from the committed CPU-sized results; where the full-size sections'
     data would be found differs between machines, so the check needs the machine it was made on:
     no CIFAR-10, Fashion-MNIST present."""
-    from regbench.analysis.claims import missing_data
+    from regbench.analysis.missing import missing_data
 
     spec = load_spec("articles")
     if missing_data(spec.sections[0]) != ["cifar10"] or missing_data(next(p for p in spec.parts() if p.section == "C")):
@@ -524,6 +524,8 @@ def test_a_claim_row_is_not_testable_where_its_condition_underfits_or_a_compared
     trigger of either compared set; a trigger that fired in some seeds only is noted beside the
     measurement; a row resting on a sound condition is testable."""
     from regbench.analysis.claims import judged
+    from regbench.analysis.evidence import never_engaged, trigger_notes, underfit
+    from regbench.analysis.verdicts import Judged
     from regbench.grid.spec import Claim
 
     good, bad = ("S", "digits", 0.0, 50, "mlp"), ("S", "digits", 0.0, 200, "mlp")
@@ -550,27 +552,32 @@ def test_a_claim_row_is_not_testable_where_its_condition_underfits_or_a_compared
     def row(*keys):
         return {"keys": list(keys), "measured": "+1.0 pp", "verdict": "supported"}
 
-    assert judged(row(bad), alone, regime, engagement) | {} == {
+    def checked(regime: pd.DataFrame, engagement: pd.DataFrame) -> Judged:
+        """The regime and trigger checks as analysis/verdicts.judge passes them on."""
+        idle, notes = (never_engaged(engagement), trigger_notes(engagement)) if len(engagement) else ({}, {})
+        return Judged(*[pd.DataFrame()] * 6, underfit(regime), idle, notes, {})
+
+    checks = checked(regime, engagement)
+    assert judged(row(bad), alone, checks) | {} == {
         "measured": "+1.0 pp",
         "verdict": "not testable: baseline underfits (train 80%)",
         "testable": "no: baseline underfits (train 80%)",
     }
-    assert (
-        judged(row(good), paired, regime, engagement)["verdict"]
-        == "not testable: early_stopping never triggered (0/3 seeds)"
-    )
+    assert judged(row(good), paired, checks)["verdict"] == "not testable: early_stopping never triggered (0/3 seeds)"
     against = Claim(article="A", claim="c", kind="effect", set="l2", against="es+l2")  # the compared set's trigger
-    assert (
-        judged(row(good), against, regime, engagement)["testable"] == "no: early_stopping never triggered (0/3 seeds)"
-    )
-    sound = judged(row(good), alone, regime, engagement)
+    assert judged(row(good), against, checks)["testable"] == "no: early_stopping never triggered (0/3 seeds)"
+    sound = judged(row(good), alone, checks)
     assert sound == {
         "measured": "+1.0 pp (es: early_stopping never triggered in 1/3 seeds)",
         "verdict": "supported",
         "testable": "yes",
     }
-    assert judged(row(good), alone, None, None) == {"measured": "+1.0 pp", "verdict": "supported", "testable": "yes"}
-    assert judged(row(bad, good), alone, regime, pd.DataFrame())["testable"] == "no: baseline underfits (train 80%)"
+    nothing = checked(pd.DataFrame(), pd.DataFrame())
+    assert judged(row(good), alone, nothing) == {"measured": "+1.0 pp", "verdict": "supported", "testable": "yes"}
+    assert (
+        judged(row(bad, good), alone, checked(regime, pd.DataFrame()))["testable"]
+        == "no: baseline underfits (train 80%)"
+    )
 
 
 def test_the_claims_family_is_its_testable_unlent_rows_with_a_p():

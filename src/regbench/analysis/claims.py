@@ -20,16 +20,18 @@ A claim that states a magnitude is also judged against it.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from regbench.analysis import aggregate as agg
-from regbench.analysis import evidence
 from regbench.analysis.claim_measures import MEASURES, compared, value_text
 from regbench.analysis.labels import short_label
+from regbench.analysis.missing import not_run_reason
 from regbench.analysis.stats import ALPHA, holm, simultaneous_ci
+from regbench.analysis.verdicts import Judged
 from regbench.grid.claim_kinds import is_paired
 from regbench.grid.spec import Claim, GridSpec
 
@@ -50,23 +52,17 @@ COLUMNS = [
 
 
 def evaluate(
-    spec: GridSpec,
-    cells: pd.DataFrame,
-    history: pd.DataFrame,
-    regime: pd.DataFrame | None = None,
-    engagement: pd.DataFrame | None = None,
-    effects: pd.DataFrame | None = None,
-    data_dir=None,
+    spec: GridSpec, cells: pd.DataFrame, history: pd.DataFrame, verdicts: Judged, data_dir: Path | None = None
 ) -> pd.DataFrame:
     """Columns: article, claim, setting ("cpu-sized (A-cpu)"), condition, compared (the sets, in
     short labels), measured (effect with 95% CI), n (seeds), p (Holm), family (the correction it is
     judged under, and its size), claimed (the source's figure), testable ("yes", or "no: " and
-    why), verdict. `cells` are the arms; `regime` and `engagement` (evidence.regime,
-    evidence.engagement) decide what is testable; `effects` (judged, with family columns) lends
-    its p and verdict to the claim rows that are the same comparison."""
+    why), verdict. `cells` are the arms; the regime and trigger checks of `verdicts`
+    (analysis/verdicts.judge) decide what is testable, and its judged effects lend their p and
+    verdict to the claim rows that are the same comparison."""
     rows = []
     good = agg.ok(cells)
-    judged_effects = registry(effects)
+    judged_effects = registry(verdicts.effects)
     for claim in spec.claims:
         for section in claim.sections or (None,):
             part = next(p for p in spec.parts() if p.section == section)
@@ -75,7 +71,7 @@ def evaluate(
                     "expect": claim.expect, "metric": claim.metric, "magnitude": claim.magnitude}  # fmt: skip
             mine = good[good["section"] == section] if section else good
             measured = list(MEASURES[claim.kind](claim, mine, history)) if len(mine) else []
-            measured = [judged(row, claim, regime, engagement) for row in measured]
+            measured = [judged(row, claim, verdicts) for row in measured]
             for row in measured:
                 key = row.pop("comparison", None)
                 if row.get("testable") == "yes" and key in judged_effects:
@@ -183,19 +179,14 @@ def magnitude_text(row: pd.Series) -> str:
     return f"; {'smaller' if effect.high < claimed else 'larger'} than claimed: {got} vs {what}"
 
 
-def judged(row: dict[str, Any], claim: Claim, regime: pd.DataFrame | None, engagement: pd.DataFrame | None) -> dict:
+def judged(row: dict[str, Any], claim: Claim, verdicts: Judged) -> dict:
     """A measured row with its testable column, and the verdict replaced by "not testable" where
     a condition it rests on (`row["keys"]`) has an underfitting baseline or a compared set's
     trigger fired in no seed; a trigger that did not fire in every seed is
     noted beside the measurement."""
     keys = row.pop("keys")
-    underfit = {}
-    if regime is not None and len(regime):
-        underfit = {tuple(r[c] for c in agg.CONDITION): r["reason"] for _, r in regime.iterrows() if not r["testable"]}
+    underfit, idle, notes = verdicts.underfit, verdicts.never_engaged, verdicts.trigger_notes
     sets = (claim.set, claim.against) if is_paired(claim.kind) else (claim.set,)
-    idle, notes = {}, {}
-    if engagement is not None and len(engagement):
-        idle, notes = evidence.never_engaged(engagement), evidence.trigger_notes(engagement)
     why = [underfit[k] for k in keys if k in underfit] + [idle[(*k, s)] for k in keys for s in sets if (*k, s) in idle]
     partial = sorted(
         {f"{short_label(s)}: {notes[(*k, s)]}" for k in keys for s in sets if "never" in notes.get((*k, s), "") and (*k, s) not in idle}
@@ -207,24 +198,7 @@ def judged(row: dict[str, Any], claim: Claim, regime: pd.DataFrame | None, engag
     return row | {"testable": "yes"}
 
 
-def missing_data(part: GridSpec, data_dir=None) -> list[str]:
-    """The datasets of a grid or section whose files are not on this machine (looked up by name,
-    never read: a report stays fast whatever the data's size)."""
-    from regbench.train.datasets import get_dataset
-
-    return [entry.name for entry in part.datasets if not get_dataset(entry.name).on_this_machine(data_dir)]
-
-
-def not_run_reason(spec: GridSpec, part: GridSpec, data_dir=None) -> str:
-    """'data missing (cifar10 not on this machine)', or 'not run yet (`regbench run ...`)'."""
-    missing = missing_data(part, data_dir)
-    if missing:
-        return f"data missing ({', '.join(missing)} not on this machine)"
-    where = f" --only '{part.section}/*'" if part.section else ""
-    return f"not run yet (`regbench run {spec.name}{where}`)"
-
-
-def unmeasured_reason(spec: GridSpec, part: GridSpec, stored: pd.DataFrame, data_dir) -> str:
+def unmeasured_reason(spec: GridSpec, part: GridSpec, stored: pd.DataFrame, data_dir: Path | None) -> str:
     """Why a claim has no measurement in `part`, whose stored cells (ok and failed) are `stored`."""
     if len(agg.ok(stored)):
         return "not measured: the compared sets have no seed stored in common yet"

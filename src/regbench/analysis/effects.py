@@ -11,7 +11,7 @@ the training set less reads differently from one that generalizes better.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import combinations
 from typing import Any
 
@@ -19,7 +19,10 @@ import numpy as np
 import pandas as pd
 
 from regbench.analysis.aggregate import BASELINE, CONDITION, ok
+from regbench.analysis.labels import dataset_labels
 from regbench.analysis.stats import crosses_zero, mean_ci, paired_effect
+from regbench.grid.cell import Cell
+from regbench.grid.spec import GridSpec
 
 PRIMARY = "test_accuracy"
 # Metrics an effect is measured on: the primary endpoint, the gap and its train part, the loss gap.
@@ -131,7 +134,8 @@ def ranking(cells: pd.DataFrame) -> pd.DataFrame:
     """Per condition: the set with the best mean test accuracy and the one with the smallest
     accuracy gap, each with the sets that cannot be told apart from the winner: the 95% CI of
     their paired difference (per seed) includes zero. Columns: the CONDITION columns,
-    best_test_accuracy, tied_test_accuracy, smallest_gap, tied_gap."""
+    best_test_accuracy, tied_test_accuracy, smallest_gap, tied_gap, data (each condition's data
+    for display: labels.dataset_labels)."""
     rows = []
     for metric, prefix, best_is_max in (("test_accuracy", "test_accuracy", True), ("accuracy_gap", "gap", False)):
         for condition, wide in by_seed(cells, metric).groupby(level=CONDITION, sort=True):
@@ -149,16 +153,31 @@ def ranking(cells: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return frame
     columns = ["best_test_accuracy", "tied_test_accuracy", "smallest_gap", "tied_gap"]
-    return frame.groupby(CONDITION, sort=True).first().reset_index()[[*CONDITION, *columns]]
+    frame = frame.groupby(CONDITION, sort=True).first().reset_index()[[*CONDITION, *columns]]
+    return frame.assign(data=dataset_labels(frame))
 
 
 def sweep_effects(effects: pd.DataFrame, points: dict[str, tuple[str, Any]]) -> pd.DataFrame:
     """The effects (against the baseline) of a sweep's sets, keyed by the swept value. `points`
-    maps a set label to (sweep name, value), e.g. "dropout(rate=0.25)" -> ("dropout.rate", 0.25).
-    Columns: sweep, value, then those of `effects`."""
+    maps a set label to (sweep name, value), e.g. "dropout(rate=0.25)" -> ("dropout.rate", 0.25):
+    sweep_points. Columns: sweep, value, then those of `effects`."""
     if effects.empty or not points:
         return pd.DataFrame()
     part = effects[effects["technique_set"].isin(points.keys())].copy()
     part.insert(0, "value", [points[s][1] for s in part["technique_set"]])
     part.insert(0, "sweep", [points[s][0] for s in part["technique_set"]])
     return part.sort_values(["sweep", "metric", *CONDITION, "value"], ignore_index=True)
+
+
+def sweep_points(spec: GridSpec, cells: Iterable[Cell]) -> dict[str, tuple[str, Any]]:
+    """{set label: (sweep name, value)} of every [[design.sweeps]] point, e.g.
+    "batchnorm+dropout(rate=0.25)" -> ("dropout.rate with batchnorm", 0.25)."""
+    points = {}
+    for section, sweep in ((p.section, sweep) for p in spec.parts() for sweep in p.design.sweeps):
+        name = f"{sweep.technique}.{sweep.param}" + (f" with {'+'.join(sweep.with_)}" if sweep.with_ else "")
+        members = {sweep.technique, *sweep.with_}
+        for cell in (c for c in cells if c.section == section):
+            params = dict(cell.techniques)
+            if set(params) == members and dict(params[sweep.technique])[sweep.param] in sweep.values:
+                points[cell.technique_set] = (name, dict(params[sweep.technique])[sweep.param])
+    return points

@@ -117,6 +117,14 @@ def never_engaged(table: pd.DataFrame) -> dict[tuple, str]:
     return {key: "; ".join(parts) for key, parts in out.items()}
 
 
+def underfit(regime_table: pd.DataFrame) -> dict[tuple, str]:
+    """{condition: why its baseline cannot answer the gap question} of the conditions that are not
+    testable in the regime table."""
+    if regime_table.empty:
+        return {}
+    return {tuple(r[c] for c in CONDITION): r["reason"] for _, r in regime_table.iterrows() if not r["testable"]}
+
+
 def judge(
     effects: pd.DataFrame, regime_table: pd.DataFrame, engaged: pd.DataFrame, label: str = "technique_set"
 ) -> pd.DataFrame:
@@ -125,10 +133,10 @@ def judge(
     underfits, or, for a set, a trigger that never fired)."""
     if effects.empty:
         return effects.assign(testable=pd.Series(dtype=bool), why_not=pd.Series(dtype=str))
-    underfit = {tuple(r[c] for c in CONDITION): r["reason"] for _, r in regime_table.iterrows() if not r["testable"]}
+    unfit = underfit(regime_table)
     idle = never_engaged(engaged) if label == "technique_set" and len(engaged) else {}
     why = [
-        underfit.get(tuple(r[: len(CONDITION)])) or idle.get(tuple(r), "")
+        unfit.get(tuple(r[: len(CONDITION)])) or idle.get(tuple(r), "")
         for r in effects[[*CONDITION, label]].itertuples(index=False)
     ]
     return effects.assign(testable=[not w for w in why], why_not=why)

@@ -59,6 +59,12 @@ def assign(frame: pd.DataFrame, family_of: Callable[[pd.Series], str | None]) ->
     return out
 
 
+def sizes(frame: pd.DataFrame) -> pd.Series:
+    """{family: its size} of the judged rows (family != "") of a table with the family columns."""
+    judged = frame[frame["family"] != ""] if len(frame) and "family" in frame else frame.iloc[:0]
+    return judged.groupby("family")["family_size"].first().astype(int) if len(judged) else pd.Series(dtype=int)
+
+
 def simultaneous(row: pd.Series, size: int) -> tuple[float, float]:
     """The Bonferroni interval of a row at a family of `size`: from its seeds (sd, n), or for a
     pooled row from its standard error and degrees of freedom (se, df)."""
@@ -75,6 +81,11 @@ def condition_family(row: pd.Series) -> str | None:
     if row["metric"] != "test_accuracy" or not row.get("testable", True) or row.get("outside", ""):
         return None
     return condition_label(*(row[c] for c in CONDITION))
+
+
+def pooled_family(row: pd.Series) -> str | None:
+    """The pooled family of a set's effect on test accuracy, one per section ("pooled A"), or None."""
+    return f"pooled {row['section']}".strip() if row["metric"] == "test_accuracy" else None
 
 
 def design_family(kind: str) -> Callable[[pd.Series], str | None]:

@@ -140,6 +140,8 @@ def read_regular(path: Path) -> bytes:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise NotRegular(errno.ELOOP, "a symbolic link", str(path)) from None
+        if exc.errno == errno.ENXIO:  # a socket, or a device without its driver: nothing to open
+            raise NotRegular(errno.ENXIO, kind(os.lstat(path).st_mode), str(path)) from None
         raise
     with os.fdopen(fd, "rb") as f:
         mode = os.fstat(fd).st_mode

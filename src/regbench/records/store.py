@@ -8,6 +8,7 @@ recomputes it. Paths are made from ids alone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,7 +19,7 @@ import orjson
 
 from regbench.errors import StoreError
 from regbench.names import NAME_RULE, is_name
-from regbench.records.disk import atomic_write, first_line, kind, quarantine, read_regular, remove_stale_temp_files
+from regbench.records.disk import atomic_write, first_line, quarantine, read_regular, remove_stale_temp_files
 from regbench.records.result import Result
 from regbench.records.validate import Damaged, record_of
 
@@ -111,7 +112,7 @@ class Store:
             if not entry.name.endswith(".json") or not is_name(cell_id) or self._unusable.get(cell_id) == entry.inode():
                 continue
             if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-                self.quarantine(cell_id, kind(entry.stat(follow_symlinks=False).st_mode))
+                self.read(cell_id)  # refuses it as what it is (read_regular) and moves it aside
                 continue
             ids.add(cell_id)
         return ids
@@ -128,7 +129,16 @@ class Store:
         except FileNotFoundError:  # another process moved it aside meanwhile
             return None
         except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-            self.quarantine(cell_id, damage(exc))  # not a regular file, unreadable, not a valid record
+            # not a regular file, unreadable, not a valid record: moved to cells/damaged/<id>.<UTC
+            # time>.json (never deleted). One that cannot be moved (cells/damaged is a file, the
+            # folder is read-only) is said so once and ignored from then on, until it is replaced.
+            moved = quarantine(
+                path, path.parent / "damaged", damage(exc), "", "its cell counts as missing and runs again"
+            )
+            if moved is None:
+                with contextlib.suppress(FileNotFoundError):
+                    self._unusable[cell_id] = os.lstat(path).st_ino
+            self._status.pop(cell_id, None)
         return None
 
     def status(self, cell_id: str) -> str | None:
@@ -151,20 +161,6 @@ class Store:
         """{cell_id: 'ok' | 'failed'} of those of `ids` that are stored and readable."""
         found = {i: self.status(i) for i in set(ids) & self.stored_ids()}
         return {i: s for i, s in found.items() if s is not None}
-
-    def quarantine(self, cell_id: str, reason: str) -> Path | None:
-        """Move a damaged cell file to cells/damaged/<id>.<UTC time>.json (never deleted). One that
-        cannot be moved (cells/damaged is a file, the folder is read-only) is said so once and
-        ignored by this store from then on, until it is replaced."""
-        path = self.path(cell_id)
-        target = quarantine(path, self.dir / "damaged", reason, "", "its cell counts as missing and runs again")
-        if target is None:
-            try:
-                self._unusable[cell_id] = os.lstat(path).st_ino
-            except FileNotFoundError:
-                pass
-        self._status.pop(cell_id, None)
-        return target
 
     def write(self, result: Result) -> Path:
         """Sorted keys and indented, so records diff well; NaN is stored as null. A folder that

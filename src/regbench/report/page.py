@@ -16,7 +16,7 @@ from regbench.grid.spec import GridSpec
 from regbench.report.figures import Links, figures_in
 from regbench.report.summary import answers_section, summary_sentences
 from regbench.report.tables import effects_table, regime_section, results_section, tuning_section
-from regbench.report.text import anchor, family_sizes, md_table
+from regbench.report.text import anchor, md_table
 from regbench.train.datasets import get_dataset
 
 
@@ -254,9 +254,7 @@ METHOD = """\
 def families_line(t: Analysis) -> str:
     """'in this report: pooled 13; 3 condition families of 12-13; claims 16': the families and their sizes."""
     parts = []
-    for name, frame in (("pooled", t.pooled), ("condition", t.effects), ("factorial", t.factorial),
-                        ("leave-one-out", t.leave_one_out)):  # fmt: skip
-        sizes = family_sizes(frame)
+    for name, sizes in t.family_sizes.items():
         if len(sizes):
             parts.append(
                 f"{name} {sizes.iloc[0]}"

@@ -10,7 +10,7 @@ import pandas as pd
 from regbench.analysis.collect import Analysis
 from regbench.analysis.labels import legend, short_label
 from regbench.report.figures import reference
-from regbench.report.text import cond, family_sizes, interval, md_table, p_text, pp, seeds_range, signed
+from regbench.report.text import cond, gap_parts, interval, md_table, p_text, pp, spread_text, verdict_text
 
 RULE = (
     "**Significance rule** (every table and claim here): an effect is *established* when its 95% CI excludes 0 "
@@ -73,7 +73,7 @@ def pooled_sentence(t: Analysis) -> str:
     conditions = int(rows["conditions"].max())
     est, sug = rows[rows["evidence"] == "established"], rows[rows["evidence"] == "suggestive"]
     up, down = est[est["mean"] > 0], est[est["mean"] < 0]
-    sizes = family_sizes(rows)  # one pooled family per section
+    sizes = t.family_sizes["pooled"]  # one pooled family per section
     family = (
         f"one family of {len(rows)}"
         if len(sizes) < 2
@@ -160,35 +160,6 @@ def summary_sentences(t: Analysis) -> list[str]:
         f"still matter; {reference('scatter')} shows every cell."
     )
     return out
-
-
-def verdict_text(r: pd.Series, up: str = "raises test accuracy", down: str = "lowers test accuracy") -> str:
-    """The verdict of a judged row on test accuracy, with the seeds a suggestive one would need."""
-    if r["evidence"] == "none":
-        return "not distinguishable from 0"
-    text = up if r["mean"] > 0 else down
-    if r["evidence"] == "suggestive":
-        needed = seeds_range(r.get("seeds_low", math.nan), r.get("seeds_high", math.nan))
-        return f"suggestive: {text}" + (f" ({needed} to establish)" if needed else "")
-    return text
-
-
-def gap_parts(gap: pd.Series | None, train: pd.Series | None, test: pd.Series) -> str:
-    """'-3.1 pp [-4.0, -2.2]: train -2.1, test +1.0' (Δ gap = Δ train - Δ test)."""
-    if gap is None:
-        return "n/a"
-    parts = f"train {signed(100 * train['mean'])}, test {signed(100 * test['mean'])}" if train is not None else ""
-    return pp(gap["mean"], gap["low"], gap["high"]) + (f": {parts}" if parts else "")
-
-
-def spread_text(r: pd.Series) -> str:
-    """How the effect varies across conditions: I², and the prediction interval for a new one."""
-    if r["conditions"] < 2:
-        return "one condition"
-    text = f"I² {100 * r['i2']:.0f}%"
-    if math.isfinite(r["pi_low"]):
-        return text + f"; a new condition: {interval(r['pi_low'], r['pi_high'])}"
-    return text + (f"; {r['note']}" if r["note"] else "")
 
 
 def answers_section(t: Analysis) -> str:

@@ -10,8 +10,7 @@ import pandas as pd
 from regbench.analysis import aggregate as agg
 from regbench.analysis.collect import Analysis
 from regbench.analysis.labels import condition_label, legend, short_label
-from regbench.report.summary import gap_parts, verdict_text
-from regbench.report.text import cond, md_table, p_text, plus_minus, pp
+from regbench.report.text import cond, gap_parts, md_table, p_text, plus_minus, pp, verdict_text
 
 
 def results_section(t: Analysis) -> str:

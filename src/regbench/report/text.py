@@ -1,5 +1,5 @@
 """Formatting helpers every part of the report's markdown uses: effects in percentage points with
-their intervals, p-values, condition labels, tables."""
+their intervals, their verdicts and gap decomposition, p-values, condition labels, tables."""
 
 from __future__ import annotations
 
@@ -9,12 +9,6 @@ import pandas as pd
 
 from regbench.analysis import aggregate as agg
 from regbench.analysis.labels import condition_label
-
-
-def family_sizes(frame: pd.DataFrame) -> pd.Series:
-    """{family: its size} of the judged rows (family != "") of a table with the family columns."""
-    judged = frame[frame["family"] != ""] if len(frame) and "family" in frame else frame.iloc[:0]
-    return judged.groupby("family")["family_size"].first().astype(int) if len(judged) else pd.Series(dtype=int)
 
 
 def pp(mean: float, low: float, high: float) -> str:
@@ -66,6 +60,35 @@ def interval(low: float, high: float) -> str:
     if not (math.isfinite(low) and math.isfinite(high)):
         return "n/a"
     return f"[{signed(100 * low)}, {signed(100 * high)}] pp"
+
+
+def verdict_text(r: pd.Series, up: str = "raises test accuracy", down: str = "lowers test accuracy") -> str:
+    """The verdict of a judged row on test accuracy, with the seeds a suggestive one would need."""
+    if r["evidence"] == "none":
+        return "not distinguishable from 0"
+    text = up if r["mean"] > 0 else down
+    if r["evidence"] == "suggestive":
+        needed = seeds_range(r.get("seeds_low", math.nan), r.get("seeds_high", math.nan))
+        return f"suggestive: {text}" + (f" ({needed} to establish)" if needed else "")
+    return text
+
+
+def gap_parts(gap: pd.Series | None, train: pd.Series | None, test: pd.Series) -> str:
+    """'-3.1 pp [-4.0, -2.2]: train -2.1, test +1.0' (Δ gap = Δ train - Δ test)."""
+    if gap is None:
+        return "n/a"
+    parts = f"train {signed(100 * train['mean'])}, test {signed(100 * test['mean'])}" if train is not None else ""
+    return pp(gap["mean"], gap["low"], gap["high"]) + (f": {parts}" if parts else "")
+
+
+def spread_text(r: pd.Series) -> str:
+    """How the effect varies across conditions: I², and the prediction interval for a new one."""
+    if r["conditions"] < 2:
+        return "one condition"
+    text = f"I² {100 * r['i2']:.0f}%"
+    if math.isfinite(r["pi_low"]):
+        return text + f"; a new condition: {interval(r['pi_low'], r['pi_high'])}"
+    return text + (f"; {r['note']}" if r["note"] else "")
 
 
 def anchor(title: str) -> str:
