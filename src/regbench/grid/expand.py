@@ -50,6 +50,11 @@ class Expansion:
     excluded: tuple[Exclusion, ...]
     pending: tuple[Pending, ...] = ()  # arms waiting for their tuning cells (cells not listed yet)
 
+    @property
+    def tuning_ids(self) -> list[str]:
+        """The ids of the pending arms' tuning cells, whose stored records choose their candidates."""
+        return [c.cell_id for arm in self.pending for c in arm.tuning]
+
 
 def plain(names: Iterable[str]) -> TechniqueSet:
     """Techniques with the grid's parameters (no sweep value)."""

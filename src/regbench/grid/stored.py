@@ -16,18 +16,24 @@ from regbench.records.store import Store
 
 
 def expand_stored(spec: GridSpec, store: Store, only: Sequence[str] = ()) -> Expansion:
-    """The grid's cells as far as its stored results allow (chosen_candidates); with `only`
+    """The grid's cells as far as its stored results allow (resolve); with `only`
     (grid/expand.selected's patterns), the cells selected. The store knows every cell of the grid
     either way."""
-    expansion = expand(spec)
-    if expansion.pending:
-        store.expect(expansion.cells)
-        tuning = store.records(c.cell_id for arm in expansion.pending for c in arm.tuning)
-        if chosen := chosen_candidates(expansion.pending, tuning):
-            expansion = expand(spec, chosen)
+    plain = expand(spec)
+    store.expect(plain.cells)
+    tuning = store.records(plain.tuning_ids) if plain.pending else {}
+    expansion = resolve(spec, plain, tuning)
     kept = replace(expansion, cells=tuple(selected(expansion.cells, only))) if only else expansion
     store.expect(expansion.cells)
     return kept
+
+
+def resolve(spec: GridSpec, plain: Expansion, tuning: Mapping[str, Result]) -> Expansion:
+    """The grid's expansion (`plain`: expand(spec)) with the evaluation cells of each pending arm
+    whose tuning cells' records (`tuning`: {cell_id: Result}) are all stored, at the candidate
+    they chose (chosen_candidates)."""
+    chosen = chosen_candidates(plain.pending, tuning)
+    return expand(spec, chosen) if chosen else plain
 
 
 def chosen_candidates(pending: Iterable[Pending], records: Mapping[str, Result]) -> dict[ArmKey, Candidate]:

@@ -174,8 +174,10 @@ class Store:
         return path
 
     def records(self, ids: Iterable[str]) -> dict[str, Result]:
-        """{cell_id: Result} of those of `ids` stored with a readable record (damaged ones moved aside)."""
-        return {i: r for i in sorted(set(ids) & self.stored_ids()) if (r := self.read(i)) is not None}
+        """{cell_id: Result} of those of `ids` stored with a readable record (damaged ones moved
+        aside). Each is opened by its name: an absent one costs a failed open, as little as a
+        listing of a folder of them."""
+        return {i: r for i in sorted(set(ids)) if (r := self.read(i)) is not None}
 
     def results(self) -> Iterator[Result]:
         for cell_id in sorted(self.stored_ids()):
@@ -195,10 +197,10 @@ class Store:
         the cell after this decision."""
         if force:
             return list(cells), {c.cell_id: self.version(c.cell_id) for c in cells}
-        stored, keep = self.stored_ids(), ("ok",) if retry_failed else ("ok", "failed")
+        keep = ("ok",) if retry_failed else ("ok", "failed")
         todo, seen = [], {}
         for c in cells:
-            status = self.status(c.cell_id) if c.cell_id in stored else None
+            status = self.status(c.cell_id)  # one lstat; a file is read once per version
             if status not in keep:
                 todo.append(c)
                 seen[c.cell_id] = self.version(c.cell_id) if status else None

@@ -11,11 +11,11 @@ import pandas as pd
 
 from regbench.analysis import aggregate as agg
 from regbench.analysis.collect import Analysis
-from regbench.analysis.labels import dataset_label, legend
+from regbench.analysis.labels import dataset_label
 from regbench.grid.spec import GridSpec
 from regbench.report.figures import Links, figures_in
 from regbench.report.summary import answers_section, summary_sentences
-from regbench.report.tables import effects_table, regime_section, results_section, tuning_section
+from regbench.report.tables import claims_section, effects_table, regime_section, results_section, tuning_section
 from regbench.report.text import anchor, md_table
 from regbench.train.datasets import get_dataset
 
@@ -64,22 +64,6 @@ def grid_section(spec: GridSpec, t: Analysis) -> str:
 def missing_per_section(t: Analysis) -> dict[str, int]:
     """{section: cells without a stored result}."""
     return dict(Counter(cell.section for cell in t.missing))
-
-
-def claims_section(t: Analysis, spec: GridSpec) -> str:
-    """The claims table: one row per claim, section and condition, with its verdict."""
-    table = t.claims
-    labels = [label for c in spec.claims for label in (c.set, c.against)]
-    return (
-        "Each claim of the grid's sources, tested where the grid measures it: Δ is the paired difference "
-        "across seeds with its 95% CI; *supported* = the CI lies on the claimed side of zero (or a level lies in "
-        "the claimed range), *not supported* = the CI includes zero, *contradicted* = the CI lies on the other "
-        "side, *suggestive* = the CI alone says so but Holm's correction across the claim rows does not (the "
-        "significance rule), *not testable* = the condition's baseline does not overfit (or a compared technique's "
-        f"trigger never fired), so the claim cannot be judged there. Rows: {t.claim_tally}.\n\n"
-        + md_table(table)
-        + f"\n\nSet labels: {legend(labels)}.\n"
-    )
 
 
 def design_text(d) -> str:

@@ -1,5 +1,5 @@
-"""The report's tables in markdown: results per set, the regime, the tuning of each arm, and
-effects with their verdicts under the significance rule."""
+"""The report's tables in markdown: the claims, results per set, the regime, the tuning of each
+arm, and effects with their verdicts under the significance rule."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pandas as pd
 from regbench.analysis import aggregate as agg
 from regbench.analysis.collect import Analysis
 from regbench.analysis.labels import condition_label, legend, short_label
-from regbench.report.text import cond, gap_parts, md_table, p_text, plus_minus, pp, verdict_text
+from regbench.grid.spec import GridSpec
+from regbench.report.text import cond, gap_parts, md_table, p_text, plus_minus, pp, row_verdict
 
 
 def results_section(t: Analysis) -> str:
@@ -41,6 +42,22 @@ def results_section(t: Analysis) -> str:
         parts.append(f"### {condition_label(*condition)}\n\n{md_table(table)}\n")
     labels = t.summary["technique_set"].unique()
     return "\n".join(parts) + (f"\nSet labels: {legend(labels)}.\n" if legend(labels) else "")
+
+
+def claims_section(t: Analysis, spec: GridSpec) -> str:
+    """The claims table: one row per claim, section and condition, with its verdict."""
+    table = t.claims
+    labels = [label for c in spec.claims for label in (c.set, c.against)]
+    return (
+        "Each claim of the grid's sources, tested where the grid measures it: Δ is the paired difference "
+        "across seeds with its 95% CI; *supported* = the CI lies on the claimed side of zero (or a level lies in "
+        "the claimed range), *not supported* = the CI includes zero, *contradicted* = the CI lies on the other "
+        "side, *suggestive* = the CI alone says so but Holm's correction across the claim rows does not (the "
+        "significance rule), *not testable* = the condition's baseline does not overfit (or a compared technique's "
+        f"trigger never fired), so the claim cannot be judged there. Rows: {t.claim_tally}.\n\n"
+        + md_table(table)
+        + f"\n\nSet labels: {legend(labels)}.\n"
+    )
 
 
 def regime_section(t: Analysis) -> str:
@@ -105,14 +122,6 @@ def tuning_section(t: Analysis) -> str:
 
 # Verdict words on test accuracy per kind of row: a set against the baseline, a factorial main
 # effect, an interaction (what the pair does beyond each alone), a leave-one-out contribution.
-WORDS = {
-    "technique_set": ("raises test accuracy", "lowers test accuracy"),
-    "term": ("raises test accuracy", "lowers test accuracy"),
-    "interaction": ("together add more test accuracy than each alone", "together add less test accuracy than each alone"),
-    "technique": ("adds test accuracy to the recipe", "costs the recipe test accuracy"),
-}  # fmt: skip
-
-
 def effects_table(frame: pd.DataFrame, label: str, t: Analysis | None = None) -> str:
     """One row per condition and set (or term, or left-out technique): the effect on test accuracy
     with its verdict in its family, and the gap with its train and test parts. Notes: whether a
@@ -148,14 +157,3 @@ def effects_table(frame: pd.DataFrame, label: str, t: Analysis | None = None) ->
     labels = frame[label].unique()
     shown = f"\n\nSet labels: {legend(labels)}." if label == "technique_set" and legend(labels) else ""
     return md_table(pd.DataFrame(rows)) + shown
-
-
-def row_verdict(r: pd.Series, kind: str) -> str:
-    """A row's verdict on test accuracy: not testable, outside every family, or its family's."""
-    if r.get("why_not"):
-        return f"not testable: {r['why_not']}"
-    if r.get("outside"):
-        return r["outside"] + (": outside every family" if r["outside"] == "control" else ", counted once")
-    if not r.get("family"):
-        return "not judged"
-    return verdict_text(r, *WORDS[kind])

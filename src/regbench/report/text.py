@@ -62,6 +62,16 @@ def interval(low: float, high: float) -> str:
     return f"[{signed(100 * low)}, {signed(100 * high)}] pp"
 
 
+# Verdict words on test accuracy per kind of row: a set against the baseline, a factorial main
+# effect, an interaction (what the pair does beyond each alone), a leave-one-out contribution.
+WORDS = {
+    "technique_set": ("raises test accuracy", "lowers test accuracy"),
+    "term": ("raises test accuracy", "lowers test accuracy"),
+    "interaction": ("together add more test accuracy than each alone", "together add less test accuracy than each alone"),
+    "technique": ("adds test accuracy to the recipe", "costs the recipe test accuracy"),
+}  # fmt: skip
+
+
 def verdict_text(r: pd.Series, up: str = "raises test accuracy", down: str = "lowers test accuracy") -> str:
     """The verdict of a judged row on test accuracy, with the seeds a suggestive one would need."""
     if r["evidence"] == "none":
@@ -89,6 +99,17 @@ def spread_text(r: pd.Series) -> str:
     if math.isfinite(r["pi_low"]):
         return text + f"; a new condition: {interval(r['pi_low'], r['pi_high'])}"
     return text + (f"; {r['note']}" if r["note"] else "")
+
+
+def row_verdict(r: pd.Series, kind: str) -> str:
+    """A row's verdict on test accuracy: not testable, outside every family, or its family's."""
+    if r.get("why_not"):
+        return f"not testable: {r['why_not']}"
+    if r.get("outside"):
+        return r["outside"] + (": outside every family" if r["outside"] == "control" else ", counted once")
+    if not r.get("family"):
+        return "not judged"
+    return verdict_text(r, *WORDS[kind])
 
 
 def anchor(title: str) -> str:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from regbench.errors import UsageError
 from regbench.grid.cell import Cell
-from regbench.grid.expand import expand
+from regbench.grid.expand import expand, selected
 from regbench.grid.parse import load_spec, shipped_grids
 from regbench.grid.spec import GridSpec
-from regbench.grid.stored import expand_stored
+from regbench.grid.stored import expand_stored, resolve
 from regbench.records.result import Result
 from regbench.records.store import Store
 from regbench.run.answers import accepted
@@ -119,20 +119,24 @@ def run_grid(request: RunRequest) -> Outcome:
     if request.verbose:  # workers inherit it: each shows its backend's start-up log
         os.environ["REGBENCH_VERBOSE"] = "1"
     spec = load_spec(request.grid)
-    store = Store(request.results, spec.name)  # expand_stored makes it check records against their cells
-    store.remove_stale_temp_files()
+    plain = expand(spec)
+    store = Store(request.results, spec.name, plain.cells)  # it checks each record against its grid cell
     done: set[str] = set()  # cells this run has run (a --force run recomputes each once)
     summary, missing, cells = None, set(), []
     while True:
-        expansion = expand_stored(spec, store, request.only)
-        cells = expansion.cells
+        # Each stage resolves the arms whose tuning cells the stages before it stored (expand_stored).
+        tuning = store.records(plain.tuning_ids) if plain.pending else {}
+        expansion = resolve(spec, plain, tuning)
+        cells = selected(expansion.cells, request.only)
         if not cells and not expansion.pending:
             raise UsageError(
                 f"--only {' '.join(request.only)}: no cell of grid '{spec.name}' matches; see `regbench list {request.grid}`"
             )
+        store.expect(expansion.cells)
         # What the store held when this run decided: a cell stored by anyone after that is not run
         # again (the claim is checked against it), however long loading the data takes.
         todo, seen = store.decide(cells, force=request.force, retry_failed=request.retry_failed)
+        store.remove_stale_temp_files()  # a killed writer's, before this stage writes
         todo = [c for c in todo if c.cell_id not in done]
         todo, missing = check_data(todo, request.options, missing)
         stage = "" if not (expansion.pending or done) else " (tuning first)" if not done else " (after tuning)"
