@@ -12,6 +12,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -79,6 +80,18 @@ def directory(path: Path, other: dict) -> None:
     path.mkdir()
 
 
+def unix_socket(path: Path, other: dict) -> None:
+    """A socket cannot be opened at all (ENXIO), unlike a FIFO."""
+    path.unlink()
+    here = os.getcwd()
+    os.chdir(path.parent)  # bound by its name in its folder: a socket's address is at most 107 bytes
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.bind(path.name)
+    finally:
+        os.chdir(here)
+
+
 def dangling_link(path: Path, other: dict) -> None:
     path.unlink()
     path.symlink_to(path.parent / "gone.json")
@@ -118,6 +131,7 @@ DAMAGE = {
     "dataset is a path": edit(nested("cell.dataset", "/../../../outside/canary")),
     "a directory": directory,
     "a FIFO": fifo,
+    "a socket": unix_socket,
     "a dangling symbolic link": dangling_link,
     "a symbolic link to a record": link_to_a_record,
     "an unreadable file": unreadable,
@@ -173,6 +187,8 @@ def test_damage_is_one_warning_moved_aside_and_counted_missing(kind, stored, tmp
     assert "tiny: 2 cells; 1 stored" in out and f"{victim}  todo" in out, out
     (warning,) = warnings(err)  # one line, naming the file
     assert str(path) in warning and ("moved to" in warning if movable else "cannot move it" in warning)
+    if kind in ("a directory", "a FIFO", "a socket"):
+        assert f"is damaged ({kind})" in warning  # what it is, not the system's error on opening it
     assert os.path.lexists(path) != movable  # moved aside (or, where it cannot be, left and ignored)
     if movable:
         assert len(list((path.parent / "damaged").iterdir())) == 1  # kept, never deleted

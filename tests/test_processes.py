@@ -176,3 +176,26 @@ def test_a_worker_keeping_its_models_is_not_recycled_as_a_leak(raise_limit):
     finally:
         executor.shutdown(wait=True, kill_workers=True)
     assert (len(set(pids)) == 1) == raise_limit, pids
+
+
+def test_a_run_removes_what_a_killed_writer_left_in_the_cells_folder(write_grid, tmp_path):
+    """Every cell stored, nothing to train: the run still removes a killed writer's temporary file
+    from the cells folder, and leaves a live writer's (this process's) alone."""
+    from regbench.grid.expand import expand
+    from regbench.grid.parse import load_spec
+    from regbench.records.disk import TEMP_SUFFIX
+    from regbench.records.store import Store
+    from regbench.run.service import RunRequest, run_grid
+    from tests.synthetic import write_synthetic
+
+    grid = write_grid()
+    store = Store(tmp_path / "results", "tiny")
+    write_synthetic(list(expand(load_spec(str(grid))).cells), store)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = store.dir / f".x.json.{dead.stdout.strip()}.a1b2{TEMP_SUFFIX}"
+    live = store.dir / f".y.json.{os.getpid()}.c3d4{TEMP_SUFFIX}"
+    stale.write_text("half")
+    live.write_text("half")
+    outcome = run_grid(RunRequest(str(grid), results=tmp_path / "results"))
+    assert outcome.summary is None and outcome.counts() == (2, 0, 0)
+    assert not stale.exists() and live.exists()

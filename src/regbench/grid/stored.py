@@ -1,6 +1,7 @@
 """A grid's cells as its stored results resolve them: the evaluation cells of each arm whose tuning
-cells are stored, at the candidate they chose ([tuning] seeds). The one place where the expansion
-meets the store; the store then checks every record it reads against its grid cell."""
+cells are stored, at the candidate they chose ([tuning] seeds). `resolve` turns the tuning records
+into cells; `expand_stored` reads them from a store, which then checks every record it reads
+against its grid cell."""
 
 from __future__ import annotations
 

@@ -143,10 +143,11 @@ def read_regular(path: Path) -> bytes:
         if exc.errno == errno.ENXIO:  # a socket, or a device without its driver: nothing to open
             raise NotRegular(errno.ENXIO, kind(os.lstat(path).st_mode), str(path)) from None
         raise
+    mode = os.fstat(fd).st_mode  # before fdopen, which refuses a directory in words of its own
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise NotRegular(errno.EINVAL, kind(mode), str(path))
     with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegular(errno.EINVAL, kind(mode), str(path))
         return f.read()
 
 

@@ -124,7 +124,8 @@ def run_grid(request: RunRequest) -> Outcome:
     done: set[str] = set()  # cells this run has run (a --force run recomputes each once)
     summary, missing, cells = None, set(), []
     while True:
-        # Each stage resolves the arms whose tuning cells the stages before it stored (expand_stored).
+        # Expanded once; each stage reads the tuning records stored so far and resolves the arms
+        # they complete (what grid/stored.expand_stored does in one call).
         tuning = store.records(plain.tuning_ids) if plain.pending else {}
         expansion = resolve(spec, plain, tuning)
         cells = selected(expansion.cells, request.only)
