@@ -152,3 +152,24 @@ def test_listing_and_reporting_never_import_tensorflow():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_a_resumed_run_with_nothing_new_imports_no_report_machinery(write_grid, tmp_path):
+    """Every cell stored and the report up to date: `regbench run` checks and returns without
+    matplotlib or scipy (about 1.5 s of imports, most of a resume)."""
+    from regbench.grid.expand import expand
+    from regbench.grid.parse import load_spec
+    from regbench.records.store import Store
+    from tests.synthetic import write_synthetic
+
+    grid = write_grid()
+    write_synthetic(list(expand(load_spec(str(grid))).cells), Store(tmp_path / "results", "tiny"))
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "tiny.md").write_text("# written after every cell was stored\n")
+    argv = ["run", str(grid), "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")]
+    code = (
+        f"import sys; from regbench.cli import main; code = main({argv!r}); "
+        "print(code, 'matplotlib' in sys.modules, 'scipy' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "(up to date)" in proc.stdout and proc.stdout.strip().splitlines()[-1] == "0 False False", proc.stdout

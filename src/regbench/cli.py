@@ -343,7 +343,7 @@ def cmd_report(args) -> int:
 def cmd_run(args) -> int:
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    from regbench.report.write import write_if_stale
+    from regbench.report.stale import write_if_stale
     from regbench.run.service import run_grid
 
     start, request = time.perf_counter(), run_request(args)

@@ -16,6 +16,9 @@ from regbench.analysis import aggregate as agg
 from regbench.analysis import effects, evidence, families, pooled
 from regbench.grid.spec import GridSpec
 
+# The tables whose rows are judged in families, as the report's Method names them.
+FAMILY_KINDS = ("pooled", "condition", "factorial", "leave-one-out")
+
 
 class Judged(NamedTuple):
     regime: pd.DataFrame  # per condition: did the baseline overfit? (evidence.regime)
@@ -27,7 +30,7 @@ class Judged(NamedTuple):
     underfit: dict[tuple, str]  # condition -> why its baseline cannot answer (evidence.underfit)
     never_engaged: dict[tuple, str]  # (*condition, set) -> the trigger that fired in no seed
     trigger_notes: dict[tuple, str]  # (*condition, set) -> whether its triggers fired (evidence.trigger_notes)
-    family_sizes: dict[str, pd.Series]  # "pooled", "condition", "factorial", "leave-one-out" -> {family: size}
+    family_sizes: dict[str, pd.Series]  # each of FAMILY_KINDS -> {family: its size}
 
 
 def judge(spec: GridSpec, arms: pd.DataFrame, curves: pd.DataFrame) -> Judged:
@@ -35,8 +38,9 @@ def judge(spec: GridSpec, arms: pd.DataFrame, curves: pd.DataFrame) -> Judged:
     first what each comparison measures, then whether it can answer, then each family corrected."""
     if arms.empty:
         empty = pd.DataFrame()
-        no_sizes = dict.fromkeys(("pooled", "condition", "factorial", "leave-one-out"), pd.Series(dtype=int))
-        return Judged(empty, empty, empty, empty, empty, empty, {}, {}, {}, no_sizes)
+        return Judged(
+            empty, empty, empty, empty, empty, empty, {}, {}, {}, dict.fromkeys(FAMILY_KINDS, pd.Series(dtype=int))
+        )
     parts = spec.parts()
     factorial = per_section(parts, arms, "factorial", effects.factorial_effects)
     loo = per_section(parts, arms, "leave_one_out", effects.leave_one_out)
@@ -54,11 +58,11 @@ def judge(spec: GridSpec, arms: pd.DataFrame, curves: pd.DataFrame) -> Judged:
     idle, notes = (evidence.never_engaged(engagement), evidence.trigger_notes(engagement)) if engaged else ({}, {})
     by_set = pool(table, arms)
     table = families.assign(table, families.condition_family)
-    by_set = families.assign(by_set, families.pooled_family) if len(table) else by_set
+    by_set = families.assign(by_set, families.pooled_family) if len(table) else by_set  # even with no set pooled
     factorial = families.assign(factorial, families.design_family("factorial")) if len(factorial) else factorial
     loo = families.assign(loo, families.design_family("leave one out")) if len(loo) else loo
-    sizes = {"pooled": by_set, "condition": table, "factorial": factorial, "leave-one-out": loo}
-    sizes = {name: families.sizes(frame) for name, frame in sizes.items()}
+    frames = zip(FAMILY_KINDS, (by_set, table, factorial, loo), strict=True)
+    sizes = {kind: families.sizes(frame) for kind, frame in frames}
     return Judged(regime, engagement, table, by_set, factorial, loo, evidence.underfit(regime), idle, notes, sizes)
 
 

@@ -23,7 +23,6 @@ from regbench.errors import StoreError
 from regbench.grid.spec import GridSpec
 from regbench.names import file_part
 from regbench.records.disk import TEMP_SUFFIX, atomic_write
-from regbench.records.store import Store
 from regbench.report import figures as figure_list
 from regbench.report import plots
 from regbench.report.figures import Drawing, Figure
@@ -154,15 +153,3 @@ def figure_tasks(a: Analysis, folder: Path) -> list[tuple[Figure, Drawing, Path]
     ordered = sorted(figure_list.FIGURES, key=lambda f: not f.slow)  # stable: registry order within each group
     # file_part: a figure's file stays in `folder` whatever its name is made of
     return [(f, d, folder / file_part(d.file)) for f in ordered for d in f.drawings(a)]
-
-
-def write_if_stale(spec: GridSpec, results_root: Path, out_root: Path, ran: bool) -> tuple[Path, bool]:
-    """After a run: (the report's path, whether it was written now). It is rewritten when cells ran,
-    or when the grid file or the stored cells changed after it was written (adding, replacing or
-    removing a cell file changes its folder's modification time)."""
-    report = Path(out_root) / f"{spec.name}.md"
-    cells = Store(results_root, spec.name).dir
-    changed = max(cells.stat().st_mtime, Path(spec.path).stat().st_mtime)
-    if ran or not report.is_file() or report.stat().st_mtime < changed:
-        return build_report(spec, results_root, out_root), True
-    return report, False
