@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.analysis.stats import mean_ci
-from regbench.grid.labels import set_label, varying_params
+from regbench.grid.naming import set_label, varying_params
 from regbench.grid.tuning import Candidate
 from regbench.records.result import Result
 

@@ -16,7 +16,7 @@ from regbench.analysis import aggregate as agg
 from regbench.analysis.labels import condition_label, short_label
 from regbench.analysis.stats import SAME, mean_ci, paired_effect
 from regbench.grid.claim_kinds import CLAIM_KINDS, is_paired
-from regbench.grid.labels import data_label
+from regbench.grid.naming import data_label
 from regbench.grid.spec import Claim
 from regbench.records.steps import steps_per_epoch
 

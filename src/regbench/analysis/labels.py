@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from regbench.analysis.aggregate import CONDITION, SETTING
-from regbench.grid.labels import data_label
+from regbench.grid.naming import data_label
 from regbench.train.techniques import TECHNIQUES, get_technique
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
-from regbench.grid.labels import data_label, set_label, value_text
+from regbench.grid.naming import data_label, set_label, value_text
 from regbench.names import cell_id_of
 from regbench.records.steps import steps_per_epoch
 from regbench.train.techniques import Technique, make_technique

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from regbench.errors import UsageError
 from regbench.grid.cell import Cell
 from regbench.grid.claim_kinds import is_paired
-from regbench.grid.labels import varying_params
+from regbench.grid.naming import varying_params
 from regbench.grid.spec import Design, GridSpec
 from regbench.grid.tuning import Candidate, set_candidates
 from regbench.train.datasets import get_dataset

@@ -24,7 +24,7 @@ class Candidate(NamedTuple):
 
     def label(self) -> str:
         """'lr 0.003' or 'lr 0.003, dropout.rate 0.3'."""
-        from regbench.grid.labels import value_text
+        from regbench.grid.naming import value_text
 
         return ", ".join([f"lr {self.learning_rate:g}", *(f"{t}.{p} {value_text(v)}" for t, p, v in self.doses)])
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from regbench.analysis import aggregate as agg
 from regbench.analysis.collect import Analysis
 from regbench.analysis.labels import condition_label
-from regbench.grid.labels import data_label
+from regbench.grid.naming import data_label
 from regbench.report import plots
 from regbench.report.text import anchor
 

@@ -23,7 +23,7 @@ from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from regbench.analysis.aggregate import BASELINE, CONDITION, METRICS, SETTING  # noqa: E402
 from regbench.analysis.labels import condition_label, dataset_label, dataset_labels, legend, short_label  # noqa: E402
-from regbench.grid.labels import data_label  # noqa: E402
+from regbench.grid.naming import data_label  # noqa: E402
 from regbench.records.disk import atomic_write  # noqa: E402
 from regbench.report.text import signed  # noqa: E402
 
