@@ -33,6 +33,11 @@ def arms(val: dict, test: dict, train: float = 1.0) -> pd.DataFrame:
     return frame(rows)
 
 
+def checked(table: pd.DataFrame, regime: pd.DataFrame, engaged: pd.DataFrame) -> pd.DataFrame:
+    """evidence.judge with the checks analysis/verdicts passes it: underfit conditions, idle triggers."""
+    return evidence.judge(table, evidence.underfit(regime), evidence.never_engaged(engaged) if len(engaged) else {})
+
+
 def test_an_underfitting_baseline_makes_its_condition_not_testable():
     cells = pd.concat(
         [
@@ -50,7 +55,7 @@ def test_an_underfitting_baseline_makes_its_condition_not_testable():
     regime = evidence.regime(cells, {None: 0.99})
     assert regime["testable"].tolist() == [False, True]
     assert regime["reason"].iloc[0] == "baseline underfits (train 0.760 < 0.99)"
-    judged = evidence.judge(effects.effects(cells), regime, evidence.engagement(cells))
+    judged = checked(effects.effects(cells), regime, evidence.engagement(cells))
     assert set(judged.loc[judged["train_size"] == 100, "why_not"]) == {"baseline underfits (train 0.760 < 0.99)"}
     assert judged.loc[judged["train_size"] == 1000, "testable"].all()
     # the grid's own threshold decides
@@ -69,7 +74,7 @@ def test_a_trigger_that_never_fired_is_not_an_effect():
         ["early_stopping", "early_stopping", 0, 3],
         ["early_stopping+l2", "early_stopping", 2, 3],
     ]
-    judged = evidence.judge(effects.effects(cells), evidence.regime(cells, {None: 0.99}), engaged)
+    judged = checked(effects.effects(cells), evidence.regime(cells, {None: 0.99}), engaged)
     why = dict(zip(judged["technique_set"], judged["why_not"], strict=True))
     assert why == {"early_stopping": "early_stopping never triggered (0/3 seeds)", "early_stopping+l2": ""}
     notes = evidence.trigger_notes(engaged)
@@ -105,7 +110,7 @@ def test_identical_arms_are_named_and_a_control_stands_outside_every_family():
     cells = frame(rows)
     twins = evidence.identical(cells)
     assert twins[("", "digits", 0.0, 100, "mlp", "early_stopping")] == ("best_checkpoint", 3, 3)
-    table = evidence.judge(effects.effects(cells), evidence.regime(cells, {None: 0.99}), evidence.engagement(cells))
+    table = checked(effects.effects(cells), evidence.regime(cells, {None: 0.99}), evidence.engagement(cells))
     table = table.assign(outside=evidence.outside(table, {"": ("class_weights",)}, twins))
     judged = (
         families.assign(table, families.condition_family).query("metric == 'test_accuracy'").set_index("technique_set")

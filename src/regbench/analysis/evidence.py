@@ -126,15 +126,15 @@ def underfit(regime_table: pd.DataFrame) -> dict[tuple, str]:
 
 
 def judge(
-    effects: pd.DataFrame, regime_table: pd.DataFrame, engaged: pd.DataFrame, label: str = "technique_set"
+    effects: pd.DataFrame, unfit: dict[tuple, str], idle: dict[tuple, str], label: str = "technique_set"
 ) -> pd.DataFrame:
     """`effects` (one row per metric, condition and `label`: a set, a factorial term, a left-out
     technique) with two more columns: testable (bool) and why_not ("" or the reason: the baseline
-    underfits, or, for a set, a trigger that never fired)."""
+    underfits (`unfit`: underfit), or, for a set, a trigger that never fired (`idle`:
+    never_engaged))."""
     if effects.empty:
         return effects.assign(testable=pd.Series(dtype=bool), why_not=pd.Series(dtype=str))
-    unfit = underfit(regime_table)
-    idle = never_engaged(engaged) if label == "technique_set" and len(engaged) else {}
+    idle = idle if label == "technique_set" else {}
     why = [
         unfit.get(tuple(r[: len(CONDITION)])) or idle.get(tuple(r), "")
         for r in effects[[*CONDITION, label]].itertuples(index=False)

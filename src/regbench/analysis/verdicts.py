@@ -49,13 +49,14 @@ def judge(spec: GridSpec, arms: pd.DataFrame, curves: pd.DataFrame) -> Judged:
     rules = {part.section: part.regime for part in parts}
     controls = {part.section or "": part.design.controls for part in parts}
     regime, engagement = evidence.regime(arms, thresholds, rules, curves), evidence.engagement(arms)
-    table = evidence.judge(table, regime, engagement)
-    if len(table):
-        table = table.assign(outside=evidence.outside(table, controls, evidence.identical(arms)))
-    factorial = evidence.judge(factorial, regime, engagement, "term") if len(factorial) else factorial
-    loo = evidence.judge(loo, regime, engagement, "technique") if len(loo) else loo
+    unfit = evidence.underfit(regime)
     engaged = len(engagement) > 0
     idle, notes = (evidence.never_engaged(engagement), evidence.trigger_notes(engagement)) if engaged else ({}, {})
+    table = evidence.judge(table, unfit, idle)
+    if len(table):
+        table = table.assign(outside=evidence.outside(table, controls, evidence.identical(arms)))
+    factorial = evidence.judge(factorial, unfit, idle, "term") if len(factorial) else factorial
+    loo = evidence.judge(loo, unfit, idle, "technique") if len(loo) else loo
     by_set = pool(table, arms)
     table = families.assign(table, families.condition_family)
     by_set = families.assign(by_set, families.pooled_family) if len(table) else by_set  # even with no set pooled
@@ -63,7 +64,7 @@ def judge(spec: GridSpec, arms: pd.DataFrame, curves: pd.DataFrame) -> Judged:
     loo = families.assign(loo, families.design_family("leave one out")) if len(loo) else loo
     frames = zip(FAMILY_KINDS, (by_set, table, factorial, loo), strict=True)
     sizes = {kind: families.sizes(frame) for kind, frame in frames}
-    return Judged(regime, engagement, table, by_set, factorial, loo, evidence.underfit(regime), idle, notes, sizes)
+    return Judged(regime, engagement, table, by_set, factorial, loo, unfit, idle, notes, sizes)
 
 
 def pool(table: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
